@@ -1,0 +1,15 @@
+"""The errors simlab reports to its user, each with the exit code it means."""
+
+
+class SimlabError(Exception):
+    """An error with a message written for the user; no traceback is shown."""
+
+    exit_code = 2
+
+
+class InputError(SimlabError):
+    """A file, name or option the user gave is wrong."""
+
+
+class EngineError(SimlabError):
+    """The Docker engine is missing, refused something, or failed."""

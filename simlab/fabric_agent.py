@@ -1,0 +1,93 @@
+"""Runs inside the fabric helper container, on the engine's kernel.
+
+simlab copies this file and pyroute2 into a short-lived helper
+container that shares the engine host's PID namespace, so /proc/PID/ns/net
+reaches every lab container. It must import nothing but the standard
+library and pyroute2. Veth ends are created directly inside the target
+namespaces: nothing ever appears in the engine host's own namespace.
+
+Plan (JSON, the first argument): {"bridges": [{"pid", "name"}],
+       "veths": [{"a_pid", "a_name", "b_pid", "b_name", "b_master"}],
+       "hosts": [{"host", "pid", "up": [names], "addresses": [[ifname, cidr]],
+                  "routes": [{"text", "dst", "gateway", "dev"}]}]}
+"""
+
+import json
+import sys
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+
+class PlanError(Exception):
+    pass
+
+
+def netns(pid):
+    return IPRoute(netns=f"/proc/{pid}/ns/net", flags=0)
+
+
+def index(ipr, name):
+    found = ipr.link_lookup(ifname=name)
+    if not found:
+        raise PlanError(f"no interface {name}")
+    return found[0]
+
+
+def build(plan):
+    switches = {}
+    for bridge in plan["bridges"]:
+        ipr = switches[bridge["pid"]] = netns(bridge["pid"])
+        ipr.link("add", ifname=bridge["name"], kind="bridge")
+        ipr.link("set", index=index(ipr, bridge["name"]), state="up")
+    with IPRoute() as ipr:
+        for veth in plan["veths"]:
+            try:
+                ipr.link("add", ifname=veth["a_name"], kind="veth", net_ns_pid=veth["a_pid"],
+                         peer={"ifname": veth["b_name"], "net_ns_pid": veth["b_pid"]})
+            except NetlinkError as exc:
+                raise PlanError(f"veth {veth['a_name']}<->{veth['b_name']}: {exc.args[-1]}") from None
+    for veth in plan["veths"]:
+        if veth["b_master"]:
+            sw = switches[veth["b_pid"]]
+            sw.link("set", index=index(sw, veth["b_name"]), master=index(sw, veth["b_master"]), state="up")
+    for ipr in switches.values():
+        ipr.close()
+    for host in plan["hosts"]:
+        configure_host(host)
+
+
+def configure_host(host):
+    with netns(host["pid"]) as ipr:
+        for name in ["lo"] + host["up"]:
+            ipr.link("set", index=index(ipr, name), state="up")
+        for ifname, cidr in host["addresses"]:
+            address, prefixlen = cidr.split("/")
+            try:
+                ipr.addr("add", index=index(ipr, ifname), address=address, prefixlen=int(prefixlen))
+            except NetlinkError as exc:
+                raise PlanError(f"host {host['host']}: address {cidr} on {ifname}: {exc.args[-1]}") from None
+        for route in host["routes"]:
+            spec = {"dst": route["dst"]}
+            if route["gateway"]:
+                spec["gateway"] = route["gateway"]
+            if route["dev"]:
+                spec["oif"] = index(ipr, route["dev"])
+            try:
+                ipr.route("add", **spec)
+            except (NetlinkError, PlanError) as exc:
+                raise PlanError(f"host {host['host']}: route {route['text']!r}: {exc.args[-1]}") from None
+
+
+def main():
+    plan = json.loads(sys.argv[1])
+    try:
+        build(plan)
+    except PlanError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""A lab: the running containers of one topology, found again by their labels.
+
+``start_lab`` creates the hosts (and a switch per shared segment) in
+parallel, wires them with the fabric, applies each host's setup commands,
+and removes everything it made if any of that fails or is interrupted.
+``destroy_lab``, ``list_labs`` and ``open_lab`` find containers by the
+``simlab.lab`` label, never by name patterns.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
+from simlab.errors import InputError
+from simlab.events import Emit, Event, ignore
+from simlab.fabric import build_fabric, plan_fabric, switched_segments
+from simlab.topology import DEFAULT_IMAGE, Host, Topology, valid_name
+
+LABEL_LAB = "simlab.lab"
+LABEL_NODE = "simlab.host"
+LABEL_ROLE = "simlab.role"
+LABEL_FILE = "simlab.file"
+LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start made
+# Switches and the fabric helper run the default image: it has python3 and iproute2.
+INFRA_IMAGE = DEFAULT_IMAGE
+# Hosts route only what a scenario says: forwarding is off unless a host
+# turns it on, whatever the engine host's own setting would leak in.
+DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0"}
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def container_name(lab: str, node: str) -> str:
+    return f"simlab-{lab}-{node}"
+
+
+@dataclass
+class Lab:
+    """A running lab: its name and the container of each host."""
+
+    name: str
+    engine: Engine
+    containers: dict[str, str] = field(default_factory=dict)
+
+    def container(self, host: str) -> str:
+        if host not in self.containers:
+            known = ", ".join(sorted(self.containers))
+            raise InputError(f"lab {self.name} has no host {host!r} (hosts: {known})")
+        return self.containers[host]
+
+    def exec(self, host: str, command: str, netns: str | None = None,
+             env: dict[str, str] | None = None) -> ExecResult:
+        """Run a shell command on ``host``, inside ``netns`` when given."""
+        return self.engine.exec(self.container(host), shell_argv(command, netns), env)
+
+
+def shell_argv(command: str, netns: str | None = None) -> list[str]:
+    argv = ["sh", "-c", command]
+    return ["ip", "netns", "exec", netns, *argv] if netns else argv
+
+
+@dataclass
+class LabSummary:
+    name: str
+    file: str
+    hosts: dict[str, str]  # host -> container state
+
+
+def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore,
+              privileged: bool = False, file: str = "") -> Lab:
+    """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made."""
+    if not valid_name(name):
+        raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-', starting with a letter or digit")
+    if engine.containers({LABEL_LAB: name}):
+        raise InputError(f"a lab named {name} is already up; `simlab down {name}` removes it, "
+                         f"or pass --name to start another")
+    lab = Lab(name, engine)
+    run_id = uuid.uuid4().hex[:12]
+    started = time.monotonic()
+    try:
+        switches = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
+        emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
+        host_pids = dict(zip(lab.containers, run_parallel(engine.pid, lab.containers.values())))
+        switch_pids = dict(zip(switches, run_parallel(engine.pid, switches.values())))
+        build_fabric(engine, plan_fabric(topology, host_pids, switch_pids), INFRA_IMAGE,
+                     container_name(name, "-fabric"), _labels(name, "-fabric", "fabric", run_id, file))
+        run_parallel(lambda host: _run_setup(lab, host, emit), topology.hosts.values())
+    except BaseException:
+        emit(Event("lab.rollback", "removing what was started", name))
+        _remove(engine, {LABEL_LAB: name, LABEL_RUN: run_id})
+        raise
+    emit(Event("lab.up", f"lab {name} is up: {len(topology.hosts)} host(s) in "
+               f"{time.monotonic() - started:.1f}s", name))
+    return lab
+
+
+def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit: Emit,
+                 privileged: bool, file: str) -> dict[str, str]:
+    """Create and start hosts (into ``lab.containers``) and switches; return segment -> switch id."""
+    hosts = [_host_spec(lab.name, host, privileged, run_id, file) for host in topology.hosts.values()]
+    switched = switched_segments(topology)
+    switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
+                              _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
+    ids = run_parallel(lambda spec: _create_and_start(engine, spec, emit, lab.name), hosts + switches)
+    lab.containers.update(zip(topology.hosts, ids[:len(hosts)]))
+    return dict(zip(switched, ids[len(hosts):]))
+
+
+def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> str:
+    container_id = engine.create(spec)
+    engine.start(container_id, spec.name)
+    emit(Event("lab.node_started", f"started {spec.name}", lab))
+    return container_id
+
+
+def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str) -> ContainerSpec:
+    privileged = privileged or host.privileged
+    return ContainerSpec(
+        name=container_name(lab, host.name), image=host.image, labels=_labels(lab, host.name, "host", run_id, file),
+        hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **host.sysctls}, privileged=privileged,
+        cap_add=[] if privileged else HOST_CAPS, security_opt=[] if privileged else UNCONFINED,
+        unmask_proc=not privileged)
+
+
+def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str, str]:
+    return {LABEL_LAB: lab, LABEL_NODE: node, LABEL_ROLE: role, LABEL_RUN: run_id, LABEL_FILE: file}
+
+
+def _run_setup(lab: Lab, host: Host, emit: Emit) -> None:
+    for command in host.setup:
+        result = lab.exec(host.name, command)
+        if result.exit_code != 0:
+            raise InputError(f"setup of host {host.name} failed: `{command}` exited {result.exit_code}: "
+                             f"{result.output.strip()}")
+    if host.setup:
+        emit(Event("lab.setup_done", f"{host.name}: {len(host.setup)} setup command(s)", lab.name))
+
+
+def open_lab(engine: Engine, name: str) -> Lab:
+    """The running lab called ``name``; InputError if there is none."""
+    found = engine.containers({LABEL_LAB: name, LABEL_ROLE: "host"})
+    if not found:
+        raise InputError(f"no lab named {name!r} is up; `simlab ls` lists the labs")
+    return Lab(name, engine, {c.labels[LABEL_NODE]: c.id for c in found})
+
+
+def destroy_lab(engine: Engine, name: str | None) -> int:
+    """Remove every container of lab ``name`` (all labs when None); return how many."""
+    return _remove(engine, {LABEL_LAB: name})
+
+
+def _remove(engine: Engine, labels: dict[str, str | None]) -> int:
+    with deferred_interrupts():
+        found = engine.containers(labels)
+        run_parallel(engine.remove, [c.id for c in found])
+    return len(found)
+
+
+def list_labs(engine: Engine) -> list[LabSummary]:
+    labs: dict[str, LabSummary] = {}
+    for c in engine.containers({LABEL_LAB: None, LABEL_ROLE: "host"}):
+        lab = labs.setdefault(c.labels[LABEL_LAB], LabSummary(c.labels[LABEL_LAB], c.labels.get(LABEL_FILE, ""), {}))
+        lab.hosts[c.labels.get(LABEL_NODE, c.name)] = c.state
+    return sorted(labs.values(), key=lambda lab: lab.name)
+
+
+def free_lab_name(engine: Engine, base: str) -> str:
+    """``base`` if no lab has it, else ``base`` with a short random suffix."""
+    if not engine.containers({LABEL_LAB: base}):
+        return base
+    return f"{base}-{uuid.uuid4().hex[:6]}"
+
+
+def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8) -> list[R]:
+    """``[fn(x) for x in items]`` in threads. On the first error (or Ctrl-C) cancel what has
+    not started, wait for what has, then raise, so callers can clean up everything made."""
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    futures = [pool.submit(fn, x) for x in items]
+    try:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()
+        return [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Let cleanup finish: a Ctrl-C during the block is held and raised after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt

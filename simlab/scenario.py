@@ -1,0 +1,182 @@
+"""Scenario files: a topology plus the ordered steps a learner watches.
+
+A scenario file is YAML. The topology keys (hosts, links, segments) describe
+the lab; ``steps`` lists what happens in it. A file without steps is a plain
+topology, which is what ``simlab up`` takes. README documents the format and
+``simlab schema`` prints it as JSON Schema.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simlab.errors import InputError
+from simlab.problems import Problems
+from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
+from simlab.yamlsource import Path_, load_yaml
+
+SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
+STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output", "deadline"}
+RUN_EXPECT = ("success", "failure")
+PING_EXPECT = ("reply", "no-reply", "unreachable")
+# How long a ping waits when the step gives no deadline. A reply ends the
+# wait at once, so only "no-reply" pays the full window; in a sealed lab a
+# reply takes well under a millisecond, so one second is generous.
+DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 1.0, "unreachable": 2.0}
+
+
+@dataclass
+class Step:
+    """One thing that happens on a host (or in a namespace of it)."""
+
+    title: str
+    host: str
+    netns: str | None = None
+    note: str = ""
+    section: str = ""
+    line: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}/{self.netns}" if self.netns else self.host
+
+
+@dataclass
+class RunStep(Step):
+    """Shell commands, run in order; each must succeed, or the last must fail."""
+
+    commands: list[str] = field(default_factory=list)
+    expect: str = "success"
+    output: str | None = None
+
+
+@dataclass
+class PingStep(Step):
+    """A reachability check: ping ``target`` and classify what came back."""
+
+    target: str = ""
+    expect: str = "reply"
+    deadline: float = 1.0
+
+
+@dataclass
+class Scenario:
+    topology: Topology
+    steps: list[Step]
+    file: str
+    tutorial: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.topology.name
+
+    @property
+    def description(self) -> str:
+        return self.topology.description
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and check a scenario (or plain topology) file; raise InputError listing every problem."""
+    data, source = load_yaml(path)
+    problems = Problems(source)
+    if not isinstance(data, dict):
+        problems.add((), "a scenario file must be a mapping with at least 'hosts' (and usually 'steps')")
+        problems.raise_if_any()
+    for key in data.keys() - SCENARIO_KEYS:
+        problems.add((key,), f"unknown key {key!r}; known keys: {', '.join(sorted(SCENARIO_KEYS))}")
+    topology = parse_topology(data, problems, default_name=Path(path).stem)
+    raw_steps = data.get("steps", [])
+    if not isinstance(raw_steps, list):
+        problems.add(("steps",), "steps must be a list")
+        raw_steps = []
+    steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
+    problems.raise_if_any()
+    return Scenario(topology, steps, str(path), str(data.get("tutorial", "")))
+
+
+def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -> Step | None:
+    line = problems.source.line(path)
+    if not isinstance(raw, dict):
+        problems.add(path, "a step must be a mapping with title, host and run or ping")
+        return None
+    for key in raw.keys() - STEP_KEYS:
+        problems.add(path + (key,), f"unknown key {key!r} in step; known keys: {', '.join(sorted(STEP_KEYS))}")
+    title = raw.get("title")
+    if not isinstance(title, str) or not title.strip():
+        problems.add(path, "every step needs a title")
+        title = f"step {path[-1]}"
+    host, netns = raw.get("host"), raw.get("netns")
+    if host not in topology.hosts:
+        known = ", ".join(sorted(topology.hosts))
+        problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
+    if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
+        problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
+    common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
+                  section=str(raw.get("section", "")), line=line)
+    if ("run" in raw) == ("ping" in raw):
+        problems.add(path, f"step {title!r} needs exactly one of 'run' (commands) or 'ping' (a check)")
+        return None
+    if "run" in raw:
+        return _parse_run(raw, path, common, problems)
+    return _parse_ping(raw, path, common, problems)
+
+
+def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunStep | None:
+    commands = raw["run"] if isinstance(raw["run"], list) else [raw["run"]]
+    if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
+        problems.add(path + ("run",), "run must be a command or a list of commands")
+        return None
+    expect = raw.get("expect", "success")
+    if expect not in RUN_EXPECT:
+        problems.add(path + ("expect",), f"a run step expects 'success' or 'failure', not {expect!r}")
+    output = raw.get("output")
+    if output is not None and not isinstance(output, str):
+        problems.add(path + ("output",), "output must be the text the command must print")
+    for key in ("deadline",):
+        if key in raw:
+            problems.add(path + (key,), f"{key!r} belongs to ping steps")
+    return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
+
+
+def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
+    target = raw["ping"]
+    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+        problems.add(path + ("ping",), "ping takes one address or host name to ping")
+        return None
+    expect = raw.get("expect", "reply")
+    if expect not in PING_EXPECT:
+        problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
+        expect = "reply"
+    deadline = raw.get("deadline", DEFAULT_DEADLINE[expect])
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline <= 60:
+        problems.add(path + ("deadline",), "deadline is seconds to wait, more than 0 and at most 60")
+        deadline = DEFAULT_DEADLINE[expect]
+    if "output" in raw:
+        problems.add(path + ("output",), "'output' belongs to run steps")
+    return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline))
+
+
+def shipped_scenarios_dir() -> Path:
+    """The scenarios that come with simlab (SIMLAB_SCENARIOS overrides, for tests)."""
+    override = os.environ.get("SIMLAB_SCENARIOS")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def shipped_scenarios() -> list[Path]:
+    return sorted(shipped_scenarios_dir().glob("*.yaml"))
+
+
+def resolve_scenario(name_or_file: str) -> Path:
+    """A path to an existing file, or the shipped scenario of that name."""
+    path = Path(name_or_file)
+    if path.is_file():
+        return path
+    shipped = shipped_scenarios_dir() / f"{name_or_file}.yaml"
+    if "/" not in name_or_file and shipped.is_file():
+        return shipped
+    names = ", ".join(p.stem for p in shipped_scenarios()) or "none found"
+    raise InputError(f"{name_or_file}: no such file, and no shipped scenario of that name "
+                     f"(shipped: {names}; `simlab list` describes them)")

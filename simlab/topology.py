@@ -1,0 +1,294 @@
+"""The topology model: hosts, their interfaces, and the wires between them.
+
+``parse_topology`` turns loaded YAML into a ``Topology`` and checks all of it
+(names, addresses, routes, references) before anything touches an engine.
+Nothing here knows about Docker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from simlab.problems import Problems
+from simlab.yamlsource import Path_
+
+DEFAULT_IMAGE = "ubuntu_with_basic_net"
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+IFNAME_RE = re.compile(r"^[^\s/:]+$")
+SYSCTL_RE = re.compile(r"^net\.[a-zA-Z0-9_.\-]+$")
+MAX_IFNAME = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
+MAX_NAME = 40  # keeps simlab-<lab>-<host> a readable container name
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One end of a wire: an interface of a host."""
+
+    host: str
+    interface: str
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.interface}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A static route; ``destination`` None means the default route."""
+
+    destination: IPNetwork | None
+    via: IPAddress | None
+    dev: str | None
+    text: str
+
+
+@dataclass
+class Host:
+    name: str
+    image: str = DEFAULT_IMAGE
+    addresses: dict[str, list[IPInterface]] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    sysctls: dict[str, str] = field(default_factory=dict)
+    setup: list[str] = field(default_factory=list)
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class Link:
+    """A point-to-point wire (a veth pair)."""
+
+    a: Endpoint
+    b: Endpoint
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A shared L2 segment: every member is plugged into one switch."""
+
+    name: str
+    members: tuple[Endpoint, ...]
+
+
+@dataclass
+class Topology:
+    name: str
+    hosts: dict[str, Host]
+    links: list[Link] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    description: str = ""
+
+    def wired_interfaces(self) -> set[Endpoint]:
+        ends = {end for link in self.links for end in (link.a, link.b)}
+        return ends | {end for seg in self.segments for end in seg.members}
+
+
+TOPOLOGY_KEYS = {"name", "description", "image", "hosts", "links", "segments"}
+HOST_KEYS = {"image", "interfaces", "routes", "sysctls", "setup", "privileged"}
+
+
+def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) -> Topology:
+    """Build a Topology from the topology keys of ``data``; record what is wrong."""
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not valid_name(name):
+        problems.add(("name",), f"name {name!r} must be letters, digits, '_', '.' or '-' "
+                     f"(at most {MAX_NAME}), starting with a letter or digit")
+        name = "invalid"
+    image = data.get("image", DEFAULT_IMAGE)
+    if not isinstance(image, str):
+        problems.add(("image",), "image must be an image name, like ubuntu_with_basic_net")
+        image = DEFAULT_IMAGE
+    hosts = _parse_hosts(data.get("hosts"), image, problems)
+    links = _parse_links(data.get("links", []), hosts, problems)
+    segments = _parse_segments(data.get("segments", {}), hosts, problems)
+    topology = Topology(name, hosts, links, segments, str(data.get("description", "")))
+    _check_wiring(topology, problems)
+    return topology
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name)) and len(name) <= MAX_NAME
+
+
+def _parse_hosts(raw: Any, image: str, problems: Problems) -> dict[str, Host]:
+    if not isinstance(raw, dict) or not raw:
+        problems.add(("hosts",), "hosts must be a mapping of host names to host settings, with at least one host")
+        return {}
+    hosts = {}
+    for name, spec in raw.items():
+        path: Path_ = ("hosts", name)
+        if not valid_name(name):
+            problems.add(path, f"host name {name!r} is not a valid container name: use letters, digits, "
+                         f"'_', '.' or '-' (at most {MAX_NAME}), starting with a letter or digit")
+        hosts[name] = _parse_host(name, spec if spec is not None else {}, image, path, problems)
+    return hosts
+
+
+def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problems) -> Host:
+    host = Host(name, image=image)
+    if not isinstance(spec, dict):
+        problems.add(path, f"host {name!r} must be a mapping (interfaces, routes, sysctls, setup, ...)")
+        return host
+    for key in spec.keys() - HOST_KEYS:
+        problems.add(path + (key,), f"unknown key {key!r} in host {name!r}; known keys: {', '.join(sorted(HOST_KEYS))}")
+    host.image = spec.get("image", image)
+    host.privileged = spec.get("privileged", False)
+    if not isinstance(host.privileged, bool):
+        problems.add(path + ("privileged",), "privileged must be true or false")
+    host.addresses = _parse_interfaces(spec.get("interfaces", {}), path + ("interfaces",), problems)
+    host.routes = [r for i, text in enumerate(_string_list(spec.get("routes", []), path + ("routes",), problems))
+                   if (r := parse_route(text, path + ("routes", i), problems))]
+    host.sysctls = _parse_sysctls(spec.get("sysctls", {}), path + ("sysctls",), problems)
+    host.setup = _string_list(spec.get("setup", []), path + ("setup",), problems)
+    return host
+
+
+def _parse_interfaces(raw: Any, path: Path_, problems: Problems) -> dict[str, list[IPInterface]]:
+    if not isinstance(raw, dict):
+        problems.add(path, "interfaces must map interface names to addresses, like eth0: 10.0.0.1/24")
+        return {}
+    result = {}
+    for ifname, value in raw.items():
+        check_ifname(ifname, path + (ifname,), problems)
+        values = value if isinstance(value, list) else ([] if value is None else [value])
+        result[ifname] = [a for i, v in enumerate(values)
+                          if (a := parse_address(v, path + (ifname, i) if isinstance(value, list) else path + (ifname,), problems))]
+    return result
+
+
+def check_ifname(ifname: str, path: Path_, problems: Problems) -> None:
+    if len(ifname) > MAX_IFNAME:
+        problems.add(path, f"interface name {ifname!r} is {len(ifname)} characters; Linux allows at most {MAX_IFNAME}")
+    elif not IFNAME_RE.match(ifname) or ifname in (".", ".."):
+        problems.add(path, f"interface name {ifname!r} may not contain spaces, '/' or ':'")
+
+
+def parse_address(value: Any, path: Path_, problems: Problems) -> IPInterface | None:
+    text = str(value)
+    if "/" not in text:
+        problems.add(path, f"address {text!r} needs a prefix length, like {text}/24")
+        return None
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        problems.add(path, f"{text!r} is not an address with prefix (CIDR), like 192.168.15.1/24")
+        return None
+
+
+def parse_route(text: str, path: Path_, problems: Problems) -> Route | None:
+    """Parse ``DEST via GATEWAY``, ``DEST dev IFACE`` or both; DEST may be ``default``."""
+    words = text.split()
+    usage = f"route {text!r} must read 'DEST via GATEWAY' or 'DEST dev IFACE' (DEST a network or 'default')"
+    if len(words) not in (3, 5) or any(w not in ("via", "dev") for w in words[1::2]):
+        problems.add(path, usage)
+        return None
+    options = dict(zip(words[1::2], words[2::2]))
+    destination = None
+    if words[0] != "default":
+        try:
+            destination = ipaddress.ip_network(words[0])
+        except ValueError:
+            problems.add(path, f"route destination {words[0]!r} is not a network; "
+                         f"{_network_hint(words[0])}")
+            return None
+    via = None
+    if "via" in options:
+        try:
+            via = ipaddress.ip_address(options["via"])
+        except ValueError:
+            problems.add(path, f"gateway {options['via']!r} must be a plain address, without a prefix length")
+            return None
+    return Route(destination, via, options.get("dev"), text)
+
+
+def _network_hint(text: str) -> str:
+    try:
+        network = ipaddress.ip_interface(text).network
+        return f"its host bits are set: did you mean {network}?"
+    except ValueError:
+        return "write it like 172.17.0.0/16"
+
+
+def _parse_sysctls(raw: Any, path: Path_, problems: Problems) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        problems.add(path, "sysctls must map names to values, like net.ipv4.ip_forward: 1")
+        return {}
+    for name in raw:
+        if not SYSCTL_RE.match(name):
+            problems.add(path + (name,), f"sysctl {name!r}: only network sysctls (net.*) can be set per host")
+    return {name: str(int(v) if isinstance(v, bool) else v) for name, v in raw.items()}
+
+
+def _string_list(raw: Any, path: Path_, problems: Problems) -> list[str]:
+    items = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(item, str) for item in items):
+        problems.add(path, "expected a string or a list of strings")
+        return []
+    return items
+
+
+def _parse_endpoint(raw: Any, path: Path_, hosts: dict[str, Host], problems: Problems) -> Endpoint | None:
+    if not isinstance(raw, str) or raw.count(":") != 1:
+        problems.add(path, f"{raw!r} must name an interface as HOST:IFACE, like red:eth0")
+        return None
+    host, ifname = raw.split(":")
+    if host not in hosts:
+        known = ", ".join(sorted(hosts)) or "none"
+        problems.add(path, f"unknown host {host!r} in {raw!r} (hosts: {known})")
+        return None
+    check_ifname(ifname, path, problems)
+    return Endpoint(host, ifname)
+
+
+def _parse_links(raw: Any, hosts: dict[str, Host], problems: Problems) -> list[Link]:
+    if not isinstance(raw, list):
+        problems.add(("links",), "links must be a list of pairs, like - [a:eth0, b:eth0]")
+        return []
+    links = []
+    for i, pair in enumerate(raw):
+        if not isinstance(pair, list) or len(pair) != 2:
+            problems.add(("links", i), "a link joins exactly two interfaces, like [a:eth0, b:eth0]")
+            continue
+        a, b = (_parse_endpoint(end, ("links", i, j), hosts, problems) for j, end in enumerate(pair))
+        if a and b:
+            links.append(Link(a, b))
+    return links
+
+
+def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems) -> list[Segment]:
+    if not isinstance(raw, dict):
+        problems.add(("segments",), "segments must map segment names to member lists, like lan: [a:eth0, b:eth0]")
+        return []
+    segments = []
+    for name, members in raw.items():
+        path: Path_ = ("segments", name)
+        if not valid_name(name):
+            problems.add(path, f"segment name {name!r} must be letters, digits, '_', '.' or '-'")
+        if not isinstance(members, list) or len(members) < 2:
+            problems.add(path, f"segment {name!r} needs a list of at least two HOST:IFACE members")
+            continue
+        ends = [_parse_endpoint(m, path + (i,), hosts, problems) for i, m in enumerate(members)]
+        if all(ends):
+            segments.append(Segment(name, tuple(ends)))
+    return segments
+
+
+def _check_wiring(topology: Topology, problems: Problems) -> None:
+    seen: dict[Endpoint, str] = {}
+    wires = [(("links", i), (l.a, l.b)) for i, l in enumerate(topology.links)]
+    wires += [(("segments", s.name), s.members) for s in topology.segments]
+    for path, ends in wires:
+        for end in ends:
+            if end in seen:
+                problems.add(path, f"interface {end} is already wired ({seen[end]}); each interface takes one wire")
+            seen[end] = "link" if path[0] == "links" else f"segment {path[1]}"
+    for host in topology.hosts.values():
+        for ifname in host.addresses:
+            if ifname != "lo" and Endpoint(host.name, ifname) not in seen:
+                problems.add(("hosts", host.name, "interfaces", ifname),
+                             f"interface {host.name}:{ifname} is on no link or segment; wire it or remove it")
