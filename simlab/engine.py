@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import docker
@@ -104,9 +104,10 @@ class Engine:
         except docker.errors.APIError as exc:
             return _short(exc)
 
-    def import_image(self, tarball: bytes, repository: str, tag: str) -> None:
+    def import_image_file(self, tarball: str, repository: str, tag: str) -> None:
+        """Import a root filesystem tarball as an image (like `docker import`)."""
         try:
-            self._api.import_image_from_data(tarball, repository=repository, tag=tag)
+            self._api.import_image_from_file(tarball, repository=repository, tag=tag)
         except docker.errors.APIError as exc:
             raise _engine_error(f"importing {repository}:{tag}", exc) from None
 
@@ -198,10 +199,14 @@ class Engine:
             raise _engine_error(f"running {argv[0]} in {container_id[:12]}", exc) from None
         return ExecResult(int(code if code is not None else -1), output.decode(errors="replace"))
 
-    def exec_stream(self, container_id: str, argv: list[str]) -> tuple[Iterator[bytes], callable]:
-        """Run argv, streaming output; the second item returns the exit code once the stream ends."""
-        exec_id = self._api.exec_create(container_id, argv)["Id"]
-        stream = self._api.exec_start(exec_id, stream=True)
+    def exec_stream(self, container_id: str, argv: list[str]
+                    ) -> tuple[Iterator[tuple[bytes | None, bytes | None]], Callable[[], int]]:
+        """Run argv, streaming (stdout, stderr) chunks; the second item gives the exit code once the stream ends."""
+        try:
+            exec_id = self._api.exec_create(container_id, argv)["Id"]
+            stream = self._api.exec_start(exec_id, stream=True, demux=True)
+        except docker.errors.APIError as exc:
+            raise _engine_error(f"running {argv[0]}", exc) from None
         return stream, lambda: int(self._api.exec_inspect(exec_id)["ExitCode"] or 0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class Event:
     kind: str
     message: str
     lab: str = ""
+    payload: Any = None  # e.g. the StepResult of a 'step.done' event
 
 
 Emit = Callable[[Event], None]

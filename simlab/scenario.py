@@ -25,7 +25,7 @@ PING_EXPECT = ("reply", "no-reply", "unreachable")
 # How long a ping waits when the step gives no deadline. A reply ends the
 # wait at once, so only "no-reply" pays the full window; in a sealed lab a
 # reply takes well under a millisecond, so one second is generous.
-DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 1.0, "unreachable": 2.0}
+DEFAULT_DEADLINE = {"reply": 3, "no-reply": 1, "unreachable": 2}
 
 
 @dataclass
@@ -59,7 +59,7 @@ class PingStep(Step):
 
     target: str = ""
     expect: str = "reply"
-    deadline: float = 1.0
+    deadline: int = 1
 
 
 @dataclass
@@ -151,12 +151,12 @@ def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> Pin
         problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
         expect = "reply"
     deadline = raw.get("deadline", DEFAULT_DEADLINE[expect])
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline <= 60:
-        problems.add(path + ("deadline",), "deadline is seconds to wait, more than 0 and at most 60")
+    if isinstance(deadline, bool) or not isinstance(deadline, int) or not 1 <= deadline <= 60:
+        problems.add(path + ("deadline",), "deadline is whole seconds to wait, from 1 to 60")
         deadline = DEFAULT_DEADLINE[expect]
     if "output" in raw:
         problems.add(path + ("output",), "'output' belongs to run steps")
-    return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline))
+    return PingStep(**common, target=target.strip(), expect=expect, deadline=deadline)
 
 
 def shipped_scenarios_dir() -> Path:

@@ -1,0 +1,253 @@
+"""The simlab command line. It parses options, calls the core, and renders
+the core's events and results; it holds no lab logic of its own.
+
+Exit codes: 0 success; 1 a scenario's expectation did not hold; 2 bad input
+or an engine problem; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from simlab.engine import Engine
+from simlab.errors import InputError, SimlabError
+from simlab.events import Event
+from simlab.image import DEFAULT_BASE, ensure_image
+from simlab.lab import LABEL_LAB, container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
+from simlab.report import TerminalProgress, summary_lines, write_json
+from simlab.runner import run_scenario
+from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.schema import scenario_schema
+
+app = typer.Typer(
+    help="Build sealed multi-host network labs from Docker containers and check, step by step, "
+         "that they behave as a scenario says.\n\n"
+         "Start with `simlab list`, then `simlab run gateway-nat`.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+
+EXIT_INTERRUPTED = 130
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, CI timeouts: clean up as for Ctrl-C
+    app()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn SimlabError into one clear line on stderr and its exit code; Ctrl-C into 130."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SimlabError as exc:
+            typer.echo(f"simlab: error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("simlab: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    return wrapper
+
+
+def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
+    return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
+
+
+def _connect_with_image(progress: TerminalProgress) -> Engine:
+    engine = Engine.connect()
+    ensure_image(engine, progress)
+    return engine
+
+
+@app.command()
+@reports_errors
+def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file.")],
+       name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
+       privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
+       ) -> None:
+    """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
+    topology = load_scenario(file).topology
+    progress = _progress()
+    engine = _connect_with_image(progress)
+    lab = start_lab(engine, topology, name or topology.name, progress, privileged, str(file.resolve()))
+    _print_explore_hints(lab.name, sorted(lab.containers))
+
+
+@app.command()
+@reports_errors
+def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to remove.")] = None,
+         all_labs: Annotated[bool, typer.Option("--all", help="Remove every simlab lab on the engine.")] = False,
+         ) -> None:
+    """Remove a lab: every container labelled with its name, and with them its wires."""
+    if (lab is None) == (not all_labs):
+        raise InputError("give a lab name or --all (`simlab ls` lists the labs)")
+    engine = Engine.connect()
+    removed = destroy_lab(engine, None if all_labs else lab)
+    if lab and not removed:
+        raise InputError(f"no lab named {lab!r} is up; `simlab ls` lists the labs")
+    typer.echo(f"removed {removed} container(s)" + (f" of lab {lab}" if lab else ""))
+
+
+@app.command("ls")
+@reports_errors
+def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False
+                 ) -> None:
+    """List the labs that are up, with their hosts and container states."""
+    labs = list_labs(Engine.connect())
+    if as_json:
+        write_json([{"lab": l.name, "file": l.file, "hosts": l.hosts} for l in labs], "-")
+        return
+    if not labs:
+        typer.echo("no labs are up")
+        return
+    rows = [("LAB", "HOSTS", "STATE", "FILE")]
+    for lab in labs:
+        states = sorted(set(lab.hosts.values()))
+        rows.append((lab.name, ",".join(sorted(lab.hosts)), "/".join(states), lab.file))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+
+
+@app.command("exec")
+@reports_errors
+def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
+                 host: Annotated[str, typer.Argument(help="Host in the lab.")],
+                 command: Annotated[list[str], typer.Argument(help="Command and its arguments (after --).")],
+                 ns: Annotated[Optional[str], typer.Option("--ns", help="Run inside this network namespace of the host.")] = None,
+                 ) -> None:
+    """Run a command on a lab host and pass its exit code through.
+
+    Example: simlab exec gateway-nat container-a --ns red -- ping -c1 172.17.0.3
+    """
+    engine = Engine.connect()
+    container = open_lab(engine, lab).container(host)
+    argv = ["ip", "netns", "exec", ns, *command] if ns else list(command)
+    stream, exit_code = engine.exec_stream(container, argv)
+    for out, err in stream:
+        if out:
+            sys.stdout.buffer.write(out)
+            sys.stdout.flush()
+        if err:
+            sys.stderr.buffer.write(err)
+            sys.stderr.flush()
+    raise typer.Exit(exit_code())
+
+
+@app.command()
+@reports_errors
+def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
+          host: Annotated[str, typer.Argument(help="Host in the lab.")],
+          ns: Annotated[Optional[str], typer.Option("--ns", help="Open the shell inside this network namespace.")] = None,
+          ) -> None:
+    """Open an interactive shell on a lab host (uses the docker CLI for the terminal)."""
+    engine = Engine.connect()
+    open_lab(engine, lab).container(host)  # a clear error for a wrong lab or host
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
+        raise InputError("simlab shell needs the docker CLI for an interactive terminal; "
+                         f"`simlab exec {lab} {host} -- CMD` works without it")
+    inner = ["ip", "netns", "exec", ns, "bash"] if ns else ["bash"]
+    os.execv(docker_cli, ["docker", "exec", "-it", container_name(lab, host), *inner])
+
+
+@image_app.command("build")
+@reports_errors
+def image_build(base: Annotated[str, typer.Option(help="Base image for the Dockerfile's FROM.")] = DEFAULT_BASE,
+                ) -> None:
+    """Build ubuntu_with_basic_net from images/, showing the build as it runs.
+
+    When the base cannot be pulled (no registry), a local Debian base is made
+    with debootstrap (Linux, root) and used instead.
+    """
+    ensure_image(Engine.connect(), _progress(), rebuild=True, base=base)
+
+
+@app.command("list")
+@reports_errors
+def list_scenarios() -> None:
+    """List the scenarios that come with simlab."""
+    for path in shipped_scenarios():
+        scenario = load_scenario(path)
+        typer.echo(f"{path.stem:<22} {scenario.description}")
+
+
+@app.command()
+@reports_errors
+def schema() -> None:
+    """Print the JSON Schema of scenario files (point your editor's YAML plugin at it)."""
+    write_json(scenario_schema(), "-")
+
+
+@app.command()
+@reports_errors
+def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
+                                                    help="A shipped scenario (see `simlab list`) or a scenario file.")],
+        keep: Annotated[bool, typer.Option(help="Leave the lab up afterwards, to explore it.")] = False,
+        json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                        help="Write the result as JSON ('-' for standard output).")] = None,
+        step: Annotated[bool, typer.Option("--step", help="Pause before each step; Enter goes on.")] = False,
+        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name).")] = None,
+        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
+        ) -> None:
+    """Run a scenario: start its lab, run each step, check each outcome.
+
+    Exit 0 when every expectation held, 1 when one did not, 2 for bad input
+    or an engine problem. The lab is removed afterwards unless --keep.
+    """
+    scenario = load_scenario(resolve_scenario(scenario_ref))
+    progress = _progress(to_stderr=json_out == "-")
+    _print_title(scenario, progress)
+    engine = _connect_with_image(progress)
+    lab_name = name or free_lab_name(engine, scenario.name)
+    result = run_scenario(engine, scenario, lab_name, progress, keep=keep,
+                          pause=_pause_for_enter if step else None, privileged=privileged)
+    progress.line("")
+    for line in summary_lines(result):
+        progress.line(line)
+    if json_out:
+        write_json(result.to_dict(), json_out)
+    if keep and not result.error:
+        _print_explore_hints(lab_name, sorted(scenario.topology.hosts), out=progress.out)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    raise typer.Exit(result.exit_code)
+
+
+def _print_title(scenario: Scenario, progress: TerminalProgress) -> None:
+    progress.line(f"simlab run {scenario.name}: {scenario.description}")
+    if scenario.tutorial:
+        progress.line(f"  reproduces: {scenario.tutorial}", dim=True)
+
+
+def _pause_for_enter(index: int, step: Step) -> None:
+    try:
+        input("      press Enter to run this step (Ctrl-C stops) ")
+    except EOFError:
+        pass
+
+
+def _print_explore_hints(lab: str, hosts: list[str], out=None) -> None:
+    first = hosts[0]
+    lines = [f"The lab {lab} is up. Explore it:",
+             f"  simlab exec {lab} {first} -- ip -br addr",
+             f"  simlab exec {lab} {first} --ns NETNS -- ip route",
+             f"  simlab shell {lab} {first}",
+             f"and remove it with:  simlab down {lab}"]
+    for line in lines:
+        print(line, file=out or sys.stdout)

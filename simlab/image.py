@@ -1,0 +1,79 @@
+"""Build the host image ``ubuntu_with_basic_net`` from images/.
+
+Where the Dockerfile's base (ubuntu:24.04) cannot be pulled, as on a machine
+with no registry, a local Debian base is made with debootstrap (Linux, as
+root) and imported into the engine, and the build uses that instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from simlab.engine import Engine
+from simlab.errors import EngineError
+from simlab.events import Emit, Event, ignore
+from simlab.topology import DEFAULT_IMAGE
+
+DEFAULT_BASE = "ubuntu:24.04"
+LOCAL_BASE = "simlab-base:bookworm"
+DEBIAN_MIRROR = os.environ.get("SIMLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def images_dir() -> Path:
+    override = os.environ.get("SIMLAB_IMAGES")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "images"
+
+
+def ensure_image(engine: Engine, emit: Emit = ignore, rebuild: bool = False, base: str = DEFAULT_BASE) -> None:
+    """Build ubuntu_with_basic_net unless the engine has it (or ``rebuild``)."""
+    if not rebuild and engine.image_exists(DEFAULT_IMAGE):
+        return
+    emit(Event("image.start", f"building {DEFAULT_IMAGE} (once per engine)"))
+    base = _usable_base(engine, base, emit)
+    context = images_dir() / DEFAULT_IMAGE
+    if not (context / "Dockerfile").is_file():
+        raise EngineError(f"{context / 'Dockerfile'} is missing; simlab needs its images/ folder")
+    for line in engine.build(str(context), DEFAULT_IMAGE, {"BASE_IMAGE": base}):
+        emit(Event("image.line", line))
+    emit(Event("image.done", f"built {DEFAULT_IMAGE} on {base}"))
+
+
+def _usable_base(engine: Engine, base: str, emit: Emit) -> str:
+    if engine.image_exists(base):
+        return base
+    emit(Event("image.pull", f"pulling {base}"))
+    reason = engine.pull(base)
+    if reason is None:
+        return base
+    if engine.image_exists(LOCAL_BASE):
+        emit(Event("image.base", f"cannot pull {base}; using the local Debian base {LOCAL_BASE}"))
+        return LOCAL_BASE
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("debootstrap"):
+        raise EngineError(f"cannot pull {base} ({reason}), and no local base can be made here: that needs "
+                          f"Linux, root and debootstrap (apt-get install debootstrap). Make {base} pullable, "
+                          f"or load it into the engine with `docker load`.")
+    emit(Event("image.base", f"cannot pull {base} ({reason}); building a local Debian base "
+               f"{LOCAL_BASE} with debootstrap instead (about a minute)"))
+    _debootstrap_base(engine)
+    return LOCAL_BASE
+
+
+def _debootstrap_base(engine: Engine) -> None:
+    repository, tag = LOCAL_BASE.split(":")
+    with tempfile.TemporaryDirectory(prefix="simlab-base-") as tmp:
+        root, tarball = Path(tmp) / "root", Path(tmp) / "root.tar"
+        _run(["debootstrap", "--variant=minbase", tag, str(root), DEBIAN_MIRROR], "debootstrap")
+        _run(["tar", "-C", str(root), "-cf", str(tarball), "."], "packing the base")
+        engine.import_image_file(str(tarball), repository, tag)
+
+
+def _run(argv: list[str], what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        raise EngineError(f"{what} failed (exit {done.returncode}): {tail}")

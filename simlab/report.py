@@ -1,0 +1,100 @@
+"""Render progress events and results: for a terminal, and as JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import IO, TextIO
+
+import typer
+
+from simlab.events import Event
+from simlab.results import ScenarioResult, StepResult
+
+PASS_MARK, FAIL_MARK, SKIP_MARK = "✔", "✘", "-"
+
+
+class TerminalProgress:
+    """An Emit that prints what the core does, as it happens."""
+
+    def __init__(self, out: TextIO | None = None, show_notes: bool = True, verbose_build: bool = True) -> None:
+        self.out = out or sys.stdout
+        self.color = self.out.isatty()
+        self.show_notes = show_notes
+        self.verbose_build = verbose_build
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "step.start":
+            index, step = event.payload
+            self._header(index, step.title, step.section)
+            if self.show_notes and step.note:
+                for line in textwrap.wrap(step.note, 74):
+                    self.line(f"      {line}", dim=True)
+        elif event.kind == "step.done":
+            for line in step_lines(event.payload, color=self.color):
+                self.line(line)
+        elif event.kind == "image.line":
+            if self.verbose_build:
+                self.line(f"  | {event.message}", dim=True)
+        elif event.kind in ("lab.node_started", "lab.setup_done"):
+            pass  # one line per container is noise; lab.up sums them up
+        else:
+            self.line(f"  {event.message}", dim=True)
+
+    def _header(self, index: int, title: str, section: str) -> None:
+        self.line("")
+        suffix = typer.style(f"  [{section}]", dim=True) if section and self.color else (f"  [{section}]" if section else "")
+        self.line(f"{index:>3}. {typer.style(title, bold=True) if self.color else title}{suffix}")
+
+    def line(self, text: str, dim: bool = False) -> None:
+        if dim and self.color:
+            text = typer.style(text, dim=True)
+        print(text, file=self.out, flush=True)
+
+
+def step_lines(step: StepResult, color: bool = False) -> list[str]:
+    """The commands of a step, its outcome with a mark, and on failure expected vs. got and the output."""
+    lines = [f"      {step.where} $ {command}" for command in step.commands]
+    if step.skipped:
+        lines.append(f"      {SKIP_MARK} skipped: an earlier step did not go as expected")
+        return lines
+    if step.passed:
+        mark = typer.style(PASS_MARK, fg="green") if color else PASS_MARK
+        lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s)")
+        return lines
+    mark = typer.style(FAIL_MARK, fg="red", bold=True) if color else FAIL_MARK
+    lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s)")
+    lines += [f"      | {line}" for line in (step.output or "(no output)").splitlines()]
+    return lines
+
+
+def _as_expected(step: StepResult) -> str:
+    return ", as expected" if step.kind == "ping" and step.got != "reply" else ""
+
+
+def summary_lines(result: ScenarioResult) -> list[str]:
+    done = [s for s in result.steps if not s.skipped]
+    passed = sum(s.passed for s in done)
+    failed = len(done) - passed
+    skipped = len(result.steps) - len(done)
+    verdict = "PASSED" if result.passed else ("INTERRUPTED" if result.interrupted else
+                                               "ERROR" if result.error else "FAILED")
+    lines = [f"{result.scenario}: {verdict}: {passed} passed, {failed} failed"
+             + (f", {skipped} skipped" if skipped else "") + f" in {result.duration:.1f}s"]
+    for step in result.failed_steps:
+        lines.append(f"  {FAIL_MARK} step {step.index} ({result.file}:{step.line}) {step.title}: "
+                     f"expected {step.expected}, got {step.got}")
+    if result.error:
+        lines.append(f"  error: {result.error}")
+    return lines
+
+
+def write_json(data: object, destination: str, stdout: IO[str] | None = None) -> None:
+    """Write JSON to a file, or to standard output when ``destination`` is '-'."""
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if destination == "-":
+        (stdout or sys.stdout).write(text)
+    else:
+        with open(destination, "w", encoding="utf-8") as f:
+            f.write(text)

@@ -1,0 +1,54 @@
+"""Typed results of a scenario run; every reporter (terminal, JSON, JUnit) renders these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class StepResult:
+    index: int
+    title: str
+    kind: str  # "run" or "ping"
+    where: str  # host or host/netns
+    commands: list[str]
+    expected: str
+    got: str
+    passed: bool
+    output: str = ""
+    duration: float = 0.0
+    note: str = ""
+    section: str = ""
+    line: int = 0
+    skipped: bool = False
+
+
+@dataclass
+class ScenarioResult:
+    scenario: str
+    file: str
+    lab: str = ""
+    steps: list[StepResult] = field(default_factory=list)
+    error: str | None = None  # the scenario could not run (bad input, engine failure, timeout)
+    duration: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.interrupted and all(s.passed for s in self.steps)
+
+    @property
+    def failed_steps(self) -> list[StepResult]:
+        return [s for s in self.steps if not s.passed and not s.skipped]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every expectation held, 1 one did not, 2 the scenario could not run."""
+        if self.error is not None:
+            return 2
+        return 0 if self.passed else 1
+
+    def to_dict(self) -> dict:
+        return {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
+                "error": self.error, "interrupted": self.interrupted, "duration": round(self.duration, 3),
+                "steps": [{**asdict(s), "duration": round(s.duration, 3)} for s in self.steps]}
