@@ -169,13 +169,14 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
 @image_app.command("build")
 @reports_errors
 def image_build(base: Annotated[str, typer.Option(help="Base image for the Dockerfile's FROM.")] = DEFAULT_BASE,
+                if_missing: Annotated[bool, typer.Option("--if-missing", help="Build only if the engine lacks the image.")] = False,
                 ) -> None:
     """Build ubuntu_with_basic_net from images/, showing the build as it runs.
 
     When the base cannot be pulled (no registry), a local Debian base is made
     with debootstrap (Linux, root) and used instead.
     """
-    ensure_image(Engine.connect(), _progress(), rebuild=True, base=base)
+    ensure_image(Engine.connect(), _progress(), rebuild=not if_missing, base=base)
 
 
 @app.command("list")

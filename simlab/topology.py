@@ -104,10 +104,11 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
         problems.add(("image",), "image must be an image name, like ubuntu_with_basic_net")
         image = DEFAULT_IMAGE
     hosts = _parse_hosts(data.get("hosts"), image, problems)
-    links = _parse_links(data.get("links", []), hosts, problems)
-    segments = _parse_segments(data.get("segments", {}), hosts, problems)
+    mentioned: set[Endpoint] = set()  # every valid HOST:IFACE named by a wire, even a broken wire
+    links = _parse_links(data.get("links", []), hosts, problems, mentioned)
+    segments = _parse_segments(data.get("segments", {}), hosts, problems, mentioned)
     topology = Topology(name, hosts, links, segments, str(data.get("description", "")))
-    _check_wiring(topology, problems)
+    _check_wiring(topology, problems, mentioned)
     return topology
 
 
@@ -232,7 +233,8 @@ def _string_list(raw: Any, path: Path_, problems: Problems) -> list[str]:
     return items
 
 
-def _parse_endpoint(raw: Any, path: Path_, hosts: dict[str, Host], problems: Problems) -> Endpoint | None:
+def _parse_endpoint(raw: Any, path: Path_, hosts: dict[str, Host], problems: Problems,
+                    mentioned: set[Endpoint]) -> Endpoint | None:
     if not isinstance(raw, str) or raw.count(":") != 1:
         problems.add(path, f"{raw!r} must name an interface as HOST:IFACE, like red:eth0")
         return None
@@ -242,10 +244,11 @@ def _parse_endpoint(raw: Any, path: Path_, hosts: dict[str, Host], problems: Pro
         problems.add(path, f"unknown host {host!r} in {raw!r} (hosts: {known})")
         return None
     check_ifname(ifname, path, problems)
+    mentioned.add(Endpoint(host, ifname))
     return Endpoint(host, ifname)
 
 
-def _parse_links(raw: Any, hosts: dict[str, Host], problems: Problems) -> list[Link]:
+def _parse_links(raw: Any, hosts: dict[str, Host], problems: Problems, mentioned: set[Endpoint]) -> list[Link]:
     if not isinstance(raw, list):
         problems.add(("links",), "links must be a list of pairs, like - [a:eth0, b:eth0]")
         return []
@@ -254,13 +257,14 @@ def _parse_links(raw: Any, hosts: dict[str, Host], problems: Problems) -> list[L
         if not isinstance(pair, list) or len(pair) != 2:
             problems.add(("links", i), "a link joins exactly two interfaces, like [a:eth0, b:eth0]")
             continue
-        a, b = (_parse_endpoint(end, ("links", i, j), hosts, problems) for j, end in enumerate(pair))
+        a, b = (_parse_endpoint(end, ("links", i, j), hosts, problems, mentioned) for j, end in enumerate(pair))
         if a and b:
             links.append(Link(a, b))
     return links
 
 
-def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems) -> list[Segment]:
+def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems,
+                    mentioned: set[Endpoint]) -> list[Segment]:
     if not isinstance(raw, dict):
         problems.add(("segments",), "segments must map segment names to member lists, like lan: [a:eth0, b:eth0]")
         return []
@@ -272,13 +276,13 @@ def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems) -> lis
         if not isinstance(members, list) or len(members) < 2:
             problems.add(path, f"segment {name!r} needs a list of at least two HOST:IFACE members")
             continue
-        ends = [_parse_endpoint(m, path + (i,), hosts, problems) for i, m in enumerate(members)]
+        ends = [_parse_endpoint(m, path + (i,), hosts, problems, mentioned) for i, m in enumerate(members)]
         if all(ends):
             segments.append(Segment(name, tuple(ends)))
     return segments
 
 
-def _check_wiring(topology: Topology, problems: Problems) -> None:
+def _check_wiring(topology: Topology, problems: Problems, mentioned: set[Endpoint]) -> None:
     seen: dict[Endpoint, str] = {}
     wires = [(("links", i), (l.a, l.b)) for i, l in enumerate(topology.links)]
     wires += [(("segments", s.name), s.members) for s in topology.segments]
@@ -289,6 +293,6 @@ def _check_wiring(topology: Topology, problems: Problems) -> None:
             seen[end] = "link" if path[0] == "links" else f"segment {path[1]}"
     for host in topology.hosts.values():
         for ifname in host.addresses:
-            if ifname != "lo" and Endpoint(host.name, ifname) not in seen:
+            if ifname != "lo" and Endpoint(host.name, ifname) not in mentioned:
                 problems.add(("hosts", host.name, "interfaces", ifname),
                              f"interface {host.name}:{ifname} is on no link or segment; wire it or remove it")

@@ -74,7 +74,7 @@ def _convert(node: yaml.Node, path: Path_, source: Source) -> Any:
             key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             line = key_node.start_mark.line + 1
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise InputError(f"{source.file}:{line}: keys must be plain names, not {key_node.value!r}")
+                raise InputError(f"{source.file}:{line}: keys must be plain names, not lists or mappings")
             key = str(key)
             if key in result:
                 raise InputError(f"{source.file}:{line}: duplicate key {key!r}")

@@ -1,0 +1,37 @@
+# simlab: `make setup` prepares everything (venv, Docker engine, host image),
+# `make test` runs the whole suite, `make bench` measures speed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup venv engine image test unit bench clean
+
+setup: venv engine image
+
+venv: $(BIN)/simlab
+
+$(BIN)/simlab: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# Starts an engine only where none answers (and only on Debian as root).
+engine: venv
+	scripts/ensure-engine.sh $(BIN)/python
+
+image: venv engine
+	$(BIN)/simlab image build --if-missing
+
+test: setup
+	$(BIN)/python -m pytest -v
+
+unit: venv
+	$(BIN)/python -m pytest -v -m "not engine"
+
+bench: setup
+	bench/run
+
+clean:
+	-$(BIN)/simlab down --all
+	rm -rf $(VENV) *.egg-info

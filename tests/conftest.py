@@ -1,0 +1,57 @@
+"""Shared test setup. Tests marked ``engine`` need a Docker engine (``make
+test`` starts one where none answers) and the image ubuntu_with_basic_net."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from simlab.engine import Engine
+    from simlab.image import ensure_image
+
+    engine = Engine.connect()
+    ensure_image(engine)
+    return engine
+
+
+@pytest.fixture
+def lab_name(request) -> str:
+    """A lab name no other test uses, so tests can run side by side."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def no_leftovers(engine):
+    """Assert that the test leaves no simlab container and no new host interface behind."""
+    before = set(os.listdir("/sys/class/net"))
+    labs_before = {c.id for c in engine.containers({"simlab.lab": None})}
+    yield
+    left = [c.name for c in engine.containers({"simlab.lab": None}) if c.id not in labs_before]
+    assert left == [], f"containers left behind: {left}"
+    assert set(os.listdir("/sys/class/net")) - before == set(), "new interfaces in the host namespace"
+
+
+def simlab(*args: str, check: bool = False, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run the simlab CLI as a user would, capturing its output."""
+    done = subprocess.run([sys.executable, "-m", "simlab", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+    if check and done.returncode != 0:
+        raise AssertionError(f"simlab {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "engine" in item.fixturenames:
+            item.add_marker(pytest.mark.engine)

@@ -1,0 +1,82 @@
+"""Loading and validating scenario files: good files load, every bad file in
+the corpus gets exactly the errors written at its top."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from simlab.errors import InputError
+from simlab.scenario import PingStep, RunStep, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.topology import Endpoint
+
+from conftest import DATA
+
+BAD = sorted((DATA / "bad").glob("*.yaml"))
+
+
+def expected_errors(path: Path) -> str:
+    lines = [l.removeprefix("# error: ") for l in path.read_text().splitlines() if l.startswith("# error: ")]
+    return "\n".join(lines).replace("{file}", str(path))
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_file_gets_its_exact_error(path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == expected_errors(path)
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(BAD) >= 15
+
+
+def test_missing_file() -> None:
+    with pytest.raises(InputError, match=r"nope\.yaml: no such file"):
+        load_scenario("nope.yaml")
+
+
+def test_topology_model(tmp_path: Path) -> None:
+    path = tmp_path / "lab.yaml"
+    path.write_text(
+        "hosts:\n"
+        "  a:\n"
+        "    interfaces: {eth0: [172.17.0.2/16, 'fd00::2/64']}\n"
+        "    routes: [default via 172.17.0.1, 10.0.0.0/8 dev eth0]\n"
+        "    sysctls: {net.ipv4.ip_forward: 1}\n"
+        "    setup: ip link\n"
+        "  b: {interfaces: {eth0: 172.17.0.3/16}}\n"
+        "  c: {}\n"
+        "segments:\n"
+        "  lan: [a:eth0, b:eth0, c:eth0]\n")
+    topo = load_scenario(path).topology
+    assert topo.name == "lab"
+    a = topo.hosts["a"]
+    assert a.addresses["eth0"] == [ipaddress.ip_interface("172.17.0.2/16"), ipaddress.ip_interface("fd00::2/64")]
+    assert [r.destination for r in a.routes] == [None, ipaddress.ip_network("10.0.0.0/8")]
+    assert a.routes[1].dev == "eth0" and a.routes[0].via == ipaddress.ip_address("172.17.0.1")
+    assert a.sysctls == {"net.ipv4.ip_forward": "1"} and a.setup == ["ip link"]
+    assert topo.segments[0].members == (Endpoint("a", "eth0"), Endpoint("b", "eth0"), Endpoint("c", "eth0"))
+
+
+def test_steps_are_parsed_with_defaults_and_lines() -> None:
+    scenario = load_scenario(resolve_scenario("gateway-nat"))
+    kinds = {type(s) for s in scenario.steps}
+    assert kinds == {RunStep, PingStep}
+    ping = next(s for s in scenario.steps if isinstance(s, PingStep) and s.expect == "no-reply")
+    assert ping.deadline == 1 and ping.where == "container-a/red"
+    text = Path(scenario.file).read_text().splitlines()
+    assert text[ping.line - 1].strip().startswith("- title:")
+
+
+@pytest.mark.parametrize("path", shipped_scenarios(), ids=lambda p: p.stem)
+def test_shipped_scenarios_load(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.steps and scenario.description and scenario.tutorial
+
+
+def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(InputError, match=r"no-such-scenario: no such file.*shipped: .*gateway-nat"):
+        resolve_scenario("no-such-scenario")
