@@ -1,0 +1,253 @@
+"""Labs on the real engine: containers start, wires carry real pings, and
+nothing is left behind (no container with a simlab.lab label, no interface
+in this machine's namespace)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simlab.errors import SimlabError
+from simlab.lab import LABEL_LAB, destroy_lab, start_lab
+from simlab.scenario import load_scenario
+
+from conftest import ROOT, simlab
+
+TWO_HOSTS = """
+hosts:
+  a: {interfaces: {eth0: 10.0.0.1/24}}
+  b: {interfaces: {eth0: 10.0.0.2/24}}
+links:
+  - [a:eth0, b:eth0]
+"""
+
+THREE_ON_A_SEGMENT = """
+hosts:
+  a: {interfaces: {eth0: 10.0.0.1/24}}
+  b: {interfaces: {eth0: 10.0.0.2/24}}
+  c: {interfaces: {eth0: 10.0.0.3/24}}
+segments:
+  lan: [a:eth0, b:eth0, c:eth0]
+"""
+
+DOCKER0_PAIR = """
+hosts:
+  host: {interfaces: {eth0: 172.17.0.2/16}}
+  peer: {interfaces: {eth0: 172.17.0.3/16}}
+links:
+  - [host:eth0, peer:eth0]
+"""
+
+
+def topology_file(tmp_path: Path, text: str, name: str = "lab") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def pings(lab, host: str, target: str) -> bool:
+    return lab.exec(host, f"ping -n -c 1 -w 3 {target}").exit_code == 0
+
+
+def test_two_hosts_on_a_link_ping_each_other(engine, tmp_path, lab_name, no_leftovers):
+    lab = start_lab(engine, load_scenario(topology_file(tmp_path, TWO_HOSTS)).topology, lab_name)
+    try:
+        assert pings(lab, "a", "10.0.0.2")
+        assert pings(lab, "b", "10.0.0.1")
+        assert not pings(lab, "a", "10.0.0.9")  # a ping can fail: nobody answers there
+    finally:
+        destroy_lab(engine, lab_name)
+
+
+def test_three_hosts_on_a_segment_all_reach_each_other(engine, tmp_path, lab_name, no_leftovers):
+    lab = start_lab(engine, load_scenario(topology_file(tmp_path, THREE_ON_A_SEGMENT)).topology, lab_name)
+    try:
+        for host, me in (("a", 1), ("b", 2), ("c", 3)):
+            for other in {1, 2, 3} - {me}:
+                assert pings(lab, host, f"10.0.0.{other}"), f"{host} cannot reach 10.0.0.{other}"
+    finally:
+        destroy_lab(engine, lab_name)
+
+
+def test_hosts_are_sealed_and_labelled(engine, tmp_path, lab_name, no_leftovers):
+    lab = start_lab(engine, load_scenario(topology_file(tmp_path, TWO_HOSTS)).topology, lab_name)
+    try:
+        routes = lab.exec("a", "ip -4 route").output
+        assert routes.strip() == "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.1"
+        links = lab.exec("a", "ls /sys/class/net").output.split()
+        assert sorted(links) == ["eth0", "lo"]
+        found = engine.containers({LABEL_LAB: lab_name})
+        assert sorted(c.name for c in found if c.labels["simlab.role"] == "host") == [
+            f"simlab-{lab_name}-a", f"simlab-{lab_name}-b"]
+    finally:
+        destroy_lab(engine, lab_name)
+
+
+def test_docker0_addresses_work_beside_docker0(engine, tmp_path, lab_name, no_leftovers):
+    bridge = engine._client.networks.get("bridge").attrs["IPAM"]["Config"]
+    assert any(c.get("Subnet") == "172.17.0.0/16" for c in bridge), "the engine's docker0 should use 172.17.0.0/16"
+    lab = start_lab(engine, load_scenario(topology_file(tmp_path, DOCKER0_PAIR)).topology, lab_name)
+    try:
+        assert pings(lab, "host", "172.17.0.3")
+        assert pings(lab, "peer", "172.17.0.2")
+    finally:
+        destroy_lab(engine, lab_name)
+
+
+def test_two_labs_of_the_same_file_run_at_once(engine, tmp_path, no_leftovers):
+    topology = load_scenario(topology_file(tmp_path, TWO_HOSTS)).topology
+    names = [f"same-{os.getpid()}-{i}" for i in range(2)]
+    labs, errors = {}, []
+
+    def start(name: str) -> None:
+        try:
+            labs[name] = start_lab(engine, topology, name)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in names]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        for lab in labs.values():
+            assert pings(lab, "a", "10.0.0.2")
+    finally:
+        for name in names:
+            destroy_lab(engine, name)
+
+
+def test_failed_up_removes_what_it_started(engine, tmp_path, lab_name, no_leftovers):
+    text = TWO_HOSTS.replace("a: {interfaces: {eth0: 10.0.0.1/24}}",
+                             "a: {interfaces: {eth0: 10.0.0.1/24}, setup: [echo about to fail, 'false']}")
+    with pytest.raises(SimlabError, match=r"setup of host a failed: `false` exited 1"):
+        start_lab(engine, load_scenario(topology_file(tmp_path, text)).topology, lab_name)
+    assert engine.containers({LABEL_LAB: lab_name}) == []
+
+
+def test_failed_wiring_reports_the_route_and_removes_everything(engine, tmp_path, lab_name, no_leftovers):
+    text = TWO_HOSTS.replace("a: {interfaces: {eth0: 10.0.0.1/24}}",
+                             "a: {interfaces: {eth0: 10.0.0.1/24}, routes: [default via 192.168.99.1]}")
+    with pytest.raises(SimlabError, match=r"host a: route 'default via 192.168.99.1'"):
+        start_lab(engine, load_scenario(topology_file(tmp_path, text)).topology, lab_name)
+    assert engine.containers({LABEL_LAB: lab_name}) == []
+
+
+def test_cli_up_exec_ls_down(engine, tmp_path, lab_name, no_leftovers):
+    path = topology_file(tmp_path, TWO_HOSTS)
+    try:
+        up = simlab("up", str(path), "--name", lab_name, check=True)
+        assert f"simlab down {lab_name}" in up.stdout
+        assert simlab("exec", lab_name, "a", "--", "ping", "-c1", "-W2", "10.0.0.2").returncode == 0
+        assert simlab("exec", lab_name, "a", "--", "sh", "-c", "echo out; echo err >&2; exit 3").returncode == 3
+        listed = json.loads(simlab("ls", "--json", check=True).stdout)
+        mine = [lab for lab in listed if lab["lab"] == lab_name]
+        assert mine == [{"lab": lab_name, "file": str(path.resolve()), "hosts": {"a": "running", "b": "running"}}]
+        again = simlab("up", str(path), "--name", lab_name)
+        assert again.returncode == 2 and f"a lab named {lab_name} is already up" in again.stderr
+    finally:
+        down = simlab("down", lab_name)
+    assert down.returncode == 0 and "removed" in down.stdout
+    gone = simlab("down", lab_name)
+    assert gone.returncode == 2 and f"no lab named '{lab_name}' is up" in gone.stderr
+
+
+def test_exec_in_a_namespace_and_unknown_host(engine, tmp_path, lab_name, no_leftovers):
+    path = topology_file(tmp_path, TWO_HOSTS)
+    try:
+        simlab("up", str(path), "--name", lab_name, check=True)
+        simlab("exec", lab_name, "a", "--", "ip", "netns", "add", "red", check=True)
+        inside = simlab("exec", lab_name, "a", "--ns", "red", "--", "ip", "-br", "link", check=True)
+        assert inside.stdout.split()[0] == "lo" and "eth0" not in inside.stdout
+        wrong = simlab("exec", lab_name, "zz", "--", "true")
+        assert wrong.returncode == 2 and "has no host 'zz' (hosts: a, b)" in wrong.stderr
+    finally:
+        simlab("down", lab_name)
+
+
+def test_ctrl_c_during_up_removes_everything(engine, tmp_path, lab_name, no_leftovers):
+    text = TWO_HOSTS.replace("a: {interfaces: {eth0: 10.0.0.1/24}}",
+                             "a: {interfaces: {eth0: 10.0.0.1/24}, setup: 'sleep 60'}")
+    path = topology_file(tmp_path, text)
+    proc = subprocess.Popen([sys.executable, "-m", "simlab", "up", str(path), "--name", lab_name], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(engine.containers({LABEL_LAB: lab_name, "simlab.role": "host"})) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, "up never got to its hosts"
+            time.sleep(0.1)
+        time.sleep(1.0)  # now it is wiring or waiting in the setup command
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert engine.containers({LABEL_LAB: lab_name}) == []
+
+
+def test_privileged_is_run_or_refused_with_the_working_default(engine, tmp_path, lab_name, no_leftovers):
+    done = simlab("up", str(topology_file(tmp_path, TWO_HOSTS)), "--name", lab_name, "--privileged")
+    try:
+        if done.returncode == 0:  # an engine that allows privileged containers
+            assert simlab("exec", lab_name, "a", "--", "ping", "-c1", "-W2", "10.0.0.2").returncode == 0
+        else:
+            assert done.returncode == 2
+            assert "does not allow privileged containers" in done.stderr
+            assert "NET_ADMIN, NET_RAW, SYS_ADMIN" in done.stderr
+    finally:
+        simlab("down", lab_name)
+
+
+def test_simlab_in_a_container_with_only_the_api_socket(engine, tmp_path, lab_name, no_leftovers):
+    """As on macOS: simlab runs where it has no netlink to the engine's kernel, only the API socket."""
+    socket = "/var/run/docker.sock"
+    if os.environ.get("DOCKER_HOST", f"unix://{socket}") != f"unix://{socket}" or not os.path.exists(socket):
+        pytest.skip("needs the engine's socket at /var/run/docker.sock to mount it")
+    (tmp_path / "two.yaml").write_text(TWO_HOSTS)
+    script = (f"python3 -m simlab up /opt/lab/two.yaml --name {lab_name} && "
+              f"python3 -m simlab exec {lab_name} a -- ping -c1 -W2 10.0.0.2 && "
+              f"python3 -m simlab exec {lab_name} b -- ping -c1 -W2 10.0.0.1; "
+              f"code=$?; python3 -m simlab down {lab_name}; exit $code")
+    api = engine._client.api
+    client = api.create_container(
+        "ubuntu_with_basic_net", ["sh", "-c", script], environment={"PYTHONPATH": "/opt/site:/opt/src"},
+        host_config=api.create_host_config(network_mode="none", binds=[f"{socket}:/var/run/docker.sock"]),
+        labels={"simlab.test": "client"})["Id"]
+    try:
+        api.put_archive(client, "/opt", client_payload(tmp_path / "two.yaml"))
+        api.start(client)
+        code = api.wait(client, timeout=300)["StatusCode"]
+        logs = api.logs(client).decode()
+    finally:
+        api.remove_container(client, force=True)
+    assert code == 0, logs
+    assert "1 received" in logs
+
+
+def client_payload(topology: Path) -> bytes:
+    """simlab's source and its installed dependencies, packed for the client container."""
+    site = next(Path(p) for p in sys.path if p.endswith("site-packages"))
+    skip = {"pip", "setuptools", "_pytest", "pytest", "jsonschema"}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for entry in site.iterdir():
+            if entry.name.split("-")[0] not in skip and not entry.name.startswith("__editable__"):
+                tar.add(entry, arcname=f"site/{entry.name}")
+        for part in ("simlab", "scenarios", "images"):
+            tar.add(ROOT / part, arcname=f"src/{part}")
+        tar.add(topology, arcname="lab/two.yaml")
+    return out.getvalue()
