@@ -8,6 +8,7 @@ deadline. Anything else (an unknown host, a missing namespace) is ``error``.
 
 from __future__ import annotations
 
+import math
 import re
 
 PING_ENV = {"LC_ALL": "C"}  # classification reads ping's English messages
@@ -17,9 +18,14 @@ REPLY = re.compile(r"^\d+ bytes from .*icmp_seq=", re.MULTILINE)
 NO_REPLY = re.compile(r"\b0 received\b|100% packet loss")
 
 
-def ping_command(target: str, deadline: int) -> str:
-    """One reply ends it; otherwise a probe every 0.2 s until ``deadline`` seconds pass."""
-    return f"ping -n -c 1 -i 0.2 -w {deadline} {target}"
+def ping_command(target: str, deadline: float) -> str:
+    """A probe every 0.2 s until the first reply or ICMP error, or until ``deadline``.
+
+    ping's -w keeps it probing (without it, -c 1 sends one probe only) but takes whole
+    seconds; ``timeout -s INT`` cuts it at the exact deadline, and on SIGINT ping prints
+    its statistics and exits 1, which --preserve-status passes on."""
+    return (f"timeout --preserve-status -s INT {deadline:g} "
+            f"ping -n -c 1 -i 0.2 -w {math.ceil(deadline)} {target}")
 
 
 def classify_ping(exit_code: int, output: str) -> str:

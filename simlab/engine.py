@@ -199,11 +199,11 @@ class Engine:
             raise _engine_error(f"running {argv[0]} in {container_id[:12]}", exc) from None
         return ExecResult(int(code if code is not None else -1), output.decode(errors="replace"))
 
-    def exec_stream(self, container_id: str, argv: list[str]
+    def exec_stream(self, container_id: str, argv: list[str], env: dict[str, str] | None = None
                     ) -> tuple[Iterator[tuple[bytes | None, bytes | None]], Callable[[], int]]:
         """Run argv, streaming (stdout, stderr) chunks; the second item gives the exit code once the stream ends."""
         try:
-            exec_id = self._api.exec_create(container_id, argv)["Id"]
+            exec_id = self._api.exec_create(container_id, argv, environment=env)["Id"]
             stream = self._api.exec_start(exec_id, stream=True, demux=True)
         except docker.errors.APIError as exc:
             raise _engine_error(f"running {argv[0]}", exc) from None

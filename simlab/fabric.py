@@ -1,10 +1,11 @@
 """The wires of a lab: veth pairs and switch bridges, made on the engine's kernel.
 
 ``plan_fabric`` turns a topology and the PIDs of its running containers into
-a plan; ``build_fabric`` runs that plan in one short-lived helper container
-(host PID namespace, pyroute2 copied in), so the same code path works on a
-local Linux engine, Docker Desktop on macOS and a remote engine, and simlab
-never needs netlink on the machine it runs on.
+a plan; ``start_helper`` starts a short-lived helper container (host PID
+namespace, pyroute2 copied in) beside the lab's containers, and ``run_plan``
+hands it the plan. The same code path works on a local Linux engine, Docker
+Desktop on macOS and a remote engine, and simlab never needs netlink on the
+machine it runs on.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import functools
 import importlib.util
 import io
 import json
+import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 from simlab.engine import UNCONFINED, ContainerSpec, Engine
 from simlab.errors import EngineError
-from simlab.topology import Endpoint, Topology
+from simlab.topology import DEFAULT_IMAGE, Endpoint, Topology
 
 BRIDGE = "br0"
 AGENT_DIR = "/opt/simlab"
+PLAN_DIR = f"{AGENT_DIR}/plan"
+INFRA_IMAGE = DEFAULT_IMAGE  # switches and the helper: the host image has python3 and iproute2
 
 
 def plan_fabric(topology: Topology, host_pids: dict[str, int], switch_pids: dict[str, int]) -> dict:
@@ -55,22 +60,30 @@ def switched_segments(topology: Topology) -> list[str]:
     return [s.name for s in topology.segments if len(s.members) > 2]
 
 
-def build_fabric(engine: Engine, plan: dict, image: str, name: str, labels: dict[str, str]) -> None:
-    """Run ``plan`` in a helper container on the engine; EngineError with the helper's reason on failure."""
+def start_helper(engine: Engine, name: str, labels: dict[str, str]) -> str:
+    """Start the fabric helper: it imports pyroute2, then waits for a plan (see run_plan).
+    Started beside the lab's containers, so its start-up costs no time of its own."""
     spec = ContainerSpec(
-        name=name, image=image, labels=labels,
-        command=["python3", f"{AGENT_DIR}/fabric_agent.py", json.dumps(plan)],
+        name=name, image=INFRA_IMAGE, labels=labels,
+        command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR],
         pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"], security_opt=UNCONFINED,
-        environment={"PYTHONPATH": AGENT_DIR})
+        environment={"PYTHONPATH": f"{AGENT_DIR}/pyroute2.zip"})
     helper = engine.create(spec)
-    try:
-        engine.put_archive(helper, "/opt", _agent_tar())
-        engine.start(helper, name)
-        code = engine.wait(helper)
-        if code != 0:
-            raise EngineError(f"wiring the lab failed: {engine.logs(helper).strip()}")
-    finally:
-        engine.remove(helper)
+    engine.put_archive(helper, "/opt", _agent_tar())
+    engine.start(helper, name)
+    return helper
+
+
+def run_plan(engine: Engine, helper: str, plan: dict) -> None:
+    """Hand ``plan`` to a started helper and wait until it is built; EngineError with the
+    helper's reason on failure. One exec carries the plan in and the outcome out: much
+    sooner than waiting for the helper container to exit."""
+    handoff = (f'cd {PLAN_DIR} && printf %s "$1" > plan.json && touch ready && '
+               'while [ ! -e done ]; do sleep 0.005; done; cat done')
+    outcome = engine.exec(helper, ["sh", "-c", handoff, "sh", json.dumps(plan)])
+    if outcome.exit_code != 0 or outcome.output.strip() != "ok":
+        reason = outcome.output.strip() or engine.logs(helper).strip()
+        raise EngineError(f"wiring the lab failed: {reason}")
 
 
 def _veth(a: Endpoint, b: Endpoint, pids: dict[str, int]) -> dict:
@@ -84,10 +97,31 @@ def _default_for(route) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _agent_tar() -> bytes:
-    """pyroute2 (pure Python) and the agent, packed once per process."""
+    """The agent and pyroute2 as one zip (a single file copies fast; Python imports from it),
+    with compiled files beside the sources: a helper whose Python matches skips compiling."""
+    package = Path(importlib.util.find_spec("pyroute2").origin).parent
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for source in sorted(package.rglob("*.py")):
+            inner = source.relative_to(package.parent)
+            zipped.write(source, str(inner))
+            compiled = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
+            if compiled.exists():
+                zipped.write(compiled, str(inner.with_suffix(".pyc")))
+    return _tar({"simlab/pyroute2.zip": archive.getvalue(),
+                 "simlab/fabric_agent.py": Path(__file__).with_name("fabric_agent.py").read_bytes(),
+                 "simlab/plan/": None})
+
+
+def _tar(files: dict[str, bytes | None]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        # Compiled files come along: where the helper's Python matches, imports skip compiling.
-        tar.add(Path(importlib.util.find_spec("pyroute2").origin).parent, arcname="simlab/pyroute2")
-        tar.add(Path(__file__).with_name("fabric_agent.py"), arcname="simlab/fabric_agent.py")
+        for name, data in files.items():
+            info = tarfile.TarInfo(name.rstrip("/"))
+            if data is None:  # a folder
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o644
+                tar.addfile(info, io.BytesIO(data))
     return out.getvalue()

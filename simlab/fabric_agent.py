@@ -6,14 +6,16 @@ reaches every lab container. It must import nothing but the standard
 library and pyroute2. Veth ends are created directly inside the target
 namespaces: nothing ever appears in the engine host's own namespace.
 
-Plan (JSON, the first argument): {"bridges": [{"pid", "name"}],
+Plan (JSON, in the folder named by the first argument): {"bridges": [{"pid", "name"}],
        "veths": [{"a_pid", "a_name", "b_pid", "b_name", "b_master"}],
        "hosts": [{"host", "pid", "up": [names], "addresses": [[ifname, cidr]],
                   "routes": [{"text", "dst", "gateway", "dev"}]}]}
 """
 
 import json
+import os
 import sys
+import time
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -79,14 +81,28 @@ def configure_host(host):
                 raise PlanError(f"host {host['host']}: route {route['text']!r}: {exc.args[-1]}") from None
 
 
+def wait_for_plan(folder, timeout=600):
+    """simlab starts the helper early and writes the plan later, then 'ready'."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(os.path.join(folder, "ready")):
+        if time.monotonic() > deadline:
+            raise PlanError(f"no plan arrived within {timeout} s")
+        time.sleep(0.005)
+    with open(os.path.join(folder, "plan.json")) as f:
+        return json.load(f)
+
+
 def main():
-    plan = json.loads(sys.argv[1])
+    folder = sys.argv[1]
     try:
-        build(plan)
+        build(wait_for_plan(folder))
+        outcome, code = "ok", 0
     except PlanError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
+        outcome, code = str(exc), 1
+    with open(os.path.join(folder, "done.tmp"), "w") as f:
+        f.write(outcome + "\n")
+    os.rename(os.path.join(folder, "done.tmp"), os.path.join(folder, "done"))
+    return code
 
 
 if __name__ == "__main__":

@@ -17,21 +17,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
 from simlab.errors import InputError
 from simlab.events import Emit, Event, ignore
-from simlab.fabric import build_fabric, plan_fabric, switched_segments
-from simlab.topology import DEFAULT_IMAGE, Host, Topology, valid_name
+from simlab.fabric import INFRA_IMAGE, plan_fabric, run_plan, start_helper, switched_segments
+from simlab.topology import Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
 LABEL_NODE = "simlab.host"
 LABEL_ROLE = "simlab.role"
 LABEL_FILE = "simlab.file"
 LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start made
-# Switches and the fabric helper run the default image: it has python3 and iproute2.
-INFRA_IMAGE = DEFAULT_IMAGE
 # Hosts route only what a scenario says: forwarding is off unless a host
 # turns it on, whatever the engine host's own setting would leak in.
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0"}
@@ -88,13 +87,15 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
     try:
-        switches = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
+        switches, helper = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
         host_pids = dict(zip(lab.containers, run_parallel(engine.pid, lab.containers.values())))
         switch_pids = dict(zip(switches, run_parallel(engine.pid, switches.values())))
-        build_fabric(engine, plan_fabric(topology, host_pids, switch_pids), INFRA_IMAGE,
-                     container_name(name, "-fabric"), _labels(name, "-fabric", "fabric", run_id, file))
-        run_parallel(lambda host: _run_setup(lab, host, emit), topology.hosts.values())
+        run_plan(engine, helper, plan_fabric(topology, host_pids, switch_pids))
+        tasks = [partial(_run_setup, lab, host, emit) for host in topology.hosts.values() if host.setup]
+        # Setup commands can take long: on Ctrl-C do not wait for them, the rollback
+        # removes their containers, which ends them.
+        run_parallel(lambda task: task(), [partial(engine.remove, helper), *tasks], wait_on_error=False)
     except BaseException:
         emit(Event("lab.rollback", "removing what was started", name))
         _remove(engine, {LABEL_LAB: name, LABEL_RUN: run_id})
@@ -105,15 +106,19 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
 
 
 def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit: Emit,
-                 privileged: bool, file: str) -> dict[str, str]:
-    """Create and start hosts (into ``lab.containers``) and switches; return segment -> switch id."""
+                 privileged: bool, file: str) -> tuple[dict[str, str], str]:
+    """Create and start, all at once, the hosts (into ``lab.containers``), a switch per
+    shared segment and the fabric helper; return segment -> switch id, and the helper's id."""
     hosts = [_host_spec(lab.name, host, privileged, run_id, file) for host in topology.hosts.values()]
     switched = switched_segments(topology)
     switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                               _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
-    ids = run_parallel(lambda spec: _create_and_start(engine, spec, emit, lab.name), hosts + switches)
+    tasks = [partial(_create_and_start, engine, spec, emit, lab.name) for spec in hosts + switches]
+    helper_labels = _labels(lab.name, "-fabric", "fabric", run_id, file)
+    tasks.append(partial(start_helper, engine, container_name(lab.name, "-fabric"), helper_labels))
+    *ids, helper = run_parallel(lambda task: task(), tasks)
     lab.containers.update(zip(topology.hosts, ids[:len(hosts)]))
-    return dict(zip(switched, ids[len(hosts):]))
+    return dict(zip(switched, ids[len(hosts):])), helper
 
 
 def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> str:
@@ -137,13 +142,12 @@ def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str,
 
 
 def _run_setup(lab: Lab, host: Host, emit: Emit) -> None:
-    for command in host.setup:
+    for command in host.setup:  # few and short: one exec each keeps their errors apart
         result = lab.exec(host.name, command)
         if result.exit_code != 0:
             raise InputError(f"setup of host {host.name} failed: `{command}` exited {result.exit_code}: "
                              f"{result.output.strip()}")
-    if host.setup:
-        emit(Event("lab.setup_done", f"{host.name}: {len(host.setup)} setup command(s)", lab.name))
+    emit(Event("lab.setup_done", f"{host.name}: {len(host.setup)} setup command(s)", lab.name))
 
 
 def open_lab(engine: Engine, name: str) -> Lab:
@@ -181,9 +185,10 @@ def free_lab_name(engine: Engine, base: str) -> str:
     return f"{base}-{uuid.uuid4().hex[:6]}"
 
 
-def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8) -> list[R]:
+def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8, wait_on_error: bool = True) -> list[R]:
     """``[fn(x) for x in items]`` in threads. On the first error (or Ctrl-C) cancel what has
-    not started, wait for what has, then raise, so callers can clean up everything made."""
+    not started and raise; with ``wait_on_error`` first wait for what has started, so that
+    callers clean up after everything it made."""
     items = list(items)
     if len(items) <= 1:
         return [fn(x) for x in items]
@@ -194,9 +199,11 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8) -> 
         for future in done:
             if future.exception() is not None:
                 raise future.exception()
-        return [f.result() for f in futures]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        pool.shutdown(wait=wait_on_error, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return [f.result() for f in futures]
 
 
 @contextmanager

@@ -55,13 +55,17 @@ class TerminalProgress:
 
 def step_lines(step: StepResult, color: bool = False) -> list[str]:
     """The commands of a step, its outcome with a mark, and on failure expected vs. got and the output."""
-    lines = [f"      {step.where} $ {command}" for command in step.commands]
+    # A ping shows as the learner would type it; the full command is in the JSON.
+    shown = [f"ping {step.target}"] if step.kind == "ping" else step.commands
+    lines = [f"      {step.where} $ {command}" for command in shown]
     if step.skipped:
         lines.append(f"      {SKIP_MARK} skipped: an earlier step did not go as expected")
         return lines
     if step.passed:
         mark = typer.style(PASS_MARK, fg="green") if color else PASS_MARK
         lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s)")
+        if step.kind == "run" and step.got.startswith("failure"):  # the error the learner came to see
+            lines += [f"      | {line}" for line in step.output.splitlines() if not line.startswith("$ ")]
         return lines
     mark = typer.style(FAIL_MARK, fg="red", bold=True) if color else FAIL_MARK
     lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s)")
@@ -70,7 +74,7 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
 
 
 def _as_expected(step: StepResult) -> str:
-    return ", as expected" if step.kind == "ping" and step.got != "reply" else ""
+    return ", as expected" if step.got not in ("reply", "success") else ""
 
 
 def summary_lines(result: ScenarioResult) -> list[str]:

@@ -21,6 +21,7 @@ class StepResult:
     section: str = ""
     line: int = 0
     skipped: bool = False
+    target: str = ""  # what a ping step pings
 
 
 @dataclass

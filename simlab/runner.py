@@ -1,7 +1,8 @@
 """Run a scenario: start its lab, run each step, check each outcome, clean up.
 
 The runner emits events (``step.start``, ``step.done`` with a StepResult) and
-returns a ScenarioResult; it never prints. A run step that does not go as
+returns a ScenarioResult; it never prints. Consecutive steps on one host run
+in one exec (batch.py), their results streaming back as each step ends. A run step that does not go as
 expected stops the story (later steps would only fail for the same reason)
 and the rest are reported as skipped; a ping check that fails does not.
 """
@@ -12,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simlab.checks import PING_ENV, classify_ping, ping_command
+from simlab.batch import CommandRun, StepRun, run_batch, step_commands
+from simlab.checks import classify_ping
 from simlab.engine import Engine
 from simlab.errors import SimlabError
 from simlab.events import Emit, Event, ignore
@@ -46,71 +48,87 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
 
 
 def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None) -> None:
-    stopped = False
-    for index, step in enumerate(scenario.steps, 1):
-        if stopped:
-            result.steps.append(_skipped(index, step))
-            continue
-        emit(Event("step.start", step.title, lab.name, payload=(index, step)))
-        if pause is not None:
-            pause(index, step)
-        step_result = run_step(lab, index, step)
-        result.steps.append(step_result)
-        emit(Event("step.done", step.title, lab.name, payload=step_result))
-        stopped = isinstance(step, RunStep) and not step_result.passed
+    steps = scenario.steps
+    position, stopped = 0, False
+    while position < len(steps) and not stopped:
+        batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
+        runs = run_batch(lab, batch[0].host, batch)
+        for offset, step in enumerate(batch):
+            index = position + offset + 1
+            emit(Event("step.start", step.title, lab.name, payload=(index, step)))
+            if pause is not None:
+                pause(index, step)
+            run = next(runs, None)  # the batch runs while we wait here
+            step_result = judge(index, run or StepRun(step))
+            result.steps.append(step_result)
+            emit(Event("step.done", step.title, lab.name, payload=step_result))
+            if not step_result.passed and (isinstance(step, RunStep) or run is None):
+                stopped = True
+                break
+        position += offset + 1
+    result.steps += [_skipped(i, step) for i, step in enumerate(steps[position:], position + 1)]
 
 
-def run_step(lab: Lab, index: int, step: Step) -> StepResult:
-    started = time.monotonic()
-    if isinstance(step, PingStep):
-        result = _ping(lab, index, step)
-    else:
-        result = _run(lab, index, step)
-    result.duration = time.monotonic() - started
+def _same_host_run(steps: list[Step], position: int) -> list[Step]:
+    """The steps from ``position`` on that run on the same host, to run in one exec."""
+    end = position + 1
+    while end < len(steps) and steps[end].host == steps[position].host:
+        end += 1
+    return steps[position:end]
+
+
+def judge(index: int, run: StepRun) -> StepResult:
+    """Compare what a step's commands did with what the step expects."""
+    result = _judge(index, run)
+    result.duration = sum(c.seconds for c in run.commands)
     return result
 
 
-def _ping(lab: Lab, index: int, step: PingStep) -> StepResult:
-    command = ping_command(step.target, step.deadline)
-    done = lab.exec(step.host, command, step.netns, env=PING_ENV)
-    got = classify_ping(done.exit_code, done.output)
-    return _result(index, step, "ping", [command], step.expect, got, got == step.expect, done.output)
+def _judge(index: int, run: StepRun) -> StepResult:
+    step = run.step
+    if not run.commands:
+        return _result(index, step, step_commands(step), step.expect, "no result (the host stopped answering)",
+                       False, "")
+    if isinstance(step, PingStep):
+        done = run.commands[0]
+        got = classify_ping(done.exit_code, done.output)
+        return _result(index, step, [done.command], step.expect, got, got == step.expect, done.output)
+    return _judge_run(index, step, run.commands)
 
 
-def _run(lab: Lab, index: int, step: RunStep) -> StepResult:
-    transcript = []
-    code = 0
-    for command in step.commands:
-        done = lab.exec(step.host, command, step.netns)
-        transcript.append(f"$ {command}\n{done.output}".rstrip())
-        code = done.exit_code
-        if code != 0:
-            break
-    ran_all = len(transcript) == len(step.commands)
-    got = "success" if code == 0 else f"failure (exit {code})"
-    passed = ran_all and (code == 0) == (step.expect == "success")
+def _judge_run(index: int, step: RunStep, commands: list[CommandRun]) -> StepResult:
+    last = commands[-1]
+    ran_all = len(commands) == len(step.commands)
+    got = "success" if last.exit_code == 0 else f"failure (exit {last.exit_code})"
+    passed = ran_all and (last.exit_code == 0) == (step.expect == "success")
     expected = step.expect
-    output = "\n".join(transcript)
     if step.output is not None:
         expected += f", printing {step.output!r}"
-        if step.output not in done.output:
+        if step.output not in last.output:
             got += f", without {step.output!r}"
             passed = False
     if not ran_all:
-        got += f" at command {len(transcript)} of {len(step.commands)}"
-    return _result(index, step, "run", step.commands, expected, got, passed, output)
+        got += f" at command {len(commands)} of {len(step.commands)}"
+    transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in commands)
+    return _result(index, step, step.commands, expected, got, passed, transcript)
 
 
-def _result(index: int, step: Step, kind: str, commands: list[str], expected: str, got: str,
+def _result(index: int, step: Step, commands: list[str], expected: str, got: str,
             passed: bool, output: str) -> StepResult:
-    return StepResult(index=index, title=step.title, kind=kind, where=step.where, commands=commands,
+    return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=commands,
                       expected=expected, got=got, passed=passed, output=output.strip(), note=step.note,
-                      section=step.section, line=step.line)
+                      section=step.section, line=step.line, target=_target(step))
+
+
+def _target(step: Step) -> str:
+    return step.target if isinstance(step, PingStep) else ""
+
+
+def _kind(step: Step) -> str:
+    return "ping" if isinstance(step, PingStep) else "run"
 
 
 def _skipped(index: int, step: Step) -> StepResult:
-    kind = "ping" if isinstance(step, PingStep) else "run"
-    commands = [ping_command(step.target, step.deadline)] if isinstance(step, PingStep) else step.commands
-    return StepResult(index=index, title=step.title, kind=kind, where=step.where, commands=commands,
+    return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=step_commands(step),
                       expected=step.expect, got="skipped", passed=False, note=step.note,
-                      section=step.section, line=step.line, skipped=True)
+                      section=step.section, line=step.line, skipped=True, target=_target(step))

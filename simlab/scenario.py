@@ -22,10 +22,10 @@ SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
 STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output", "deadline"}
 RUN_EXPECT = ("success", "failure")
 PING_EXPECT = ("reply", "no-reply", "unreachable")
-# How long a ping waits when the step gives no deadline. A reply ends the
-# wait at once, so only "no-reply" pays the full window; in a sealed lab a
-# reply takes well under a millisecond, so one second is generous.
-DEFAULT_DEADLINE = {"reply": 3, "no-reply": 1, "unreachable": 2}
+# How long a ping waits when the step gives no deadline. A reply (or an
+# ICMP error) ends the wait at once, so only "no-reply" pays its full window:
+# three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
+DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0}
 
 
 @dataclass
@@ -59,7 +59,7 @@ class PingStep(Step):
 
     target: str = ""
     expect: str = "reply"
-    deadline: int = 1
+    deadline: float = 0.5
 
 
 @dataclass
@@ -151,12 +151,12 @@ def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> Pin
         problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
         expect = "reply"
     deadline = raw.get("deadline", DEFAULT_DEADLINE[expect])
-    if isinstance(deadline, bool) or not isinstance(deadline, int) or not 1 <= deadline <= 60:
-        problems.add(path + ("deadline",), "deadline is whole seconds to wait, from 1 to 60")
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0.1 <= deadline <= 60:
+        problems.add(path + ("deadline",), "deadline is seconds to wait, from 0.1 to 60")
         deadline = DEFAULT_DEADLINE[expect]
     if "output" in raw:
         problems.add(path + ("output",), "'output' belongs to run steps")
-    return PingStep(**common, target=target.strip(), expect=expect, deadline=deadline)
+    return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline))
 
 
 def shipped_scenarios_dir() -> Path:

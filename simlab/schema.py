@@ -50,7 +50,7 @@ def scenario_schema() -> dict:
             "ping": {"type": "string", "description": "Address to ping."},
             "expect": {"enum": list(RUN_EXPECT + PING_EXPECT)},
             "output": {"type": "string", "description": "Text the (last) command must print."},
-            "deadline": {"type": "integer", "minimum": 1, "maximum": 60},
+            "deadline": {"type": "number", "minimum": 0.1, "maximum": 60},
         },
         "oneOf": [
             {"required": ["run"], "not": {"required": ["ping"]},

@@ -33,4 +33,4 @@ def test_reply_needs_a_reply_line() -> None:
 
 
 def test_ping_command_stops_at_first_reply_within_the_deadline() -> None:
-    assert ping_command("8.8.8.8", 2) == "ping -n -c 1 -i 0.2 -w 2 8.8.8.8"
+    assert ping_command("8.8.8.8", 0.5) == "timeout --preserve-status -s INT 0.5 ping -n -c 1 -i 0.2 -w 1 8.8.8.8"

@@ -66,7 +66,7 @@ def test_steps_are_parsed_with_defaults_and_lines() -> None:
     kinds = {type(s) for s in scenario.steps}
     assert kinds == {RunStep, PingStep}
     ping = next(s for s in scenario.steps if isinstance(s, PingStep) and s.expect == "no-reply")
-    assert ping.deadline == 1 and ping.where == "container-a/red"
+    assert ping.deadline == 0.5 and ping.where == "container-a/red"
     text = Path(scenario.file).read_text().splitlines()
     assert text[ping.line - 1].strip().startswith("- title:")
 

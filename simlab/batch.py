@@ -1,0 +1,120 @@
+"""Run a run of consecutive steps on one host in a single exec.
+
+Each ``docker exec`` costs tens of milliseconds, more than most tutorial
+commands take. So the runner hands the steps it can run back to back on one
+host to a small POSIX shell script, run in one exec, which runs every
+command (in its namespace when the step has one) and streams one record per
+command and one per finished step. The script stops where the runner would
+stop the story: at the first run step that does not go as expected.
+
+Records (one line each, the output base64-encoded):
+    @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS OUTPUT_B64
+    @@simlab end STEP
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from simlab.checks import PING_ENV, ping_command
+from simlab.lab import Lab
+from simlab.scenario import PingStep, RunStep, Step
+
+MARK = "@@simlab"
+
+PRELUDE = f"""\
+run() {{
+  t0=$(date +%s%N)
+  if [ -n "$1" ]; then out=$(ip netns exec "$1" sh -c "$2" 2>&1); else out=$(sh -c "$2" 2>&1); fi
+  rc=$?
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}}
+record() {{ printf '{MARK} cmd %s %s %s %s %s\\n' "$1" "$2" "$rc" "$ms" "$(printf '%s' "$out" | base64 | tr -d '\\n')"; }}
+"""
+
+
+@dataclass
+class CommandRun:
+    command: str
+    exit_code: int
+    output: str
+    seconds: float = 0.0
+
+
+@dataclass
+class StepRun:
+    """What one step's commands did; ``complete`` is False when the batch stopped inside it."""
+
+    step: Step
+    commands: list[CommandRun] = field(default_factory=list)
+    complete: bool = False
+
+
+def step_commands(step: Step) -> list[str]:
+    if isinstance(step, PingStep):
+        return [ping_command(step.target, step.deadline)]
+    return list(step.commands)
+
+
+def batch_script(steps: list[Step]) -> str:
+    """The shell script that runs ``steps`` in order and reports each command."""
+    lines = [PRELUDE]
+    for s, step in enumerate(steps):
+        ns = shlex.quote(step.netns or "")
+        commands = step_commands(step)
+        for c, command in enumerate(commands):
+            lines.append(f"run {ns} {shlex.quote(command)}; record {s} {c}")
+            if isinstance(step, RunStep):
+                lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
+        lines.append(f"printf '{MARK} end {s}\\n'")
+    return "\n".join(lines) + "\n"
+
+
+def _stop_unless_expected(step: RunStep, last: bool) -> str:
+    if not last or step.expect == "success":
+        stop = '[ "$rc" -eq 0 ] || exit 0'
+    else:
+        stop = '[ "$rc" -ne 0 ] || exit 0'
+    if last and step.output is not None:
+        stop += f'; case "$out" in *{shlex.quote(step.output)}*) ;; *) exit 0 ;; esac'
+    return stop
+
+
+def run_batch(lab: Lab, host: str, steps: list[Step]) -> Iterator[StepRun]:
+    """Run ``steps`` on ``host`` in one exec, yielding each StepRun as soon as it is done."""
+    stream, _ = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps)], env=PING_ENV)
+    runs = [StepRun(step) for step in steps]
+    pending = b""
+    current = 0
+    for out, _err in stream:
+        if not out:
+            continue
+        pending += out
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            kind, index, payload = _parse(line)
+            if kind == "cmd":
+                command, code, seconds, output = payload
+                runs[index].commands.append(
+                    CommandRun(step_commands(steps[index])[command], code, output, seconds))
+            elif kind == "end":
+                runs[index].complete = True
+                current = index + 1
+                yield runs[index]
+    if current < len(runs) and runs[current].commands:
+        yield runs[current]  # the step the script stopped in
+
+
+def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
+    """('cmd', step, (command, exit code, seconds, output)), ('end', step, None), or ('', -1, None)."""
+    words = line.decode(errors="replace").split(" ")
+    if len(words) < 3 or words[0] != MARK:
+        return "", -1, None
+    if words[1] == "end":
+        return "end", int(words[2]), None
+    _, _, step, command, code, millis, *encoded = words
+    output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
+    return "cmd", int(step), (int(command), int(code), int(millis) / 1000, output)
