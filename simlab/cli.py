@@ -24,10 +24,12 @@ from simlab.errors import InputError, SimlabError
 from simlab.events import Event
 from simlab.image import DEFAULT_BASE, ensure_image
 from simlab.lab import LABEL_LAB, container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
-from simlab.report import TerminalProgress, summary_lines, write_json
+from simlab.junit import junit_xml
+from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
 from simlab.schema import scenario_schema
+from simlab.validate import Batch, Options, collect, default_jobs, load_all
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -42,6 +44,7 @@ EXIT_INTERRUPTED = 130
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, CI timeouts: clean up as for Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
     app()
 
 
@@ -225,9 +228,74 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
         write_json(result.to_dict(), json_out)
     if keep and not result.error:
         _print_explore_hints(lab_name, sorted(scenario.topology.hosts), out=progress.out)
-    if result.interrupted:
+    if result.stopped == "interrupted":
         raise KeyboardInterrupt
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+@reports_errors
+def check(paths: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
+    """Check scenario files without an engine: schema, references, names, addresses,
+    namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
+    files, errors = collect(paths or [])
+    scenarios, load_errors = load_all(files)
+    for result in errors + load_errors:
+        typer.echo(result.error, err=True)
+    if errors or load_errors:
+        raise typer.Exit(2)
+    typer.echo(f"{len(scenarios)} scenario file(s) OK")
+
+
+@app.command()
+@reports_errors
+def validate(paths: Annotated[Optional[list[str]], typer.Argument(
+                 metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None,
+             jobs: Annotated[int, typer.Option(help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
+             timeout: Annotated[Optional[float], typer.Option(help="Stop a scenario after this many seconds.")] = None,
+             junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+             json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                             help="Write the results as JSON ('-' for standard output).")] = None,
+             fail_fast: Annotated[bool, typer.Option(help="Stop everything at the first failure.")] = False,
+             keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
+             ) -> None:
+    """Run many scenarios, each in its own lab, several at once, and report for CI.
+
+    Bad files are reported and the good ones still run. Exit 0 all passed,
+    1 some failed, 2 a file or the engine had a problem, 130 interrupted.
+    """
+    files, errors = collect(paths or [])
+    scenarios, load_errors = load_all(files)
+    out = sys.stderr if json_out == "-" else sys.stdout
+    for result in errors + load_errors:
+        print(f"ERROR   {result.error}", file=out)
+    results, interrupted = [], False
+    if scenarios:
+        progress = BatchProgress(len(scenarios), out)
+        engine = _connect_with_image(TerminalProgress(out))
+        batch = Batch(engine, Options(jobs, timeout, fail_fast, keep_failed), progress)
+        try:
+            results = batch.run(scenarios)
+        except KeyboardInterrupt:
+            results, interrupted = batch.results, True
+        progress.finish()
+    everything = errors + load_errors + results
+    print("", file=out)
+    for line in results_table(everything):
+        print(line, file=out)
+    if json_out:
+        write_json([r.to_dict() for r in everything], json_out)
+    if junit:
+        Path(junit).write_text(junit_xml(everything), encoding="utf-8")
+    for result in results:
+        if keep_failed and not result.passed and not result.stopped and result.lab:
+            print(f"kept {result.lab}: simlab shell {result.lab} HOST; simlab down {result.lab}", file=out)
+    if interrupted:
+        raise KeyboardInterrupt
+    if errors or load_errors or any(r.error for r in results):
+        raise typer.Exit(2)
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
 def _print_title(scenario: Scenario, progress: TerminalProgress) -> None:

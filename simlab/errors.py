@@ -13,3 +13,7 @@ class InputError(SimlabError):
 
 class EngineError(SimlabError):
     """The Docker engine is missing, refused something, or failed."""
+
+
+class Cancelled(SimlabError):
+    """The run was stopped from outside (a timeout, --fail-fast, Ctrl-C in a batch)."""

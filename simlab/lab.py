@@ -21,7 +21,7 @@ from functools import partial
 from typing import TypeVar
 
 from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
-from simlab.errors import InputError
+from simlab.errors import Cancelled, InputError
 from simlab.events import Emit, Event, ignore
 from simlab.fabric import INFRA_IMAGE, plan_fabric, run_plan, start_helper, switched_segments
 from simlab.topology import Host, Topology, valid_name
@@ -76,8 +76,9 @@ class LabSummary:
 
 
 def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore,
-              privileged: bool = False, file: str = "") -> Lab:
-    """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made."""
+              privileged: bool = False, file: str = "", cancel: threading.Event | None = None) -> Lab:
+    """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
+    ``cancel`` set from another thread stops the start (after the containers it is creating)."""
     if not valid_name(name):
         raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-', starting with a letter or digit")
     if engine.containers({LABEL_LAB: name}):
@@ -88,6 +89,8 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
     started = time.monotonic()
     try:
         switches, helper = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"starting lab {name} was cancelled")
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
         host_pids = dict(zip(lab.containers, run_parallel(engine.pid, lab.containers.values())))
         switch_pids = dict(zip(switches, run_parallel(engine.pid, switches.values())))

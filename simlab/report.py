@@ -82,8 +82,7 @@ def summary_lines(result: ScenarioResult) -> list[str]:
     passed = sum(s.passed for s in done)
     failed = len(done) - passed
     skipped = len(result.steps) - len(done)
-    verdict = "PASSED" if result.passed else ("INTERRUPTED" if result.interrupted else
-                                               "ERROR" if result.error else "FAILED")
+    verdict = result.verdict + (f" ({result.stopped})" if result.stopped else "")
     lines = [f"{result.scenario}: {verdict}: {passed} passed, {failed} failed"
              + (f", {skipped} skipped" if skipped else "") + f" in {result.duration:.1f}s"]
     for step in result.failed_steps:
@@ -102,3 +101,49 @@ def write_json(data: object, destination: str, stdout: IO[str] | None = None) ->
     else:
         with open(destination, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+class BatchProgress:
+    """An Emit for `simlab validate`: a live status line on a terminal, a line per scenario elsewhere."""
+
+    def __init__(self, total: int, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.live = self.out.isatty()
+        self.total = total
+        self.running = self.done = self.failed = 0
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "validate.start":
+            self.running += 1
+        elif event.kind == "validate.done":
+            result: ScenarioResult = event.payload
+            self.running -= 1
+            self.done += 1
+            self.failed += not result.passed
+            if not self.live:
+                print(f"{result.verdict:<7} {result.scenario} ({result.duration:.1f}s)", file=self.out, flush=True)
+        if self.live:
+            print(f"\r  validating: {self.done}/{self.total} done, {self.running} running, {self.failed} failed ",
+                  end="", file=self.out, flush=True)
+
+    def finish(self) -> None:
+        if self.live:
+            print(file=self.out)
+
+
+def results_table(results: list[ScenarioResult]) -> list[str]:
+    """SCENARIO, RESULT, STEPS passed/failed, DURATION; then what went wrong, one line each."""
+    rows = [("SCENARIO", "RESULT", "STEPS", "DURATION")]
+    for r in results:
+        done = [s for s in r.steps if not s.skipped]
+        passed = sum(s.passed for s in done)
+        rows.append((r.scenario, r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    for r in results:
+        if not r.passed:
+            lines += [f"{r.scenario}: {line}" if not line.startswith(r.scenario) else line
+                      for line in summary_lines(r)[1:]]
+            if r.stopped:
+                lines.append(f"{r.scenario}: {r.stopped}")
+    return lines

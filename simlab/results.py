@@ -32,15 +32,23 @@ class ScenarioResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str | None = None  # the scenario could not run (bad input, engine failure, timeout)
     duration: float = 0.0
-    interrupted: bool = False
+    stopped: str = ""  # why the run was cut short: "interrupted", "timed out after 30s", ...
 
     @property
     def passed(self) -> bool:
-        return self.error is None and not self.interrupted and all(s.passed for s in self.steps)
+        return self.error is None and not self.stopped and all(s.passed for s in self.steps)
 
     @property
     def failed_steps(self) -> list[StepResult]:
         return [s for s in self.steps if not s.passed and not s.skipped]
+
+    @property
+    def verdict(self) -> str:
+        if self.error is not None:
+            return "ERROR"
+        if self.stopped:
+            return "STOPPED"
+        return "PASSED" if self.passed else "FAILED"
 
     @property
     def exit_code(self) -> int:
@@ -51,5 +59,5 @@ class ScenarioResult:
 
     def to_dict(self) -> dict:
         return {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
-                "error": self.error, "interrupted": self.interrupted, "duration": round(self.duration, 3),
+                "error": self.error, "stopped": self.stopped, "duration": round(self.duration, 3),
                 "steps": [{**asdict(s), "duration": round(s.duration, 3)} for s in self.steps]}

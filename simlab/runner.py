@@ -9,6 +9,7 @@ and the rest are reported as skipped; a ping check that fails does not.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from simlab.batch import CommandRun, StepRun, run_batch, step_commands
 from simlab.checks import classify_ping
 from simlab.engine import Engine
-from simlab.errors import SimlabError
+from simlab.errors import Cancelled, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
@@ -26,17 +27,23 @@ Pause = Callable[[int, Step], None]
 
 
 def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
-                 pause: Pause | None = None, privileged: bool = False) -> ScenarioResult:
+                 pause: Pause | None = None, privileged: bool = False,
+                 cancel: threading.Event | None = None) -> ScenarioResult:
     """Run every step in a fresh lab. The lab is removed afterwards unless ``keep``,
-    also after a failure or Ctrl-C (which sets ``interrupted`` instead of raising)."""
+    also after a failure or Ctrl-C (which sets ``stopped`` instead of raising).
+    ``cancel``, set from another thread, stops the run at the next step boundary; to cut a
+    step that hangs, the caller also removes the lab (see validate.Batch.stop)."""
     result = ScenarioResult(scenario.name, scenario.file, lab_name)
     started = time.monotonic()
     lab = None
     try:
-        lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()))
-        _run_steps(lab, scenario, result, emit, pause)
+        lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
+                        cancel)
+        _run_steps(lab, scenario, result, emit, pause, cancel)
     except KeyboardInterrupt:
-        result.interrupted = True
+        result.stopped = "interrupted"
+    except Cancelled:
+        result.stopped = "cancelled"
     except SimlabError as exc:
         result.error = str(exc)
     finally:
@@ -47,10 +54,11 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
     return result
 
 
-def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None) -> None:
+def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None,
+               cancel: threading.Event | None) -> None:
     steps = scenario.steps
     position, stopped = 0, False
-    while position < len(steps) and not stopped:
+    while position < len(steps) and not stopped and not (cancel is not None and cancel.is_set()):
         batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
         runs = run_batch(lab, batch[0].host, batch)
         for offset, step in enumerate(batch):

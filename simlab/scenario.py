@@ -9,6 +9,8 @@ topology, which is what ``simlab up`` takes. README documents the format and
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,8 @@ def load_scenario(path: str | Path) -> Scenario:
         problems.add(("steps",), "steps must be a list")
         raw_steps = []
     steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
+    if not problems.messages:
+        _check_namespaces(topology, steps, problems)
     problems.raise_if_any()
     return Scenario(topology, steps, str(path), str(data.get("tutorial", "")))
 
@@ -157,6 +161,40 @@ def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> Pin
     if "output" in raw:
         problems.add(path + ("output",), "'output' belongs to run steps")
     return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline))
+
+
+NETNS_USE = re.compile(r"\bip\s+(?:netns\s+(add|exec|del|delete)\s+([\w.-]+)|-n(?:etns)?\s+([\w.-]+))")
+
+
+def _check_namespaces(topology: Topology, steps: list[Step], problems: Problems) -> None:
+    """A namespace used (netns:, ip netns exec, ip -n) before any step or setup command
+    creates it (ip netns add) on that host is an error the file can show without a lab."""
+    created = {name: set() for name in topology.hosts}
+    for host in topology.hosts.values():
+        for command in host.setup:
+            _follow_namespaces(command, created[host.name], lambda ns: None)
+    for step in steps:
+        def used_before_made(ns: str, step: Step = step) -> None:
+            problems.messages.append(
+                f"{problems.source.file}:{step.line}: step {step.title!r} uses namespace {ns!r} on "
+                f"{step.host} before any step creates it (ip netns add {ns})")
+        if step.netns and step.netns not in created[step.host]:
+            used_before_made(step.netns)
+            created[step.host].add(step.netns)  # one error per namespace is enough
+        for command in step.commands if isinstance(step, RunStep) else []:
+            _follow_namespaces(command, created[step.host], used_before_made)
+
+
+def _follow_namespaces(command: str, created: set[str], on_missing: Callable[[str], None]) -> None:
+    for verb, name, short in NETNS_USE.findall(command):
+        ns = name or short
+        if verb == "add":
+            created.add(ns)
+        elif verb in ("del", "delete"):
+            created.discard(ns)
+        elif ns not in created:
+            on_missing(ns)
+            created.add(ns)
 
 
 def shipped_scenarios_dir() -> Path:
