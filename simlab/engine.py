@@ -8,6 +8,7 @@ knows nothing about labs or scenarios.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -111,11 +112,14 @@ class Engine:
         except docker.errors.APIError as exc:
             raise _engine_error(f"importing {repository}:{tag}", exc) from None
 
-    def build(self, context_dir: str, tag: str, buildargs: dict[str, str]) -> Iterator[str]:
-        """Build an image, yielding the build's output lines; EngineError names the failing step."""
+    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None) -> Iterator[str]:
+        """Build an image from a folder (or a tar of one), yielding the build's output lines;
+        EngineError names the failing step."""
         last_step = ""
+        source = {"path": context} if isinstance(context, str) else {
+            "fileobj": io.BytesIO(context), "custom_context": True}
         try:
-            for chunk in self._api.build(path=context_dir, tag=tag, buildargs=buildargs, rm=True,
+            for chunk in self._api.build(**source, tag=tag, buildargs=buildargs, rm=True,
                                          forcerm=True, decode=True):
                 if "error" in chunk:
                     raise EngineError(f"building {tag} failed at {last_step or 'the start'}: "

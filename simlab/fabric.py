@@ -11,6 +11,8 @@ machine it runs on.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -21,12 +23,14 @@ from pathlib import Path
 
 from simlab.engine import UNCONFINED, ContainerSpec, Engine
 from simlab.errors import EngineError
+from simlab.events import Emit, Event, ignore
 from simlab.topology import DEFAULT_IMAGE, Endpoint, Topology
 
 BRIDGE = "br0"
 AGENT_DIR = "/opt/simlab"
 PLAN_DIR = f"{AGENT_DIR}/plan"
 INFRA_IMAGE = DEFAULT_IMAGE  # switches and the helper: the host image has python3 and iproute2
+HELPER_REPOSITORY = "simlab-fabric"
 
 
 def plan_fabric(topology: Topology, host_pids: dict[str, int], switch_pids: dict[str, int]) -> dict:
@@ -60,16 +64,32 @@ def switched_segments(topology: Topology) -> list[str]:
     return [s.name for s in topology.segments if len(s.members) > 2]
 
 
-def start_helper(engine: Engine, name: str, labels: dict[str, str]) -> str:
+def helper_image(engine: Engine, emit: Emit = ignore) -> str:
+    """The helper image: the host image plus the agent and pyroute2, built once per engine
+    (its tag is a hash of what goes in, so a new simlab or pyroute2 builds a new one)."""
+    tag = f"{HELPER_REPOSITORY}:{_helper_fingerprint()}"
+    if not engine.image_exists(tag):
+        emit(Event("image.start", f"building {tag} (the fabric helper, once per engine)"))
+        for line in engine.build(_helper_context(), tag):
+            emit(Event("image.line", line))
+    return tag
+
+
+def _helper_fingerprint() -> str:
+    """A hash of what goes into the helper image, cheap enough to compute on every run."""
+    parts = [HELPER_DOCKERFILE, Path(__file__).with_name("fabric_agent.py").read_text(),
+             importlib.metadata.version("pyroute2"), sys.implementation.cache_tag]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) -> str:
     """Start the fabric helper: it imports pyroute2, then waits for a plan (see run_plan).
     Started beside the lab's containers, so its start-up costs no time of its own."""
-    spec = ContainerSpec(
-        name=name, image=INFRA_IMAGE, labels=labels,
-        command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR],
-        pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"], security_opt=UNCONFINED,
-        environment={"PYTHONPATH": f"{AGENT_DIR}/pyroute2.zip"})
+    spec = ContainerSpec(name=name, image=image, labels=labels,
+                         command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR],
+                         pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
+                         security_opt=UNCONFINED)
     helper = engine.create(spec)
-    engine.put_archive(helper, "/opt", _agent_tar())
     engine.start(helper, name)
     return helper
 
@@ -95,10 +115,18 @@ def _default_for(route) -> str:
     return "::/0" if route.via is not None and route.via.version == 6 else "0.0.0.0/0"
 
 
+HELPER_DOCKERFILE = f"""\
+FROM {INFRA_IMAGE}
+COPY simlab {AGENT_DIR}
+ENV PYTHONPATH={AGENT_DIR}/pyroute2.zip
+CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
+"""
+
+
 @functools.lru_cache(maxsize=1)
-def _agent_tar() -> bytes:
-    """The agent and pyroute2 as one zip (a single file copies fast; Python imports from it),
-    with compiled files beside the sources: a helper whose Python matches skips compiling."""
+def _helper_context() -> bytes:
+    """The helper image's build context: the agent, and pyroute2 as one zip that Python
+    imports from, with compiled files beside the sources (a matching Python skips compiling)."""
     package = Path(importlib.util.find_spec("pyroute2").origin).parent
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
@@ -108,7 +136,8 @@ def _agent_tar() -> bytes:
             compiled = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
             if compiled.exists():
                 zipped.write(compiled, str(inner.with_suffix(".pyc")))
-    return _tar({"simlab/pyroute2.zip": archive.getvalue(),
+    return _tar({"Dockerfile": HELPER_DOCKERFILE.encode(),
+                 "simlab/pyroute2.zip": archive.getvalue(),
                  "simlab/fabric_agent.py": Path(__file__).with_name("fabric_agent.py").read_bytes(),
                  "simlab/plan/": None})
 

@@ -23,7 +23,7 @@ from typing import TypeVar
 from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
 from simlab.errors import Cancelled, InputError
 from simlab.events import Emit, Event, ignore
-from simlab.fabric import INFRA_IMAGE, plan_fabric, run_plan, start_helper, switched_segments
+from simlab.fabric import INFRA_IMAGE, helper_image, plan_fabric, run_plan, start_helper, switched_segments
 from simlab.topology import Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -88,12 +88,10 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
     run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
     try:
-        switches, helper = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
+        host_pids, switch_pids, helper = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
-        host_pids = dict(zip(lab.containers, run_parallel(engine.pid, lab.containers.values())))
-        switch_pids = dict(zip(switches, run_parallel(engine.pid, switches.values())))
         run_plan(engine, helper, plan_fabric(topology, host_pids, switch_pids))
         tasks = [partial(_run_setup, lab, host, emit) for host in topology.hosts.values() if host.setup]
         # Setup commands can take long: on Ctrl-C do not wait for them, the rollback
@@ -109,26 +107,30 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
 
 
 def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit: Emit,
-                 privileged: bool, file: str) -> tuple[dict[str, str], str]:
+                 privileged: bool, file: str) -> tuple[dict[str, int], dict[str, int], str]:
     """Create and start, all at once, the hosts (into ``lab.containers``), a switch per
-    shared segment and the fabric helper; return segment -> switch id, and the helper's id."""
+    shared segment and the fabric helper. Return the PIDs of hosts and of switches (by
+    segment) and the helper's id."""
     hosts = [_host_spec(lab.name, host, privileged, run_id, file) for host in topology.hosts.values()]
     switched = switched_segments(topology)
     switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                               _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
     tasks = [partial(_create_and_start, engine, spec, emit, lab.name) for spec in hosts + switches]
     helper_labels = _labels(lab.name, "-fabric", "fabric", run_id, file)
-    tasks.append(partial(start_helper, engine, container_name(lab.name, "-fabric"), helper_labels))
-    *ids, helper = run_parallel(lambda task: task(), tasks)
-    lab.containers.update(zip(topology.hosts, ids[:len(hosts)]))
-    return dict(zip(switched, ids[len(hosts):])), helper
+    tasks.append(partial(start_helper, engine, helper_image(engine, emit), container_name(lab.name, "-fabric"),
+                         helper_labels))
+    *started, helper = run_parallel(lambda task: task(), tasks)
+    lab.containers.update((host, container_id) for host, (container_id, _) in zip(topology.hosts, started))
+    pids = [pid for _, pid in started]
+    return dict(zip(topology.hosts, pids)), dict(zip(switched, pids[len(hosts):])), helper
 
 
-def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> str:
+def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> tuple[str, int]:
+    """Create and start a container; return its id and the PID of its main process."""
     container_id = engine.create(spec)
     engine.start(container_id, spec.name)
     emit(Event("lab.node_started", f"started {spec.name}", lab))
-    return container_id
+    return container_id, engine.pid(container_id)
 
 
 def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str) -> ContainerSpec:
