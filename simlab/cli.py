@@ -8,7 +8,6 @@ or an engine problem; 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import signal
@@ -21,13 +20,13 @@ import typer
 
 from simlab.engine import Engine
 from simlab.errors import InputError, SimlabError
-from simlab.events import Event
 from simlab.image import DEFAULT_BASE, ensure_image
-from simlab.lab import LABEL_LAB, container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
+from simlab.lab import container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
 from simlab.validate import Batch, Options, collect, default_jobs, load_all
 
@@ -113,7 +112,7 @@ def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     """List the labs that are up, with their hosts and container states."""
     labs = list_labs(Engine.connect())
     if as_json:
-        write_json([{"lab": l.name, "file": l.file, "hosts": l.hosts} for l in labs], "-")
+        write_json([{"lab": lab.name, "file": lab.file, "hosts": lab.hosts} for lab in labs], "-")
         return
     if not labs:
         typer.echo("no labs are up")
@@ -179,7 +178,11 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
     When the base cannot be pulled (no registry), a local Debian base is made
     with debootstrap (Linux, root) and used instead.
     """
-    ensure_image(Engine.connect(), _progress(), rebuild=not if_missing, base=base)
+    engine = Engine.connect()
+    if if_missing and engine.image_exists(DEFAULT_IMAGE):
+        typer.echo(f"{DEFAULT_IMAGE} is already built (`simlab image build` rebuilds it)")
+        return
+    ensure_image(engine, _progress(), rebuild=True, base=base)
 
 
 @app.command("list")

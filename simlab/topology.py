@@ -284,7 +284,7 @@ def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems,
 
 def _check_wiring(topology: Topology, problems: Problems, mentioned: set[Endpoint]) -> None:
     seen: dict[Endpoint, str] = {}
-    wires = [(("links", i), (l.a, l.b)) for i, l in enumerate(topology.links)]
+    wires = [(("links", i), (link.a, link.b)) for i, link in enumerate(topology.links)]
     wires += [(("segments", s.name), s.members) for s in topology.segments]
     for path, ends in wires:
         for end in ends:

@@ -115,7 +115,7 @@ class Batch:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            for future, i in futures.items():
+            for i in futures.values():
                 if i not in results:  # cancelled before it started
                     results[i] = ScenarioResult(scenarios[i].name, scenarios[i].file,
                                                 stopped=f"not run: {self._stopped.get('*', 'stopped')}")

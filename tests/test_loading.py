@@ -18,7 +18,7 @@ BAD = sorted((DATA / "bad").glob("*.yaml"))
 
 
 def expected_errors(path: Path) -> str:
-    lines = [l.removeprefix("# error: ") for l in path.read_text().splitlines() if l.startswith("# error: ")]
+    lines = [line.removeprefix("# error: ") for line in path.read_text().splitlines() if line.startswith("# error: ")]
     return "\n".join(lines).replace("{file}", str(path))
 
 

@@ -88,3 +88,13 @@ def test_list_describes_shipped_scenarios():
     done = simlab("list", check=True)
     names = [line.split()[0] for line in done.stdout.splitlines()]
     assert names == [p.stem for p in shipped_scenarios()]
+
+
+def test_step_pauses_before_each_step(engine, lab_name, no_leftovers):
+    scenario = DATA / "mixed" / "passing.yaml"
+    done = simlab("run", str(scenario), "--name", lab_name, "--step", input="\n\n\n")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("press Enter to run this step") == 3
+    # each pause comes after its step's title and before its outcome
+    first = done.stdout.index("1. a reaches b")
+    assert first < done.stdout.index("press Enter") < done.stdout.index("✔ reply")

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from simlab.lab import LABEL_LAB
 from simlab.scenario import shipped_scenarios
@@ -57,7 +56,7 @@ def test_mixed_folder_reports_exactly(engine, tmp_path, no_leftovers):
     assert set(suites) == {"passing", "failing", "malformed", "topology-only"}
     counts = {name: (s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped"))
               for name, s in suites.items()}
-    assert counts == {"passing": ("2", "0", "0", "0"), "failing": ("3", "1", "0", "0"),
+    assert counts == {"passing": ("3", "0", "0", "0"), "failing": ("3", "1", "0", "0"),
                       "malformed": ("1", "0", "1", "0"), "topology-only": ("1", "0", "1", "0")}
     failure = suites["failing"].find("testcase/failure")
     assert failure.get("message") == "expected no-reply, got reply"
@@ -71,7 +70,7 @@ def test_mixed_folder_reports_exactly(engine, tmp_path, no_leftovers):
     assert [s["passed"] for s in results["failing"]["steps"]] == [True, False, True]
     assert results["malformed"]["error"].startswith(f"{MIXED}/malformed.yaml:3:")
     table = done.stdout[done.stdout.index("SCENARIO"):]
-    assert "passing        PASSED  2 passed/0 failed" in table
+    assert "passing        PASSED  3 passed/0 failed" in table
     assert "failing        FAILED  2 passed/1 failed" in table
 
 

@@ -1,0 +1,104 @@
+"""Without an engine: how step outcomes are judged, how batch records are read,
+and what the JUnit and terminal reports say."""
+
+from __future__ import annotations
+
+import base64
+import xml.etree.ElementTree as ET
+
+from simlab.batch import CommandRun, StepRun, _parse, batch_script
+from simlab.junit import junit_xml
+from simlab.report import results_table, step_lines
+from simlab.results import ScenarioResult
+from simlab.runner import judge
+from simlab.scenario import PingStep, RunStep
+
+REPLY = "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.1 ms\n"
+
+
+def run_step(**kwargs) -> RunStep:
+    return RunStep(title="t", host="a", line=7, **kwargs)
+
+
+def test_run_step_expected_to_fail_passes_on_the_message():
+    step = run_step(commands=["ip link set x up"], expect="failure", output="Cannot find device")
+    result = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, 'Cannot find device "x"', 0.01)], True))
+    assert result.passed and result.got == "failure (exit 1)" and result.duration == 0.01
+    wrong = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, "Operation not permitted")], True))
+    assert not wrong.passed
+    assert (wrong.expected, wrong.got) == ("failure, printing 'Cannot find device'",
+                                           "failure (exit 1), without 'Cannot find device'")
+
+
+def test_run_step_that_stops_early_names_the_command():
+    step = run_step(commands=["true", "false", "true"])
+    result = judge(1, StepRun(step, [CommandRun("true", 0, ""), CommandRun("false", 1, "")]))
+    assert not result.passed and result.got == "failure (exit 1) at command 2 of 3"
+    assert result.output == "$ true\n$ false"
+
+
+def test_ping_step_compares_the_classified_outcome():
+    step = PingStep(title="p", host="a", netns="red", target="10.0.0.2", expect="no-reply")
+    result = judge(2, StepRun(step, [CommandRun("ping ...", 0, REPLY)], True))
+    assert not result.passed and (result.expected, result.got) == ("no-reply", "reply")
+    assert result.where == "a/red" and result.target == "10.0.0.2"
+
+
+def test_a_step_without_records_failed():
+    result = judge(1, StepRun(run_step(commands=["sleep 600"])))
+    assert not result.passed and result.got == "no result (the host stopped answering)"
+
+
+def test_batch_records_round_trip():
+    output = "line one\nwith ünïcode"
+    encoded = base64.b64encode(output.encode()).decode()
+    assert _parse(f"@@simlab cmd 2 1 127 15 {encoded}".encode()) == ("cmd", 2, (1, 127, 0.015, output))
+    assert _parse(b"@@simlab cmd 0 0 0 3 ") == ("cmd", 0, (0, 0, 0.003, ""))
+    assert _parse(b"@@simlab end 4") == ("end", 4, None)
+    assert _parse(b"noise from a command") == ("", -1, None)
+
+
+def test_batch_script_quotes_commands_and_stops_where_the_runner_would():
+    steps = [run_step(commands=["echo 'it''s'", "ip route add x"], expect="failure", output="Error: x"),
+             PingStep(title="p", host="a", netns="red", target="10.0.0.2", deadline=3)]
+    script = batch_script(steps)
+    assert "run '' 'echo '\"'\"'it'\"'\"''\"'\"'s'\"'\"''; record 0 0" in script
+    assert '[ "$rc" -ne 0 ] || exit 0; case "$out" in *\'Error: x\'*) ;; *) exit 0 ;; esac' in script
+    assert "run red 'timeout --preserve-status -s INT 3 ping -n -c 1 -i 0.2 -w 3 10.0.0.2'; record 1 0" in script
+
+
+def scenario_results() -> list[ScenarioResult]:
+    step = run_step(commands=["false"])
+    failed = judge(1, StepRun(step, [CommandRun("false", 1, "boom")]))
+    ok = judge(2, StepRun(run_step(commands=["true"]), [CommandRun("true", 0, "")], True))
+    return [ScenarioResult("s1", "s1.yaml", "lab1", [ok, failed], duration=1.5),
+            ScenarioResult("bad", "bad.yaml", error="bad.yaml:3: unknown host 'c'"),
+            ScenarioResult("slow", "slow.yaml", "lab3", stopped="timed out after 5s", duration=5.0)]
+
+
+def test_junit_has_a_suite_per_scenario_and_a_case_per_step():
+    root = ET.fromstring(junit_xml(scenario_results()))
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "1", "2")
+    s1, bad, slow = root.findall("testsuite")
+    assert [c.get("name") for c in s1.findall("testcase")] == ["02 t", "01 t"]
+    assert s1.find("testcase/failure").get("message") == "expected success, got failure (exit 1)"
+    assert "a $ false" in s1.find("testcase/failure").text and "boom" in s1.find("testcase/failure").text
+    assert bad.find("testcase/error").get("message") == "bad.yaml:3: unknown host 'c'"
+    assert slow.find("testcase/error").get("type") == "stopped"
+
+
+def test_results_table_and_failure_lines():
+    lines = results_table(scenario_results())
+    assert lines[0].split() == ["SCENARIO", "RESULT", "STEPS", "DURATION"]
+    assert lines[1].split() == ["s1", "FAILED", "1", "passed/1", "failed", "1.5s"]
+    assert lines[2].split()[:2] == ["bad", "ERROR"] and lines[3].split()[:2] == ["slow", "STOPPED"]
+    assert "s1:   ✘ step 1 (s1.yaml:7) t: expected success, got failure (exit 1)" in lines
+    assert "slow: timed out after 5s" in lines
+
+
+def test_expected_failure_shows_its_error_to_the_learner():
+    step = run_step(commands=["ip link set veth-red-br master v-net-0"], expect="failure")
+    result = judge(9, StepRun(step, [CommandRun(step.commands[0], 1, 'Cannot find device "veth-red-br"')], True))
+    assert step_lines(result) == ["      a $ ip link set veth-red-br master v-net-0",
+                                  "      ✔ failure (exit 1), as expected  (0.00s)",
+                                  '      | Cannot find device "veth-red-br"']
