@@ -14,16 +14,17 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TextIO
 
 import typer
 
 from simlab.engine import Engine
-from simlab.errors import InputError, SimlabError
+from simlab.errors import EngineError, InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image
 from simlab.lab import container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json
+from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
 from simlab.topology import DEFAULT_IMAGE
@@ -242,11 +243,10 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
         metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
-    files, errors = collect(paths or [])
-    scenarios, load_errors = load_all(files)
-    for result in errors + load_errors:
+    scenarios, bad = _load_paths(paths)
+    for result in bad:
         typer.echo(result.error, err=True)
-    if errors or load_errors:
+    if bad:
         raise typer.Exit(2)
     typer.echo(f"{len(scenarios)} scenario file(s) OK")
 
@@ -268,22 +268,13 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     Bad files are reported and the good ones still run. Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
     """
-    files, errors = collect(paths or [])
-    scenarios, load_errors = load_all(files)
+    scenarios, bad = _load_paths(paths)
     out = sys.stderr if json_out == "-" else sys.stdout
-    for result in errors + load_errors:
+    for result in bad:
         print(f"ERROR   {result.error}", file=out)
-    results, interrupted = [], False
-    if scenarios:
-        progress = BatchProgress(len(scenarios), out)
-        engine = _connect_with_image(TerminalProgress(out))
-        batch = Batch(engine, Options(jobs, timeout, fail_fast, keep_failed), progress)
-        try:
-            results = batch.run(scenarios)
-        except KeyboardInterrupt:
-            results, interrupted = batch.results, True
-        progress.finish()
-    everything = errors + load_errors + results
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed)
+    results, interrupted = _run_batch(scenarios, options, out) if scenarios else ([], False)
+    everything = bad + results
     print("", file=out)
     for line in results_table(everything):
         print(line, file=out)
@@ -291,14 +282,44 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
         write_json([r.to_dict() for r in everything], json_out)
     if junit:
         Path(junit).write_text(junit_xml(everything), encoding="utf-8")
-    for result in results:
-        if keep_failed and not result.passed and not result.stopped and result.lab:
-            print(f"kept {result.lab}: simlab shell {result.lab} HOST; simlab down {result.lab}", file=out)
+    if keep_failed:
+        _print_kept_labs(results, scenarios, out)
     if interrupted:
         raise KeyboardInterrupt
-    if errors or load_errors or any(r.error for r in results):
+    if any(r.error for r in everything):
         raise typer.Exit(2)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _load_paths(paths: list[str] | None) -> tuple[list[Scenario], list[ScenarioResult]]:
+    """The scenarios under ``paths``, and an error result for each bad path or file."""
+    files, bad_paths = collect(paths or [])
+    scenarios, bad_files = load_all(files)
+    return scenarios, bad_paths + bad_files
+
+
+def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO) -> tuple[list[ScenarioResult], bool]:
+    """Run the batch; an engine that cannot be reached makes every scenario an error."""
+    try:
+        engine = _connect_with_image(TerminalProgress(out))
+    except EngineError as exc:
+        return [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
+    progress = BatchProgress(len(scenarios), out)
+    batch = Batch(engine, options, progress)
+    try:
+        return batch.run(scenarios), False
+    except KeyboardInterrupt:
+        return batch.results, True
+    finally:
+        progress.finish()
+
+
+def _print_kept_labs(results: list[ScenarioResult], scenarios: list[Scenario], out: TextIO) -> None:
+    hosts = {s.file: sorted(s.topology.hosts) for s in scenarios}
+    for result in results:
+        if not result.passed and not result.stopped and result.lab:
+            print(f"kept lab {result.lab} (hosts: {', '.join(hosts[result.file])}): "
+                  f"simlab shell {result.lab} {hosts[result.file][0]}; simlab down {result.lab}", file=out)
 
 
 def _print_title(scenario: Scenario, progress: TerminalProgress) -> None:

@@ -126,7 +126,7 @@ class Batch:
         lab = f"{scenario.name}-{uuid.uuid4().hex[:6]}"
         with self._lock:
             if self._stopped.get("*"):
-                return ScenarioResult(scenario.name, scenario.file, lab, stopped=self._stopped["*"])
+                return ScenarioResult(scenario.name, scenario.file, stopped=f"not run: {self._stopped['*']}")
             cancel = self._running[lab] = threading.Event()
         self.emit(Event("validate.start", scenario.name, lab))
         timer = None
