@@ -7,15 +7,25 @@ from simlab.yamlsource import Path_, Source
 
 
 class Problems:
-    """Problems found in one source file, each as ``file:line: message``."""
+    """Problems found in one source file, each as ``file:line: key: message``."""
 
     def __init__(self, source: Source) -> None:
         self.source = source
         self.messages: list[str] = []
 
     def add(self, path: Path_, message: str) -> None:
-        self.messages.append(f"{self.source.file}:{self.source.line(path)}: {message}")
+        """Record ``message`` at the line of ``path``, naming the key, like steps[2].expect."""
+        where = f"{key_name(path)}: " if path else ""
+        self.messages.append(f"{self.source.file}:{self.source.line(path)}: {where}{message}")
 
     def raise_if_any(self) -> None:
         if self.messages:
             raise InputError("\n".join(self.messages))
+
+
+def key_name(path: Path_) -> str:
+    """('steps', 2, 'expect') -> 'steps[2].expect'; ('hosts', 'a') -> 'hosts.a'."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

@@ -168,21 +168,22 @@ NETNS_USE = re.compile(r"\bip\s+(?:netns\s+(add|exec|del|delete)\s+([\w.-]+)|-n(
 
 def _check_namespaces(topology: Topology, steps: list[Step], problems: Problems) -> None:
     """A namespace used (netns:, ip netns exec, ip -n) before any step or setup command
-    creates it (ip netns add) on that host is an error the file can show without a lab."""
+    creates it (ip netns add) on that host is an error the file can show without a lab.
+    Runs only on a file without other problems, so ``steps`` are the file's steps in order."""
     created = {name: set() for name in topology.hosts}
     for host in topology.hosts.values():
         for command in host.setup:
             _follow_namespaces(command, created[host.name], lambda ns: None)
-    for step in steps:
-        def used_before_made(ns: str, step: Step = step) -> None:
-            problems.messages.append(
-                f"{problems.source.file}:{step.line}: step {step.title!r} uses namespace {ns!r} on "
-                f"{step.host} before any step creates it (ip netns add {ns})")
+    for i, step in enumerate(steps):
+        def used_before_made(ns: str, key: Path_, step: Step = step) -> None:
+            problems.add(key, f"step {step.title!r} uses namespace {ns!r} on {step.host} before any "
+                              f"step creates it (ip netns add {ns})")
         if step.netns and step.netns not in created[step.host]:
-            used_before_made(step.netns)
+            used_before_made(step.netns, ("steps", i, "netns"))
             created[step.host].add(step.netns)  # one error per namespace is enough
-        for command in step.commands if isinstance(step, RunStep) else []:
-            _follow_namespaces(command, created[step.host], used_before_made)
+        for k, command in enumerate(step.commands if isinstance(step, RunStep) else []):
+            _follow_namespaces(command, created[step.host],
+                               lambda ns, k=k, i=i: used_before_made(ns, ("steps", i, "run", k)))
 
 
 def _follow_namespaces(command: str, created: set[str], on_missing: Callable[[str], None]) -> None:

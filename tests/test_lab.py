@@ -251,3 +251,16 @@ def client_payload(topology: Path) -> bytes:
             tar.add(ROOT / part, arcname=f"src/{part}")
         tar.add(topology, arcname="lab/two.yaml")
     return out.getvalue()
+
+
+def test_a_failing_image_build_shows_the_failing_step(engine, tmp_path):
+    broken = tmp_path / "images" / "ubuntu_with_basic_net"
+    broken.mkdir(parents=True)
+    (broken / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo about to fail && exit 3\n")
+    before = engine._client.images.get("ubuntu_with_basic_net").id
+    done = simlab("image", "build", "--base", "ubuntu_with_basic_net",
+                  env={**os.environ, "SIMLAB_IMAGES": str(tmp_path / "images")})
+    assert done.returncode == 2
+    assert "building ubuntu_with_basic_net failed at Step 3/3 : RUN echo about to fail && exit 3" in done.stderr
+    assert "returned a non-zero code: 3" in done.stderr
+    assert engine._client.images.get("ubuntu_with_basic_net").id == before  # the good image is untouched

@@ -31,7 +31,8 @@ def test_check_lists_every_problem_of_every_file():
     done = simlab("check", str(MIXED), str(DATA / "bad" / "two-problems.yaml"), "no-such-path")
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert f"{MIXED}/malformed.yaml:3: address '10.0.0.1' needs a prefix length, like 10.0.0.1/24" in lines
+    assert (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' needs a prefix length, "
+            f"like 10.0.0.1/24") in lines
     assert f"{MIXED}/topology-only.yaml:1: no steps: this is a topology (for `simlab up`), not a scenario" in lines
     assert sum("two-problems.yaml" in line for line in lines) == 2
     assert "no-such-path: no such file or folder" in lines
@@ -64,7 +65,8 @@ def test_mixed_folder_reports_exactly(engine, tmp_path, no_leftovers):
     case_names = [c.get("name") for c in suites["failing"].findall("testcase")]
     assert case_names == ["01 a reaches b", "02 b stays silent (it does not)", "03 a runs a command"]
     error = suites["malformed"].find("testcase/error")
-    assert error.get("message") == f"{MIXED}/malformed.yaml:3: address '10.0.0.1' needs a prefix length, like 10.0.0.1/24"
+    assert error.get("message") == (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' "
+                                    f"needs a prefix length, like 10.0.0.1/24")
     results = {r["scenario"]: r for r in json.loads(report.read_text())}
     assert results["passing"]["passed"] and not results["failing"]["passed"]
     assert [s["passed"] for s in results["failing"]["steps"]] == [True, False, True]
