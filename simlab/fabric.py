@@ -2,29 +2,26 @@
 
 ``plan_fabric`` turns a topology and the PIDs of its running containers into
 a plan; ``start_helper`` starts a short-lived helper container (host PID
-namespace, pyroute2 copied in) beside the lab's containers, and ``run_plan``
-hands it the plan. The same code path works on a local Linux engine, Docker
+namespace; its image carries pyroute2 and fabric_agent.py) beside the lab's
+containers, and ``run_plan`` hands it the plan. The same code path works on a local Linux engine, Docker
 Desktop on macOS and a remote engine, and simlab never needs netlink on the
 machine it runs on.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.metadata
 import importlib.util
 import io
 import json
-import sys
 import tarfile
-import zipfile
 from pathlib import Path
 
 from simlab.engine import UNCONFINED, ContainerSpec, Engine
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
-from simlab.topology import DEFAULT_IMAGE, Endpoint, Topology
+from simlab.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
 BRIDGE = "br0"
 AGENT_DIR = "/opt/simlab"
@@ -78,7 +75,7 @@ def helper_image(engine: Engine, emit: Emit = ignore) -> str:
 def _helper_fingerprint() -> str:
     """A hash of what goes into the helper image, cheap enough to compute on every run."""
     parts = [HELPER_DOCKERFILE, Path(__file__).with_name("fabric_agent.py").read_text(),
-             importlib.metadata.version("pyroute2"), sys.implementation.cache_tag]
+             importlib.metadata.version("pyroute2")]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
@@ -111,46 +108,35 @@ def _veth(a: Endpoint, b: Endpoint, pids: dict[str, int]) -> dict:
             "b_master": None}
 
 
-def _default_for(route) -> str:
+def _default_for(route: Route) -> str:
     return "::/0" if route.via is not None and route.via.version == 6 else "0.0.0.0/0"
 
 
+# Compiled in the image by its own Python, so the helper never compiles at start.
 HELPER_DOCKERFILE = f"""\
 FROM {INFRA_IMAGE}
 COPY simlab {AGENT_DIR}
-ENV PYTHONPATH={AGENT_DIR}/pyroute2.zip
+RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR}
+ENV PYTHONPATH={AGENT_DIR}
 CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
 """
 
 
-@functools.lru_cache(maxsize=1)
 def _helper_context() -> bytes:
-    """The helper image's build context: the agent, and pyroute2 as one zip that Python
-    imports from, with compiled files beside the sources (a matching Python skips compiling)."""
+    """The helper image's build context: its Dockerfile, the agent, and pyroute2's sources."""
     package = Path(importlib.util.find_spec("pyroute2").origin).parent
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-        for source in sorted(package.rglob("*.py")):
-            inner = source.relative_to(package.parent)
-            zipped.write(source, str(inner))
-            compiled = source.parent / "__pycache__" / f"{source.stem}.{sys.implementation.cache_tag}.pyc"
-            if compiled.exists():
-                zipped.write(compiled, str(inner.with_suffix(".pyc")))
-    return _tar({"Dockerfile": HELPER_DOCKERFILE.encode(),
-                 "simlab/pyroute2.zip": archive.getvalue(),
-                 "simlab/fabric_agent.py": Path(__file__).with_name("fabric_agent.py").read_bytes(),
-                 "simlab/plan/": None})
+    files = {"Dockerfile": HELPER_DOCKERFILE.encode(),
+                                      "simlab/fabric_agent.py": Path(__file__).with_name("fabric_agent.py").read_bytes()}
+    for source in sorted(package.rglob("*.py")):
+        files[f"simlab/{source.relative_to(package.parent)}"] = source.read_bytes()
+    return _tar(files)
 
 
-def _tar(files: dict[str, bytes | None]) -> bytes:
+def _tar(files: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for name, data in files.items():
-            info = tarfile.TarInfo(name.rstrip("/"))
-            if data is None:  # a folder
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
