@@ -166,7 +166,8 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
         raise InputError("simlab shell needs the docker CLI for an interactive terminal; "
                          f"`simlab exec {lab} {host} -- CMD` works without it")
     inner = ["ip", "netns", "exec", ns, "bash"] if ns else ["bash"]
-    os.execv(docker_cli, ["docker", "exec", "-it", container_name(lab, host), *inner])
+    terminal = "-it" if sys.stdin.isatty() else "-i"  # piped commands work too
+    os.execv(docker_cli, ["docker", "exec", terminal, container_name(lab, host), *inner])
 
 
 @image_app.command("build")

@@ -264,3 +264,16 @@ def test_a_failing_image_build_shows_the_failing_step(engine, tmp_path):
     assert "building ubuntu_with_basic_net failed at Step 3/3 : RUN echo about to fail && exit 3" in done.stderr
     assert "returned a non-zero code: 3" in done.stderr
     assert engine._client.images.get("ubuntu_with_basic_net").id == before  # the good image is untouched
+
+
+def test_shell_runs_bash_on_the_host(engine, tmp_path, lab_name, no_leftovers):
+    path = topology_file(tmp_path, TWO_HOSTS)
+    try:
+        simlab("up", str(path), "--name", lab_name, check=True)
+        simlab("exec", lab_name, "a", "--", "ip", "netns", "add", "red", check=True)
+        done = simlab("shell", lab_name, "a", input="echo $BASH_VERSION; hostname; exit 7\n")
+        assert done.returncode == 7 and done.stdout.splitlines()[1] == "a"
+        inside = simlab("shell", lab_name, "a", "--ns", "red", input="ip -br link | wc -l\n")
+        assert inside.returncode == 0 and inside.stdout.strip() == "1"  # only lo in red
+    finally:
+        simlab("down", lab_name)
