@@ -32,6 +32,6 @@ unit: venv
 bench: setup
 	bench/run
 
+# Removes the virtualenv only: labs are removed with `simlab down`, never wholesale here.
 clean:
-	-$(BIN)/simlab down --all
 	rm -rf $(VENV) *.egg-info

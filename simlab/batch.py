@@ -46,11 +46,10 @@ class CommandRun:
 
 @dataclass
 class StepRun:
-    """What one step's commands did; ``complete`` is False when the batch stopped inside it."""
+    """What one step's commands did (fewer than it has when the batch stopped inside it)."""
 
     step: Step
     commands: list[CommandRun] = field(default_factory=list)
-    complete: bool = False
 
 
 def step_commands(step: Step) -> list[str]:
@@ -101,7 +100,6 @@ def run_batch(lab: Lab, host: str, steps: list[Step]) -> Iterator[StepRun]:
                 runs[index].commands.append(
                     CommandRun(step_commands(steps[index])[command], code, output, seconds))
             elif kind == "end":
-                runs[index].complete = True
                 current = index + 1
                 yield runs[index]
     if current < len(runs) and runs[current].commands:

@@ -23,7 +23,7 @@ from simlab.errors import EngineError, InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image
 from simlab.lab import container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
 from simlab.junit import junit_xml
-from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json
+from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
@@ -231,7 +231,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
         progress.line(line)
     if json_out:
         write_json(result.to_dict(), json_out)
-    if keep and not result.error:
+    if result.kept:
         _print_explore_hints(lab_name, sorted(scenario.topology.hosts), out=progress.out)
     if result.stopped == "interrupted":
         raise KeyboardInterrupt
@@ -256,7 +256,7 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
 @reports_errors
 def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                  metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None,
-             jobs: Annotated[int, typer.Option(help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
+             jobs: Annotated[int, typer.Option(min=0, help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
              timeout: Annotated[Optional[float], typer.Option(help="Stop a scenario after this many seconds.")] = None,
              junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
              json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
@@ -282,7 +282,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     if json_out:
         write_json([r.to_dict() for r in everything], json_out)
     if junit:
-        Path(junit).write_text(junit_xml(everything), encoding="utf-8")
+        write_text(junit_xml(everything), junit)
     if keep_failed:
         _print_kept_labs(results, scenarios, out)
     if interrupted:
@@ -318,7 +318,7 @@ def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO) -> tupl
 def _print_kept_labs(results: list[ScenarioResult], scenarios: list[Scenario], out: TextIO) -> None:
     hosts = {s.file: sorted(s.topology.hosts) for s in scenarios}
     for result in results:
-        if not result.passed and not result.stopped and result.lab:
+        if result.kept:
             print(f"kept lab {result.lab} (hosts: {', '.join(hosts[result.file])}): "
                   f"simlab shell {result.lab} {hosts[result.file][0]}; simlab down {result.lab}", file=out)
 

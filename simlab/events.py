@@ -10,7 +10,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    """Something the core did or is about to do. ``kind`` names it, e.g. 'lab.host_started'."""
+    """Something the core did or is about to do. ``kind`` names it, e.g. 'lab.node_started'."""
 
     kind: str
     message: str

@@ -28,6 +28,7 @@ AGENT_DIR = "/opt/simlab"
 PLAN_DIR = f"{AGENT_DIR}/plan"
 INFRA_IMAGE = DEFAULT_IMAGE  # switches and the helper: the host image has python3 and iproute2
 HELPER_REPOSITORY = "simlab-fabric"
+HELPER_TIMEOUT = 120  # seconds: wiring takes milliseconds; this only catches a helper that died
 
 
 def plan_fabric(topology: Topology, host_pids: dict[str, int], switch_pids: dict[str, int]) -> dict:
@@ -82,8 +83,7 @@ def _helper_fingerprint() -> str:
 def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) -> str:
     """Start the fabric helper: it imports pyroute2, then waits for a plan (see run_plan).
     Started beside the lab's containers, so its start-up costs no time of its own."""
-    spec = ContainerSpec(name=name, image=image, labels=labels,
-                         command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR],
+    spec = ContainerSpec(name=name, image=image, labels=labels, command=None,  # the image's CMD
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
                          security_opt=UNCONFINED)
     helper = engine.create(spec)
@@ -96,10 +96,11 @@ def run_plan(engine: Engine, helper: str, plan: dict) -> None:
     helper's reason on failure. One exec carries the plan in and the outcome out: much
     sooner than waiting for the helper container to exit."""
     handoff = (f'cd {PLAN_DIR} && printf %s "$1" > plan.json && touch ready && '
-               'while [ ! -e done ]; do sleep 0.005; done; cat done')
+               f'timeout {HELPER_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" && cat done')
     outcome = engine.exec(helper, ["sh", "-c", handoff, "sh", json.dumps(plan)])
     if outcome.exit_code != 0 or outcome.output.strip() != "ok":
-        reason = outcome.output.strip() or engine.logs(helper).strip()
+        reason = outcome.output.strip() or engine.logs(helper).strip() or (
+            f"the helper gave no answer within {HELPER_TIMEOUT} s")
         raise EngineError(f"wiring the lab failed: {reason}")
 
 

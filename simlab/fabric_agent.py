@@ -99,6 +99,8 @@ def main():
         outcome, code = "ok", 0
     except PlanError as exc:
         outcome, code = str(exc), 1
+    except Exception as exc:  # anything else still reaches simlab, as a reason
+        outcome, code = f"{type(exc).__name__}: {exc}", 1
     with open(os.path.join(folder, "done.tmp"), "w") as f:
         f.write(outcome + "\n")
     os.rename(os.path.join(folder, "done.tmp"), os.path.join(folder, "done"))

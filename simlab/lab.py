@@ -24,17 +24,19 @@ from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResu
 from simlab.errors import Cancelled, InputError
 from simlab.events import Emit, Event, ignore
 from simlab.fabric import INFRA_IMAGE, helper_image, plan_fabric, run_plan, start_helper, switched_segments
-from simlab.topology import Host, Topology, valid_name
+from simlab.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
 LABEL_NODE = "simlab.host"
 LABEL_ROLE = "simlab.role"
 LABEL_FILE = "simlab.file"
+MAX_LAB_NAME = MAX_NAME + 8  # a scenario's name plus the suffix that keeps copies apart
 LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start made
 # Hosts route only what a scenario says: forwarding is off unless a host
 # turns it on, whatever the engine host's own setting would leak in.
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0"}
 
+MAX_PARALLEL = 8  # engine calls at once: more only queue up in the engine
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -57,10 +59,9 @@ class Lab:
             raise InputError(f"lab {self.name} has no host {host!r} (hosts: {known})")
         return self.containers[host]
 
-    def exec(self, host: str, command: str, netns: str | None = None,
-             env: dict[str, str] | None = None) -> ExecResult:
+    def exec(self, host: str, command: str, netns: str | None = None) -> ExecResult:
         """Run a shell command on ``host``, inside ``netns`` when given."""
-        return self.engine.exec(self.container(host), shell_argv(command, netns), env)
+        return self.engine.exec(self.container(host), shell_argv(command, netns))
 
 
 def shell_argv(command: str, netns: str | None = None) -> list[str]:
@@ -79,8 +80,9 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
               privileged: bool = False, file: str = "", cancel: threading.Event | None = None) -> Lab:
     """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
     ``cancel`` set from another thread stops the start (after the containers it is creating)."""
-    if not valid_name(name):
-        raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-', starting with a letter or digit")
+    if not valid_name(name, MAX_LAB_NAME):
+        raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-' (at most {MAX_LAB_NAME}), "
+                         f"starting with a letter or digit")
     if engine.containers({LABEL_LAB: name}):
         raise InputError(f"a lab named {name} is already up; `simlab down {name}` removes it, "
                          f"or pass --name to start another")
@@ -128,7 +130,7 @@ def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit
 def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> tuple[str, int]:
     """Create and start a container; return its id and the PID of its main process."""
     container_id = engine.create(spec)
-    engine.start(container_id, spec.name)
+    engine.start(container_id, spec.name, spec.privileged)
     emit(Event("lab.node_started", f"started {spec.name}", lab))
     return container_id, engine.pid(container_id)
 
@@ -190,14 +192,14 @@ def free_lab_name(engine: Engine, base: str) -> str:
     return f"{base}-{uuid.uuid4().hex[:6]}"
 
 
-def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8, wait_on_error: bool = True) -> list[R]:
+def run_parallel(fn: Callable[[T], R], items: Iterable[T], wait_on_error: bool = True) -> list[R]:
     """``[fn(x) for x in items]`` in threads. On the first error (or Ctrl-C) cancel what has
     not started and raise; with ``wait_on_error`` first wait for what has started, so that
     callers clean up after everything it made."""
     items = list(items)
     if len(items) <= 1:
         return [fn(x) for x in items]
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)))
     futures = [pool.submit(fn, x) for x in items]
     try:
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -213,15 +215,17 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 8, wai
 
 @contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Let cleanup finish: a Ctrl-C during the block is held and raised after it."""
+    """Let cleanup finish: a Ctrl-C (or SIGTERM) during the block is held and raised after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if received:
             raise KeyboardInterrupt

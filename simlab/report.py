@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from typing import IO, TextIO
+import threading
+from typing import TextIO
 
 import typer
 
+from simlab.errors import InputError
 from simlab.events import Event
 from simlab.results import ScenarioResult, StepResult
 
@@ -18,25 +20,22 @@ PASS_MARK, FAIL_MARK, SKIP_MARK = "✔", "✘", "-"
 class TerminalProgress:
     """An Emit that prints what the core does, as it happens."""
 
-    def __init__(self, out: TextIO | None = None, show_notes: bool = True, verbose_build: bool = True) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.color = self.out.isatty()
-        self.show_notes = show_notes
-        self.verbose_build = verbose_build
 
     def __call__(self, event: Event) -> None:
         if event.kind == "step.start":
             index, step = event.payload
             self._header(index, step.title, step.section)
-            if self.show_notes and step.note:
+            if step.note:
                 for line in textwrap.wrap(step.note, 74):
                     self.line(f"      {line}", dim=True)
         elif event.kind == "step.done":
             for line in step_lines(event.payload, color=self.color):
                 self.line(line)
         elif event.kind == "image.line":
-            if self.verbose_build:
-                self.line(f"  | {event.message}", dim=True)
+            self.line(f"  | {event.message}", dim=True)
         elif event.kind in ("lab.node_started", "lab.setup_done"):
             pass  # one line per container is noise; lab.up sums them up
         else:
@@ -93,14 +92,21 @@ def summary_lines(result: ScenarioResult) -> list[str]:
     return lines
 
 
-def write_json(data: object, destination: str, stdout: IO[str] | None = None) -> None:
+def write_json(data: object, destination: str) -> None:
     """Write JSON to a file, or to standard output when ``destination`` is '-'."""
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", destination)
+
+
+def write_text(text: str, destination: str) -> None:
+    """Write a report to a file (InputError if it cannot be written), or to standard output for '-'."""
     if destination == "-":
-        (stdout or sys.stdout).write(text)
-    else:
+        sys.stdout.write(text)
+        return
+    try:
         with open(destination, "w", encoding="utf-8") as f:
             f.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {destination}: {exc.strerror}") from None
 
 
 class BatchProgress:
@@ -111,8 +117,13 @@ class BatchProgress:
         self.live = self.out.isatty()
         self.total = total
         self.running = self.done = self.failed = 0
+        self._lock = threading.Lock()  # events come from every scenario's thread
 
     def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._show(event)
+
+    def _show(self, event: Event) -> None:
         if event.kind == "validate.start":
             self.running += 1
         elif event.kind == "validate.done":
@@ -142,8 +153,7 @@ def results_table(results: list[ScenarioResult]) -> list[str]:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     for r in results:
         if not r.passed:
-            lines += [f"{r.scenario}: {line}" if not line.startswith(r.scenario) else line
-                      for line in summary_lines(r)[1:]]
+            lines += [f"{r.scenario}: {line}" for line in summary_lines(r)[1:]]
             if r.stopped:
                 lines.append(f"{r.scenario}: {r.stopped}")
     return lines

@@ -33,6 +33,7 @@ class ScenarioResult:
     error: str | None = None  # the scenario could not run (bad input, engine failure, timeout)
     duration: float = 0.0
     stopped: str = ""  # why the run was cut short: "interrupted", "timed out after 30s", ...
+    kept: bool = False  # the lab is still up (--keep, --keep-failed)
 
     @property
     def passed(self) -> bool:
@@ -59,5 +60,5 @@ class ScenarioResult:
 
     def to_dict(self) -> dict:
         return {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
-                "error": self.error, "stopped": self.stopped, "duration": round(self.duration, 3),
+                "error": self.error, "stopped": self.stopped, "kept": self.kept, "duration": round(self.duration, 3),
                 "steps": [{**asdict(s), "duration": round(s.duration, 3)} for s in self.steps]}

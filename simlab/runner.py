@@ -42,14 +42,16 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
         _run_steps(lab, scenario, result, emit, pause, cancel)
     except KeyboardInterrupt:
         result.stopped = "interrupted"
-    except Cancelled:
-        result.stopped = "cancelled"
     except SimlabError as exc:
-        result.error = str(exc)
+        if isinstance(exc, Cancelled) or (cancel is not None and cancel.is_set()):
+            result.stopped = "cancelled"  # the lab was removed under it: not an error of its own
+        else:
+            result.error = str(exc)
     finally:
         if lab is not None and not keep:
             emit(Event("lab.down", f"removing lab {lab_name}", lab_name))
             destroy_lab(engine, lab_name)
+        result.kept = lab is not None and keep
         result.duration = time.monotonic() - started
     return result
 

@@ -61,7 +61,7 @@ class PingStep(Step):
 
     target: str = ""
     expect: str = "reply"
-    deadline: float = 0.5
+    deadline: float = DEFAULT_DEADLINE["reply"]
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
         problems.add(path, "every step needs a title")
         title = f"step {path[-1]}"
     host, netns = raw.get("host"), raw.get("netns")
-    if host not in topology.hosts:
+    if not isinstance(host, str) or host not in topology.hosts:
         known = ", ".join(sorted(topology.hosts))
         problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
     if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
@@ -139,9 +139,10 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     output = raw.get("output")
     if output is not None and not isinstance(output, str):
         problems.add(path + ("output",), "output must be the text the command must print")
-    for key in ("deadline",):
-        if key in raw:
-            problems.add(path + (key,), f"{key!r} belongs to ping steps")
+    if "deadline" in raw:
+        problems.add(path + ("deadline",), "'deadline' belongs to ping steps")
+    if isinstance(output, str):
+        output = output.rstrip("\n")  # a YAML block ends in a newline; command output as captured does not
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
 
 

@@ -8,9 +8,11 @@ complete and check files as they are typed. A test keeps the two in step.
 from __future__ import annotations
 
 from simlab.scenario import PING_EXPECT, RUN_EXPECT
+from simlab.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
 
-NAME = {"type": "string", "pattern": r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", "maxLength": 40}
-ENDPOINT = {"type": "string", "pattern": r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*:[^\s/:]{1,15}$",
+NAME = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": MAX_NAME}
+IFNAME = {"type": "string", "pattern": IFNAME_RE.pattern, "maxLength": MAX_IFNAME}
+ENDPOINT = {"type": "string", "pattern": f"^{NAME_CHARS}:{IFNAME_CHAR}{{1,{MAX_IFNAME}}}$",
             "description": "HOST:IFACE, like red:eth0"}
 CIDR = {"type": "string", "pattern": r"^[0-9a-fA-F.:]+/[0-9]{1,3}$", "description": "address/prefix, like 10.0.0.1/24"}
 STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -25,7 +27,7 @@ def scenario_schema() -> dict:
             "interfaces": {
                 "type": "object",
                 "description": "Interface name -> address(es) with prefix; the interface must be on a link or segment (or be lo).",
-                "propertyNames": {"maxLength": 15, "pattern": r"^[^\s/:]+$"},
+                "propertyNames": IFNAME,
                 "additionalProperties": {"oneOf": [CIDR, {"type": "array", "items": CIDR}, {"type": "null"}]},
             },
             "routes": {"type": "array", "items": {"type": "string", "pattern": r"^\S+ (via|dev) \S+( (via|dev) \S+)?$"},
@@ -53,9 +55,9 @@ def scenario_schema() -> dict:
             "deadline": {"type": "number", "minimum": 0.1, "maximum": 60},
         },
         "oneOf": [
-            {"required": ["run"], "not": {"required": ["ping"]},
+            {"required": ["run"], "not": {"anyOf": [{"required": ["ping"]}, {"required": ["deadline"]}]},
              "properties": {"expect": {"enum": list(RUN_EXPECT)}}},
-            {"required": ["ping"], "not": {"required": ["run"]},
+            {"required": ["ping"], "not": {"anyOf": [{"required": ["run"]}, {"required": ["output"]}]},
              "properties": {"expect": {"enum": list(PING_EXPECT)}}},
         ],
     }

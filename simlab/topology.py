@@ -16,8 +16,10 @@ from simlab.problems import Problems
 from simlab.yamlsource import Path_
 
 DEFAULT_IMAGE = "ubuntu_with_basic_net"
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-IFNAME_RE = re.compile(r"^[^\s/:]+$")
+NAME_CHARS = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # what a container name allows
+IFNAME_CHAR = r"[^\s/:]"
+NAME_RE = re.compile(f"^{NAME_CHARS}$")
+IFNAME_RE = re.compile(f"^{IFNAME_CHAR}+$")
 SYSCTL_RE = re.compile(r"^net\.[a-zA-Z0-9_.\-]+$")
 MAX_IFNAME = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 MAX_NAME = 40  # keeps simlab-<lab>-<host> a readable container name
@@ -112,8 +114,8 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
     return topology
 
 
-def valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name)) and len(name) <= MAX_NAME
+def valid_name(name: str, max_length: int = MAX_NAME) -> bool:
+    return bool(NAME_RE.match(name)) and len(name) <= max_length
 
 
 def _parse_hosts(raw: Any, image: str, problems: Problems) -> dict[str, Host]:
@@ -138,6 +140,8 @@ def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problem
     for key in spec.keys() - HOST_KEYS:
         problems.add(path + (key,), f"unknown key {key!r} in host {name!r}; known keys: {', '.join(sorted(HOST_KEYS))}")
     host.image = spec.get("image", image)
+    if not isinstance(host.image, str):
+        problems.add(path + ("image",), "image must be an image name, like ubuntu_with_basic_net")
     host.privileged = spec.get("privileged", False)
     if not isinstance(host.privileged, bool):
         problems.add(path + ("privileged",), "privileged must be true or false")

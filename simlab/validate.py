@@ -2,7 +2,7 @@
 
 ``collect`` turns paths into scenario files (a folder means every *.yaml under
 it) and ``load_all`` checks them, turning each bad file into a result that
-reports it, so the good ones still run. ``validate_all`` runs the scenarios
+reports it, so the good ones still run. ``Batch.run`` runs the scenarios
 ``jobs`` at a time; a scenario is stopped by removing its lab, which ends
 whatever it was waiting for: that is how a timeout, --fail-fast and Ctrl-C
 cut a run without touching the other labs.
@@ -91,6 +91,7 @@ class Batch:
         self._lock = threading.Lock()
         self._running: dict[str, threading.Event] = {}  # lab -> its cancel flag
         self._stopped: dict[str, str] = {}  # lab -> why it was stopped
+        self.results: list[ScenarioResult] = []  # also what finished before a Ctrl-C
 
     def run(self, scenarios: list[Scenario]) -> list[ScenarioResult]:
         """Run every scenario; on Ctrl-C stop them all and return what finished (and re-raise)."""
@@ -143,10 +144,11 @@ class Batch:
                 timer.cancel()
             with self._lock:
                 self._running.pop(lab, None)
-        if lab in self._stopped:
-            result.stopped = self._stopped[lab]
-        if self.options.keep_failed and result.passed:
+        if lab in self._stopped:  # the stop is the story; what it broke on the way is not
+            result.stopped, result.error, result.kept = self._stopped[lab], None, False
+        if result.kept and result.passed:
             destroy_lab(self.engine, lab)
+            result.kept = False
         self.emit(Event("validate.done", scenario.name, lab, payload=result))
         return result
 

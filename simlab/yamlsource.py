@@ -34,9 +34,6 @@ class Source:
             path = path[:-1]
         return self.lines.get((), 1)
 
-    def error(self, path: Path_, message: str) -> InputError:
-        return InputError(f"{self.file}:{self.line(path)}: {message}")
-
 
 def load_yaml(path: str | Path) -> tuple[Any, Source]:
     """Parse ``path``; return its data and a ``Source`` of line numbers."""

@@ -26,7 +26,7 @@ def engine():
 
 
 @pytest.fixture
-def lab_name(request) -> str:
+def lab_name() -> str:
     """A lab name no other test uses, so tests can run side by side."""
     return f"t{uuid.uuid4().hex[:8]}"
 

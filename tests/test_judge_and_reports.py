@@ -4,6 +4,7 @@ and what the JUnit and terminal reports say."""
 from __future__ import annotations
 
 import base64
+import subprocess
 import xml.etree.ElementTree as ET
 
 from simlab.batch import CommandRun, StepRun, _parse, batch_script
@@ -22,9 +23,9 @@ def run_step(**kwargs) -> RunStep:
 
 def test_run_step_expected_to_fail_passes_on_the_message():
     step = run_step(commands=["ip link set x up"], expect="failure", output="Cannot find device")
-    result = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, 'Cannot find device "x"', 0.01)], True))
+    result = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, 'Cannot find device "x"', 0.01)]))
     assert result.passed and result.got == "failure (exit 1)" and result.duration == 0.01
-    wrong = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, "Operation not permitted")], True))
+    wrong = judge(3, StepRun(step, [CommandRun("ip link set x up", 1, "Operation not permitted")]))
     assert not wrong.passed
     assert (wrong.expected, wrong.got) == ("failure, printing 'Cannot find device'",
                                            "failure (exit 1), without 'Cannot find device'")
@@ -39,7 +40,7 @@ def test_run_step_that_stops_early_names_the_command():
 
 def test_ping_step_compares_the_classified_outcome():
     step = PingStep(title="p", host="a", netns="red", target="10.0.0.2", expect="no-reply")
-    result = judge(2, StepRun(step, [CommandRun("ping ...", 0, REPLY)], True))
+    result = judge(2, StepRun(step, [CommandRun("ping ...", 0, REPLY)]))
     assert not result.passed and (result.expected, result.got) == ("no-reply", "reply")
     assert result.where == "a/red" and result.target == "10.0.0.2"
 
@@ -58,19 +59,33 @@ def test_batch_records_round_trip():
     assert _parse(b"noise from a command") == ("", -1, None)
 
 
-def test_batch_script_quotes_commands_and_stops_where_the_runner_would():
-    steps = [run_step(commands=["echo 'it''s'", "ip route add x"], expect="failure", output="Error: x"),
-             PingStep(title="p", host="a", netns="red", target="10.0.0.2", deadline=3)]
-    script = batch_script(steps)
-    assert "run '' 'echo '\"'\"'it'\"'\"''\"'\"'s'\"'\"''; record 0 0" in script
-    assert '[ "$rc" -ne 0 ] || exit 0; case "$out" in *\'Error: x\'*) ;; *) exit 0 ;; esac' in script
-    assert "run red 'timeout --preserve-status -s INT 3 ping -n -c 1 -i 0.2 -w 3 10.0.0.2'; record 1 0" in script
+def run_script_here(steps) -> list[tuple]:
+    """Run a batch script in this machine's /bin/sh (steps without a namespace) and read its records."""
+    done = subprocess.run(["sh", "-c", batch_script(steps)], capture_output=True, timeout=30)
+    return [_parse(line) for line in done.stdout.splitlines()]
+
+
+def test_batch_script_passes_commands_to_the_shell_intact():
+    step = run_step(commands=["printf '%s|' \"it's\" \"$((1+1))\" 'a  b' '$HOME'", "echo last; exit 3"])
+    records = run_script_here([step])
+    (_, _, (_, code, _, output)), (_, _, (_, last_code, _, last_output)) = records
+    assert (code, output) == (0, "it's|2|a  b|$HOME|")
+    assert (last_code, last_output) == (3, "last")  # and the script stopped: no 'end' record
+    assert len(records) == 2
+
+
+def test_batch_script_stops_where_the_runner_would():
+    fails_as_expected = run_step(commands=["echo 'Error: x' >&2; exit 1"], expect="failure", output="Error: x")
+    wrong_message = run_step(commands=["echo other; exit 1"], expect="failure", output="Error: x")
+    never = run_step(commands=["echo never"])
+    kinds = [(kind, step) for kind, step, _ in run_script_here([fails_as_expected, wrong_message, never])]
+    assert kinds == [("cmd", 0), ("end", 0), ("cmd", 1)]
 
 
 def scenario_results() -> list[ScenarioResult]:
     step = run_step(commands=["false"])
     failed = judge(1, StepRun(step, [CommandRun("false", 1, "boom")]))
-    ok = judge(2, StepRun(run_step(commands=["true"]), [CommandRun("true", 0, "")], True))
+    ok = judge(2, StepRun(run_step(commands=["true"]), [CommandRun("true", 0, "")]))
     return [ScenarioResult("s1", "s1.yaml", "lab1", [ok, failed], duration=1.5),
             ScenarioResult("bad", "bad.yaml", error="bad.yaml:3: unknown host 'c'"),
             ScenarioResult("slow", "slow.yaml", "lab3", stopped="timed out after 5s", duration=5.0)]
@@ -98,7 +113,7 @@ def test_results_table_and_failure_lines():
 
 def test_expected_failure_shows_its_error_to_the_learner():
     step = run_step(commands=["ip link set veth-red-br master v-net-0"], expect="failure")
-    result = judge(9, StepRun(step, [CommandRun(step.commands[0], 1, 'Cannot find device "veth-red-br"')], True))
+    result = judge(9, StepRun(step, [CommandRun(step.commands[0], 1, 'Cannot find device "veth-red-br"')]))
     assert step_lines(result) == ["      a $ ip link set veth-red-br master v-net-0",
                                   "      ✔ failure (exit 1), as expected  (0.00s)",
                                   '      | Cannot find device "veth-red-br"']

@@ -185,10 +185,9 @@ def test_ctrl_c_during_up_removes_everything(engine, tmp_path, lab_name, no_left
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
-        while len(engine.containers({LABEL_LAB: lab_name, "simlab.role": "host"})) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None, "up never got to its hosts"
+        while not setup_is_running(engine, lab_name):  # wired, and waiting in the setup command
+            assert time.monotonic() < deadline and proc.poll() is None, "up never got to its setup"
             time.sleep(0.1)
-        time.sleep(1.0)  # now it is wiring or waiting in the setup command
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -197,6 +196,11 @@ def test_ctrl_c_during_up_removes_everything(engine, tmp_path, lab_name, no_left
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert engine.containers({LABEL_LAB: lab_name}) == []
+
+
+def setup_is_running(engine, lab_name: str) -> bool:
+    hosts = engine.containers({LABEL_LAB: lab_name, "simlab.role": "host", "simlab.host": "a"})
+    return bool(hosts) and engine.exec(hosts[0].id, ["pgrep", "-f", "sleep 60"]).exit_code == 0
 
 
 def test_privileged_is_run_or_refused_with_the_working_default(engine, tmp_path, lab_name, no_leftovers):

@@ -42,3 +42,21 @@ def test_schema_rejects_bad_documents(validator, doc: dict) -> None:
 def test_schema_command_prints_the_schema() -> None:
     done = simlab("schema", check=True)
     assert json.loads(done.stdout) == scenario_schema()
+
+
+def test_schema_and_loader_know_the_same_keys():
+    from simlab.scenario import SCENARIO_KEYS, STEP_KEYS
+    from simlab.topology import HOST_KEYS
+
+    schema = scenario_schema()
+    assert set(schema["properties"]) == SCENARIO_KEYS
+    assert set(schema["properties"]["hosts"]["additionalProperties"]["properties"]) == HOST_KEYS
+    assert set(schema["properties"]["steps"]["items"]["properties"]) == STEP_KEYS
+
+
+@pytest.mark.parametrize("step", [
+    {"title": "t", "host": "a", "run": "x", "deadline": 2},
+    {"title": "t", "host": "a", "ping": "10.0.0.1", "output": "x"},
+])
+def test_schema_keeps_step_keys_to_their_kind(validator, step: dict) -> None:
+    assert list(validator.iter_errors({"hosts": {"a": {}}, "steps": [step]})) != []

@@ -140,13 +140,13 @@ def test_keep_failed_leaves_only_the_failed_lab(engine, tmp_path, no_leftovers):
                   "--json", str(report))
     results = {r["scenario"]: r for r in json.loads(report.read_text())}
     kept = results["failing"]["lab"]
-    try:
-        assert done.returncode == 1
-        assert f"kept lab {kept} (hosts: a, b): simlab shell {kept} a; simlab down {kept}" in done.stdout
-        labs = {c.labels[LABEL_LAB] for c in engine.containers({LABEL_LAB: None})}
-        assert kept in labs and results["passing"]["lab"] not in labs
-    finally:
-        assert simlab("down", kept).returncode == 0
+    labs = {c.labels[LABEL_LAB] for c in engine.containers({LABEL_LAB: None})}
+    removed = simlab("down", kept)  # before any assertion, so that a failure leaves nothing behind
+    assert done.returncode == 1
+    assert f"kept lab {kept} (hosts: a, b): simlab shell {kept} a; simlab down {kept}" in done.stdout
+    assert results["failing"]["kept"] and not results["passing"]["kept"]
+    assert kept in labs and results["passing"]["lab"] not in labs
+    assert removed.returncode == 0
 
 
 def test_fail_fast_stops_the_rest(engine, tmp_path, no_leftovers):
