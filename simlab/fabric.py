@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import tarfile
+import threading
 from pathlib import Path
 
 from simlab.engine import UNCONFINED, ContainerSpec, Engine
@@ -96,8 +97,15 @@ def run_plan(engine: Engine, helper: str, plan: dict) -> None:
     helper's reason on failure. One exec carries the plan in and the outcome out: much
     sooner than waiting for the helper container to exit."""
     handoff = (f'cd {PLAN_DIR} && printf %s "$1" > plan.json && touch ready && '
-               f'timeout {HELPER_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" && cat done')
-    outcome = engine.exec(helper, ["sh", "-c", handoff, "sh", json.dumps(plan)])
+               f'timeout {HELPER_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" && cat done; '
+               'touch read')
+    # Should the helper die under this exec, removing it is what ends the exec's stream.
+    watchdog = threading.Timer(HELPER_TIMEOUT + 30, engine.remove, (helper,))
+    watchdog.start()
+    try:
+        outcome = engine.exec(helper, ["sh", "-c", handoff, "sh", json.dumps(plan)])
+    finally:
+        watchdog.cancel()
     if outcome.exit_code != 0 or outcome.output.strip() != "ok":
         reason = outcome.output.strip() or engine.logs(helper).strip() or (
             f"the helper gave no answer within {HELPER_TIMEOUT} s")

@@ -81,13 +81,20 @@ def configure_host(host):
                 raise PlanError(f"host {host['host']}: route {route['text']!r}: {exc.args[-1]}") from None
 
 
+def wait_for(path, timeout):
+    """Wait until ``path`` exists; False if it did not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def wait_for_plan(folder, timeout=600):
     """simlab starts the helper early and writes the plan later, then 'ready'."""
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(os.path.join(folder, "ready")):
-        if time.monotonic() > deadline:
-            raise PlanError(f"no plan arrived within {timeout} s")
-        time.sleep(0.005)
+    if not wait_for(os.path.join(folder, "ready"), timeout):
+        raise PlanError(f"no plan arrived within {timeout} s")
     with open(os.path.join(folder, "plan.json")) as f:
         return json.load(f)
 
@@ -104,6 +111,10 @@ def main():
     with open(os.path.join(folder, "done.tmp"), "w") as f:
         f.write(outcome + "\n")
     os.rename(os.path.join(folder, "done.tmp"), os.path.join(folder, "done"))
+    # Stay until simlab has read the outcome: if this process ended first, the
+    # container would stop under simlab's exec, and some engines then never
+    # close that exec's stream.
+    wait_for(os.path.join(folder, "read"), timeout=60)
     return code
 
 

@@ -4,6 +4,7 @@ test`` starts one where none answers) and the image ubuntu_with_basic_net."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -42,10 +43,20 @@ def no_leftovers(engine):
     assert set(os.listdir("/sys/class/net")) - before == set(), "new interfaces in the host namespace"
 
 
-def simlab(*args: str, check: bool = False, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """Run the simlab CLI as a user would, capturing its output."""
-    done = subprocess.run([sys.executable, "-m", "simlab", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=kwargs.pop("cwd", ROOT), **kwargs)
+def simlab(*args: str, check: bool = False, timeout: float = 300, input: str | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the simlab CLI as a user would, capturing its output. Past ``timeout`` it gets a
+    Ctrl-C (so that it cleans up) and the test fails."""
+    argv = [sys.executable, "-m", "simlab", *args]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        raise AssertionError(f"simlab {' '.join(args)} took over {timeout}s:\n{out}\n{err}") from None
+    done = subprocess.CompletedProcess(argv, proc.returncode, out, err)
     if check and done.returncode != 0:
         raise AssertionError(f"simlab {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
