@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,31 @@ def simlab(*args: str, check: bool = False, timeout: float = 300, input: str | N
     if check and done.returncode != 0:
         raise AssertionError(f"simlab {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done
+
+
+def running(engine, container_id: str, command: str) -> bool:
+    """Whether ``command`` runs in the container (False while the container is not up yet)."""
+    from simlab.errors import EngineError
+
+    try:
+        return engine.exec(container_id, ["pgrep", "-f", command]).exit_code == 0
+    except EngineError:
+        return False
+
+
+def interrupt_when(args: list[str], ready: Callable[[], bool], what: str) -> subprocess.CompletedProcess:
+    """Start simlab with ``args``, press Ctrl-C once ``ready()`` holds, and return how it ended."""
+    argv = [sys.executable, "-m", "simlab", *args]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert time.monotonic() < deadline and proc.poll() is None, f"simlab never got to {what}"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)  # also when the wait failed: let simlab clean up
+        out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def pytest_collection_modifyitems(items):

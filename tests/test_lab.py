@@ -7,12 +7,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import subprocess
 import sys
 import tarfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +18,7 @@ from simlab.errors import SimlabError
 from simlab.lab import LABEL_LAB, destroy_lab, start_lab
 from simlab.scenario import load_scenario
 
-from conftest import ROOT, simlab
+from conftest import ROOT, interrupt_when, running, simlab
 
 TWO_HOSTS = """
 hosts:
@@ -181,26 +178,16 @@ def test_ctrl_c_during_up_removes_everything(engine, tmp_path, lab_name, no_left
     text = TWO_HOSTS.replace("a: {interfaces: {eth0: 10.0.0.1/24}}",
                              "a: {interfaces: {eth0: 10.0.0.1/24}, setup: 'sleep 60'}")
     path = topology_file(tmp_path, text)
-    proc = subprocess.Popen([sys.executable, "-m", "simlab", "up", str(path), "--name", lab_name], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not setup_is_running(engine, lab_name):  # wired, and waiting in the setup command
-            assert time.monotonic() < deadline and proc.poll() is None, "up never got to its setup"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    assert "interrupted" in err
+    done = interrupt_when(["up", str(path), "--name", lab_name], lambda: setup_is_running(engine, lab_name),
+                          "its setup command (wired, waiting in `sleep 60`)")
+    assert done.returncode == 130, done.stderr
+    assert "interrupted" in done.stderr
     assert engine.containers({LABEL_LAB: lab_name}) == []
 
 
 def setup_is_running(engine, lab_name: str) -> bool:
     hosts = engine.containers({LABEL_LAB: lab_name, "simlab.role": "host", "simlab.host": "a"})
-    return bool(hosts) and engine.exec(hosts[0].id, ["pgrep", "-f", "sleep 60"]).exit_code == 0
+    return bool(hosts) and hosts[0].state == "running" and running(engine, hosts[0].id, "sleep 60")
 
 
 def test_privileged_is_run_or_refused_with_the_working_default(engine, tmp_path, lab_name, no_leftovers):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 
 from simlab.lab import LABEL_LAB
 from simlab.scenario import shipped_scenarios
 
-from conftest import DATA, ROOT, simlab
+from conftest import DATA, interrupt_when, running, simlab
 
 MIXED = DATA / "mixed"
 HANG = """
@@ -111,22 +108,15 @@ def test_interrupted_validate_leaves_no_lab(engine, tmp_path, no_leftovers):
     for i in range(3):
         (tmp_path / f"hang{i}.yaml").write_text(HANG.replace("name: hang", f"name: hang{i}"))
     junit = tmp_path / "r.xml"
-    proc = subprocess.Popen([sys.executable, "-m", "simlab", "validate", str(tmp_path), "--jobs", "2",
-                             "--junit", str(junit)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while len({c.labels[LABEL_LAB] for c in engine.containers({LABEL_LAB: None})
-                   if c.labels[LABEL_LAB].startswith("hang")}) < 2:
-            assert time.monotonic() < deadline and proc.poll() is None, "validate never started its labs"
-            time.sleep(0.2)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, out + err
+
+    def two_hang_steps_running() -> bool:
+        hosts = [c for c in engine.containers({LABEL_LAB: None, "simlab.role": "host"})
+                 if c.labels[LABEL_LAB].startswith("hang") and c.state == "running"]
+        return sum(running(engine, c.id, "sleep 600") for c in hosts) == 2
+
+    done = interrupt_when(["validate", str(tmp_path), "--jobs", "2", "--junit", str(junit)],
+                          two_hang_steps_running, "two hanging steps")
+    assert done.returncode == 130, done.stdout + done.stderr
     assert [c.name for c in engine.containers({LABEL_LAB: None}) if c.labels[LABEL_LAB].startswith("hang")] == []
     suites = ET.parse(junit).getroot().findall("testsuite")
     assert len(suites) == 3  # the two stopped and the one never started are all reported
