@@ -43,13 +43,18 @@ class TerminalProgress:
 
     def _header(self, index: int, title: str, section: str) -> None:
         self.line("")
-        suffix = typer.style(f"  [{section}]", dim=True) if section and self.color else (f"  [{section}]" if section else "")
-        self.line(f"{index:>3}. {typer.style(title, bold=True) if self.color else title}{suffix}")
+        suffix = paint(f"  [{section}]", self.color, dim=True) if section else ""
+        self.line(f"{index:>3}. {paint(title, self.color, bold=True)}{suffix}")
 
     def line(self, text: str, dim: bool = False) -> None:
-        if dim and self.color:
-            text = typer.style(text, dim=True)
+        if dim:
+            text = paint(text, self.color, dim=True)
         print(text, file=self.out, flush=True)
+
+
+def paint(text: str, color: bool, **style) -> str:
+    """``text`` styled for a terminal, or as it is when output is not one."""
+    return typer.style(text, **style) if color else text
 
 
 def step_lines(step: StepResult, color: bool = False) -> list[str]:
@@ -61,12 +66,12 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
         lines.append(f"      {SKIP_MARK} skipped: an earlier step did not go as expected")
         return lines
     if step.passed:
-        mark = typer.style(PASS_MARK, fg="green") if color else PASS_MARK
+        mark = paint(PASS_MARK, color, fg="green")
         lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s)")
         if step.kind == "run" and step.got.startswith("failure"):  # the error the learner came to see
             lines += [f"      | {line}" for line in step.output.splitlines() if not line.startswith("$ ")]
         return lines
-    mark = typer.style(FAIL_MARK, fg="red", bold=True) if color else FAIL_MARK
+    mark = paint(FAIL_MARK, color, fg="red", bold=True)
     lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s)")
     lines += [f"      | {line}" for line in (step.output or "(no output)").splitlines()]
     return lines
