@@ -54,7 +54,7 @@ class StepRun:
 
 def step_commands(step: Step) -> list[str]:
     if isinstance(step, PingStep):
-        return [ping_command(step.target, step.deadline)]
+        return [ping_command(step.target, step.deadline, step.count, step.ttl, step.source, step.size)]
     return list(step.commands)
 
 

@@ -49,6 +49,7 @@ class ContainerSpec:
     pid_mode: str | None = None
     network_mode: str = "none"
     unmask_proc: bool = False
+    extra_hosts: list[str] = field(default_factory=list)  # "NAME:ADDRESS" lines for /etc/hosts
 
 
 @dataclass
@@ -131,7 +132,7 @@ class Engine:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
             security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
-            privileged=spec.privileged, pid_mode=spec.pid_mode)
+            privileged=spec.privileged, pid_mode=spec.pid_mode, extra_hosts=spec.extra_hosts or None)
         if spec.unmask_proc:
             host_config["MaskedPaths"] = []
             host_config["ReadonlyPaths"] = []

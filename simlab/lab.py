@@ -34,7 +34,8 @@ MAX_LAB_NAME = MAX_NAME + 8  # a scenario's name plus the suffix that keeps copi
 LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start made
 # Hosts route only what a scenario says: forwarding is off unless a host
 # turns it on, whatever the engine host's own setting would leak in.
-DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0"}
+# ICMP errors unthrottled: a router otherwise answers a second probe within a second with silence.
+DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.icmp_ratelimit": "0"}
 
 MAX_PARALLEL = 8  # engine calls at once: more only queue up in the engine
 T = TypeVar("T")
@@ -113,7 +114,8 @@ def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit
     """Create and start, all at once, the hosts (into ``lab.containers``), a switch per
     shared segment and the fabric helper. Return the PIDs of hosts and of switches (by
     segment) and the helper's id."""
-    hosts = [_host_spec(lab.name, host, privileged, run_id, file) for host in topology.hosts.values()]
+    names = host_entries(topology)
+    hosts = [_host_spec(lab.name, host, privileged, run_id, file, names) for host in topology.hosts.values()]
     switched = switched_segments(topology)
     switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                               _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
@@ -135,13 +137,31 @@ def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str)
     return container_id, engine.pid(container_id)
 
 
-def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str) -> ContainerSpec:
+def host_entries(topology: Topology) -> list[str]:
+    """/etc/hosts lines ("NAME:ADDRESS") that let every host reach the others by name, as on a
+    Docker network: NAME is the host's first address (its first interface other than lo, in
+    file order; lo when it has no other), NAME-IFACE the first address of each interface."""
+    entries = []
+    for host in topology.hosts.values():
+        interfaces = [i for i, addresses in host.addresses.items() if addresses]
+        interfaces.sort(key=lambda iface: iface == "lo")  # stable: file order, lo last
+        for n, iface in enumerate(interfaces):
+            address = host.addresses[iface][0].ip
+            if n == 0:
+                entries.append(f"{host.name}:{address}")
+            if valid_name(f"{host.name}-{iface}"):
+                entries.append(f"{host.name}-{iface}:{address}")
+    return entries
+
+
+def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str,
+               names: list[str]) -> ContainerSpec:
     privileged = privileged or host.privileged
     return ContainerSpec(
         name=container_name(lab, host.name), image=host.image, labels=_labels(lab, host.name, "host", run_id, file),
         hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **host.sysctls}, privileged=privileged,
         cap_add=[] if privileged else HOST_CAPS, security_opt=[] if privileged else UNCONFINED,
-        unmask_proc=not privileged)
+        unmask_proc=not privileged, extra_hosts=names)
 
 
 def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str, str]:

@@ -78,7 +78,7 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
 
 
 def _as_expected(step: StepResult) -> str:
-    return ", as expected" if step.got not in ("reply", "success") else ""
+    return "" if step.got.startswith(("reply", "success")) else ", as expected"
 
 
 def summary_lines(result: ScenarioResult) -> list[str]:

@@ -21,7 +21,9 @@ class StepResult:
     section: str = ""
     line: int = 0
     skipped: bool = False
-    target: str = ""  # what a ping step pings
+    target: str = ""  # what a ping step pings ("pc2 (10.0.0.2)" when a name was resolved)
+    reason: str = ""  # why a probe was unreachable (checks.REASONS), "" otherwise
+    peer: str = ""  # who answered a probe: the target, or the router that sent an ICMP error
 
 
 @dataclass

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 
 from simlab.batch import CommandRun, StepRun, run_batch, step_commands
 from simlab.checks import classify_ping
+from simlab.checks.outcome import expectation
+from simlab.checks.ping import resolved_target
 from simlab.engine import Engine
 from simlab.errors import Cancelled, SimlabError
 from simlab.events import Emit, Event, ignore
@@ -100,10 +103,19 @@ def _judge(index: int, run: StepRun) -> StepResult:
         return _result(index, step, step_commands(step), step.expect, "no result (the host stopped answering)",
                        False, "")
     if isinstance(step, PingStep):
-        done = run.commands[0]
-        got = classify_ping(done.exit_code, done.output)
-        return _result(index, step, [done.command], step.expect, got, got == step.expect, done.output)
+        return _judge_ping(index, step, run.commands[0])
     return _judge_run(index, step, run.commands)
+
+
+def _judge_ping(index: int, step: PingStep, done: CommandRun) -> StepResult:
+    got = classify_ping(done.exit_code, done.output)
+    resolved = resolved_target(done.output)
+    address = resolved.partition("(")[2].rstrip(")") if resolved else step.target
+    shown = replace(got, peer="") if got.peer == address else got  # "reply from X" only when X is news
+    result = _result(index, step, [done.command], expectation(step.expect, step.reason, step.peer), str(shown),
+                     got.meets(step.expect, step.reason, step.peer), done.output)
+    result.reason, result.peer, result.target = got.reason, got.peer, resolved or step.target
+    return result
 
 
 def _judge_run(index: int, step: RunStep, commands: list[CommandRun]) -> StepResult:
@@ -139,6 +151,7 @@ def _kind(step: Step) -> str:
 
 
 def _skipped(index: int, step: Step) -> StepResult:
+    expected = expectation(step.expect, step.reason, step.peer) if isinstance(step, PingStep) else step.expect
     return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=step_commands(step),
-                      expected=step.expect, got="skipped", passed=False, note=step.note,
+                      expected=expected, got="skipped", passed=False, note=step.note,
                       section=step.section, line=step.line, skipped=True, target=_target(step))

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simlab.checks.outcome import REASONS
 from simlab.errors import InputError
 from simlab.problems import Problems
 from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
-STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output", "deadline"}
+PING_KEYS = {"deadline", "reason", "from", "count", "ttl", "source", "size"}
+STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output"} | PING_KEYS
 RUN_EXPECT = ("success", "failure")
 PING_EXPECT = ("reply", "no-reply", "unreachable")
 # How long a ping waits when the step gives no deadline. A reply (or an
@@ -62,6 +64,12 @@ class PingStep(Step):
     target: str = ""
     expect: str = "reply"
     deadline: float = DEFAULT_DEADLINE["reply"]
+    reason: str | None = None  # narrows "unreachable": one of checks.REASONS
+    peer: str | None = None  # `from:`: the address that must answer (or send the ICMP error)
+    count: int = 1
+    ttl: int | None = None
+    source: str | None = None  # address or interface to send from
+    size: int | None = None  # payload bytes, sent with don't-fragment
 
 
 @dataclass
@@ -139,8 +147,8 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     output = raw.get("output")
     if output is not None and not isinstance(output, str):
         problems.add(path + ("output",), "output must be the text the command must print")
-    if "deadline" in raw:
-        problems.add(path + ("deadline",), "'deadline' belongs to ping steps")
+    for key in sorted(PING_KEYS & raw.keys()):
+        problems.add(path + (key,), f"{key!r} belongs to ping steps")
     if isinstance(output, str):
         output = output.rstrip("\n")  # a YAML block ends in a newline; command output as captured does not
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
@@ -155,48 +163,101 @@ def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> Pin
     if expect not in PING_EXPECT:
         problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
         expect = "reply"
-    deadline = raw.get("deadline", DEFAULT_DEADLINE[expect])
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0.1 <= deadline <= 60:
-        problems.add(path + ("deadline",), "deadline is seconds to wait, from 0.1 to 60")
-        deadline = DEFAULT_DEADLINE[expect]
     if "output" in raw:
         problems.add(path + ("output",), "'output' belongs to run steps")
-    return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline))
+    count = _number(raw, "count", 1, (1, 100), path, problems, "count is how many probes to send, from 1 to 100")
+    deadline = _number(raw, "deadline", DEFAULT_DEADLINE[expect] + 0.2 * (count - 1), (0.1, 60), path, problems,
+                       "deadline is seconds to wait, from 0.1 to 60")
+    ttl = _number(raw, "ttl", None, (1, 255), path, problems, "ttl is a hop limit, from 1 to 255")
+    size = _number(raw, "size", None, (0, 65507), path, problems, "size is payload bytes, from 0 to 65507")
+    return PingStep(**common, target=target.strip(), expect=expect, deadline=float(deadline),
+                    reason=_reason(raw, expect, path, problems), peer=_text(raw, "from", path, problems),
+                    count=int(count), ttl=ttl, source=_text(raw, "source", path, problems), size=size)
+
+
+def _number(raw: dict, key: str, default: float | None, bounds: tuple[float, float], path: Path_,
+            problems: Problems, message: str) -> Any:
+    if key not in raw:
+        return default
+    value = raw[key]
+    whole = key != "deadline"
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int))
+            or not bounds[0] <= value <= bounds[1]):
+        problems.add(path + (key,), message)
+        return default
+    return value
+
+
+def _reason(raw: dict, expect: str, path: Path_, problems: Problems) -> str | None:
+    reason = raw.get("reason")
+    if reason is None:
+        return None
+    if expect != "unreachable":
+        problems.add(path + ("reason",), f"reason narrows 'unreachable'; the outcome {expect!r} has none")
+        return None
+    if reason not in REASONS:
+        problems.add(path + ("reason",), f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
+        return None
+    return reason
+
+
+def _text(raw: dict, key: str, path: Path_, problems: Problems) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or " " in value.strip():
+        problems.add(path + (key,), f"{key} takes one address (or interface)")
+        return None
+    return value.strip()
 
 
 NETNS_USE = re.compile(r"\bip\s+(?:netns\s+(add|exec|del|delete)\s+([\w.-]+)|-n(?:etns)?\s+([\w.-]+))")
+# Shell the static check cannot follow: expansions, loops, functions, other shells and
+# scripts, ip -batch, namespaces made by hand. Such a command could create any namespace.
+OPAQUE = re.compile(r"[$`]|\(\)|\b(for|while|until|eval|xargs|source|function|unshare|sh|bash|dash|python3?)\b"
+                    r"|-batch\b|/run/netns|(^|[\s;&|])\.{1,2}/|(^|[;&|]\s*)\.\s|\.sh\b")
 
 
 def _check_namespaces(topology: Topology, steps: list[Step], problems: Problems) -> None:
     """A namespace used (netns:, ip netns exec, ip -n) before any step or setup command
     creates it (ip netns add) on that host is an error the file can show without a lab.
+    Only what the check knows is wrong: after a command it cannot follow (OPAQUE) on a
+    host, it says nothing more about that host's namespaces.
     Runs only on a file without other problems, so ``steps`` are the file's steps in order."""
-    created = {name: set() for name in topology.hosts}
+    created: dict[str, set[str] | None] = {name: set() for name in topology.hosts}  # None: unknown
     for host in topology.hosts.values():
         for command in host.setup:
-            _follow_namespaces(command, created[host.name], lambda ns: None)
+            _follow_namespaces(command, created, host.name, lambda ns: None)
     for i, step in enumerate(steps):
         def used_before_made(ns: str, key: Path_, step: Step = step) -> None:
             problems.add(key, f"step {step.title!r} uses namespace {ns!r} on {step.host} before any "
                               f"step creates it (ip netns add {ns})")
-        if step.netns and step.netns not in created[step.host]:
+        known = created[step.host]
+        if step.netns and known is not None and step.netns not in known:
             used_before_made(step.netns, ("steps", i, "netns"))
-            created[step.host].add(step.netns)  # one error per namespace is enough
+            known.add(step.netns)  # one error per namespace is enough
         for k, command in enumerate(step.commands if isinstance(step, RunStep) else []):
-            _follow_namespaces(command, created[step.host],
+            _follow_namespaces(command, created, step.host,
                                lambda ns, k=k, i=i: used_before_made(ns, ("steps", i, "run", k)))
 
 
-def _follow_namespaces(command: str, created: set[str], on_missing: Callable[[str], None]) -> None:
+def _follow_namespaces(command: str, created: dict[str, set[str] | None], host: str,
+                       on_missing: Callable[[str], None]) -> None:
+    known = created[host]
+    if known is None:
+        return
+    if OPAQUE.search(command):
+        created[host] = None
+        return
     for verb, name, short in NETNS_USE.findall(command):
         ns = name or short
         if verb == "add":
-            created.add(ns)
+            known.add(ns)
         elif verb in ("del", "delete"):
-            created.discard(ns)
-        elif ns not in created:
+            known.discard(ns)
+        elif ns not in known:
             on_missing(ns)
-            created.add(ns)
+            known.add(ns)
 
 
 def shipped_scenarios_dir() -> Path:

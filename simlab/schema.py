@@ -7,7 +7,8 @@ complete and check files as they are typed. A test keeps the two in step.
 
 from __future__ import annotations
 
-from simlab.scenario import PING_EXPECT, RUN_EXPECT
+from simlab.checks.outcome import REASONS
+from simlab.scenario import PING_EXPECT, PING_KEYS, RUN_EXPECT
 from simlab.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
 
 NAME = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": MAX_NAME}
@@ -53,13 +54,22 @@ def scenario_schema() -> dict:
             "expect": {"enum": list(RUN_EXPECT + PING_EXPECT)},
             "output": {"type": "string", "description": "Text the (last) command must print."},
             "deadline": {"type": "number", "minimum": 0.1, "maximum": 60},
+            "reason": {"enum": list(REASONS), "description": "Narrows 'unreachable': "
+                       + "; ".join(f"{k}: {v}" for k, v in REASONS.items())},
+            "from": {"type": "string", "description": "The address that must answer (or send the ICMP error)."},
+            "count": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Probes to send (all must be answered for 'reply')."},
+            "ttl": {"type": "integer", "minimum": 1, "maximum": 255},
+            "source": {"type": "string", "description": "Address or interface to send from."},
+            "size": {"type": "integer", "minimum": 0, "maximum": 65507, "description": "Payload bytes, sent with don't-fragment."},
         },
         "oneOf": [
-            {"required": ["run"], "not": {"anyOf": [{"required": ["ping"]}, {"required": ["deadline"]}]},
+            {"required": ["run"], "not": {"anyOf": [{"required": [key]} for key in ["ping", *sorted(PING_KEYS)]]},
              "properties": {"expect": {"enum": list(RUN_EXPECT)}}},
             {"required": ["ping"], "not": {"anyOf": [{"required": ["run"]}, {"required": ["output"]}]},
              "properties": {"expect": {"enum": list(PING_EXPECT)}}},
         ],
+        # a reason narrows 'unreachable' only
+        "if": {"required": ["reason"]}, "then": {"properties": {"expect": {"const": "unreachable"}}, "required": ["expect"]},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -80,3 +80,18 @@ def test_shipped_scenarios_load(path: Path) -> None:
 def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
     with pytest.raises(InputError, match=r"no-such-scenario: no such file.*shipped: .*gateway-nat"):
         resolve_scenario("no-such-scenario")
+
+
+def test_namespaces_made_by_shell_the_check_cannot_follow_are_not_refused() -> None:
+    scenario = load_scenario(DATA / "good" / "netns-in-a-loop.yaml")
+    assert [s.netns for s in scenario.steps] == [None, "ns3", None, "anything"]
+
+
+def test_ping_options_are_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("hosts: {a: {}}\nsteps:\n  - {title: t, host: a, ping: pc2, expect: unreachable, reason: ttl,\n"
+                    "     from: 10.0.0.1, count: 3, ttl: 1, source: eth0, size: 1400}\n")
+    step = load_scenario(path).steps[0]
+    assert (step.reason, step.peer, step.count, step.ttl, step.source, step.size) == ("ttl", "10.0.0.1", 3, 1, "eth0",
+                                                                                     1400)
+    assert step.deadline == 2.4  # the unreachable default, plus 0.2 s for each further probe

@@ -57,6 +57,9 @@ def test_schema_and_loader_know_the_same_keys():
 @pytest.mark.parametrize("step", [
     {"title": "t", "host": "a", "run": "x", "deadline": 2},
     {"title": "t", "host": "a", "ping": "10.0.0.1", "output": "x"},
+    {"title": "t", "host": "a", "run": "x", "ttl": 2},
+    {"title": "t", "host": "a", "ping": "10.0.0.1", "reason": "ttl"},
+    {"title": "t", "host": "a", "ping": "10.0.0.1", "expect": "unreachable", "reason": "because"},
 ])
 def test_schema_keeps_step_keys_to_their_kind(validator, step: dict) -> None:
     assert list(validator.iter_errors({"hosts": {"a": {}}, "steps": [step]})) != []

@@ -1,0 +1,92 @@
+"""The outcome of a probe: what came back, why, and from whom.
+
+``reply``: the target answered. ``no-reply``: probes left and nothing came back.
+``unreachable``: an ICMP error came back, or the sender's own kernel refused to
+send; ``reason`` narrows it down (REASONS) and ``peer`` is the address that
+said so (empty when the sender's kernel refused). ``error``: the probe itself
+could not run (an unknown name, a missing namespace).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KINDS = ("reply", "no-reply", "unreachable")
+REASONS = {
+    "net": "network unreachable (a router has no route)",
+    "host": "host unreachable (no answer to ARP on the last hop, or an unreachable route)",
+    "port": "port or protocol unreachable (the destination host itself refused)",
+    "filtered": "administratively prohibited (REJECT, a prohibit route)",
+    "ttl": "time to live exceeded (a routing loop, or a low ttl)",
+    "local": "the sender's own kernel refused to send (no route, blackhole, prohibit, firewall)",
+    "frag": "fragmentation needed but don't-fragment set (an MTU too small on the path)",
+}
+
+# What iputils ping prints after "From ADDR icmp_seq=N" for each ICMP error (LC_ALL=C).
+ICMP_MESSAGES = (
+    ("Destination Net Unreachable", "net"), ("Destination Net Unknown", "net"), ("Source Route Failed", "net"),
+    ("Destination Host Unreachable", "host"), ("Destination Host Unknown", "host"),
+    ("Source Host Isolated", "host"),
+    ("Destination Protocol Unreachable", "port"), ("Destination Port Unreachable", "port"),
+    ("Destination Net Prohibited", "filtered"), ("Destination Host Prohibited", "filtered"),
+    ("Packet filtered", "filtered"), ("Precedence Violation", "filtered"), ("Precedence Cutoff", "filtered"),
+    ("Time to live exceeded", "ttl"), ("Frag reassembly time exceeded", "ttl"),
+    ("Frag needed and DF set", "frag"),
+)
+# What a tool prints when the sender's kernel refuses to send, and the reason it means.
+LOCAL_REFUSALS = (
+    (re.compile(r"local error: message too long|Message too long", re.IGNORECASE), "frag"),
+    (re.compile(r"(connect|sendmsg|sendto): (Network is unreachable|No route to host|Invalid argument"
+                r"|Operation not permitted|Permission denied)"), "local"),
+    # ping's words for EACCES from sendmsg: a prohibit route or an OUTPUT rule that rejects
+    (re.compile(r"check your local firewall rules"), "local"),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # one of KINDS, or "error"
+    reason: str = ""  # for unreachable: one of REASONS, or "" when the ICMP error is not one of them
+    peer: str = ""  # who answered: the replying host, or the router that sent the ICMP error
+
+    def __str__(self) -> str:
+        text = self.kind
+        if self.reason:
+            text += f": {self.reason}"
+        if self.peer:
+            text += f"{',' if self.reason else ''} from {self.peer}"
+        return text
+
+    def meets(self, kind: str, reason: str | None = None, peer: str | None = None) -> bool:
+        """Whether this outcome is what a step expects (a reason or peer only when it names one)."""
+        return (self.kind == kind and (reason is None or reason == self.reason)
+                and (peer is None or peer == self.peer))
+
+
+def expectation(kind: str, reason: str | None = None, peer: str | None = None) -> str:
+    """The text of an expectation, worded like an Outcome."""
+    return str(Outcome(kind, reason or "", peer or ""))
+
+
+ICMP_ERROR = re.compile(r"^From (\S+?)(?: \(([^)]*)\))?:? icmp_seq=\d+ (.+)$", re.MULTILINE)
+
+
+def icmp_error(output: str) -> Outcome | None:
+    """The first ICMP error a tool printed as "From ADDR icmp_seq=N MESSAGE", if any."""
+    for found in ICMP_ERROR.finditer(output):
+        message = found.group(3)
+        if message.startswith("Redirect"):
+            continue  # a redirect is advice, not an error: the packet went on
+        peer = found.group(2) or found.group(1)
+        reason = next((r for text, r in ICMP_MESSAGES if message.lower().startswith(text.lower())), "")
+        return Outcome("unreachable", reason, peer)
+    return None
+
+
+def local_refusal(output: str) -> Outcome | None:
+    """The sender's kernel refused to send (ENETUNREACH, EINVAL for a blackhole, EACCES, EMSGSIZE)."""
+    for pattern, reason in LOCAL_REFUSALS:
+        if pattern.search(output):
+            return Outcome("unreachable", reason)
+    return None
