@@ -20,8 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from simlab.checks import PING_ENV, ping_command
+from simlab.checks.connect import connect_command
+from simlab.checks.route import route_command
+from simlab.checks.serve import serve_command
+from simlab.checks.trace import trace_command
 from simlab.lab import Lab
-from simlab.scenario import PingStep, RunStep, Step
+from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
 MARK = "@@simlab"
 
@@ -55,7 +59,40 @@ class StepRun:
 def step_commands(step: Step) -> list[str]:
     if isinstance(step, PingStep):
         return [ping_command(step.target, step.deadline, step.count, step.ttl, step.source, step.size)]
+    if isinstance(step, ConnectStep):
+        return [connect_command(step.target, step.port, step.proto, step.deadline)]
+    if isinstance(step, ServeStep):
+        return [serve_command(step.name, step.log, step.proto, step.port, step.command, step.ready)]
+    if isinstance(step, RouteStep):
+        return [route_command(step.target)]
+    if isinstance(step, TraceStep):
+        return [trace_command(step.target, step.max_hops)]
     return list(step.commands)
+
+
+def shown_commands(step: Step) -> list[str]:
+    """The commands as a learner would type them (probe scripts are long; the JSON has them)."""
+    if isinstance(step, PingStep):
+        options = "".join(f" {flag} {value}" for flag, value in (("-c", step.count if step.count > 1 else None),
+                          ("-t", step.ttl), ("-I", step.source), ("-M do -s", step.size)) if value is not None)
+        return [f"ping{options} {step.target}"]
+    if isinstance(step, ConnectStep):
+        return [f"connect {step.proto} {step.target}:{step.port}"]
+    if isinstance(step, ServeStep):
+        return [f"serve {step.command or f'{step.proto} {step.port}'}  # log: {step.log}"]
+    if isinstance(step, RouteStep):
+        return [f"ip route get {step.target}"]
+    if isinstance(step, TraceStep):
+        return [f"trace {step.target}"]
+    return list(step.commands)
+
+
+def runs_alone_after(step: Step) -> bool:
+    """Whether nothing may run after ``step`` in the same exec: the runner, not the script,
+    judges it (a regular expression, text it must not print), retries it (within), or it
+    is a service that must be ready before the next step is judged."""
+    return step.within is not None or isinstance(step, ServeStep) or (
+        isinstance(step, RunStep) and (step.match is not None or step.not_output is not None))
 
 
 def batch_script(steps: list[Step]) -> str:
@@ -66,19 +103,21 @@ def batch_script(steps: list[Step]) -> str:
         commands = step_commands(step)
         for c, command in enumerate(commands):
             lines.append(f"run {ns} {shlex.quote(command)}; record {s} {c}")
-            if isinstance(step, RunStep):
+            if isinstance(step, (RunStep, ServeStep)):
                 lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
         lines.append(f"printf '{MARK} end {s}\\n'")
     return "\n".join(lines) + "\n"
 
 
-def _stop_unless_expected(step: RunStep, last: bool) -> str:
-    if not last or step.expect == "success":
+def _stop_unless_expected(step: RunStep | ServeStep, last: bool) -> str:
+    if not last or isinstance(step, ServeStep) or step.expect == "success":
         stop = '[ "$rc" -eq 0 ] || exit 0'
     else:
         stop = '[ "$rc" -ne 0 ] || exit 0'
-    if last and step.output is not None:
-        stop += f'; case "$out" in *{shlex.quote(step.output)}*) ;; *) exit 0 ;; esac'
+    if last and isinstance(step, RunStep) and step.output is not None:
+        # whitespace-robust, as the runner judges it (results.squeeze)
+        stop += (f'; case "$(printf \'%s\' "$out" | tr -s \'[:space:]\' \' \')" in '
+                 f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
     return stop
 
 

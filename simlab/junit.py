@@ -38,7 +38,8 @@ def _suite(result: ScenarioResult) -> ET.Element:
         elif not step.passed:
             failure = ET.SubElement(case, "failure", message=f"expected {step.expected}, got {step.got}",
                                     type=step.kind)
-            failure.text = "\n".join([*(f"{step.where} $ {c}" for c in step.commands), step.output])
+            failure.text = "\n".join([*(f"{step.where} $ {c}" for c in (step.shown or step.commands)), step.output,
+                                       *([f"hint: {step.hint}"] if step.hint else [])])
     problem = result.error or result.stopped
     if problem:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name="lab", file=result.file,

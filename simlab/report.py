@@ -59,26 +59,31 @@ def paint(text: str, color: bool, **style) -> str:
 
 def step_lines(step: StepResult, color: bool = False) -> list[str]:
     """The commands of a step, its outcome with a mark, and on failure expected vs. got and the output."""
-    # A ping shows as the learner would type it; the full command is in the JSON.
-    shown = [f"ping {step.target}"] if step.kind == "ping" else step.commands
-    lines = [f"      {step.where} $ {command}" for command in shown]
+    # A probe shows as the learner would type it; the full command is in the JSON.
+    lines = [f"      {step.where} $ {command}" for command in (step.shown or step.commands)]
     if step.skipped:
         lines.append(f"      {SKIP_MARK} skipped: an earlier step did not go as expected")
         return lines
     if step.passed:
         mark = paint(PASS_MARK, color, fg="green")
-        lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s)")
+        lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s{_attempts(step)})")
         if step.kind == "run" and step.got.startswith("failure"):  # the error the learner came to see
             lines += [f"      | {line}" for line in step.output.splitlines() if not line.startswith("$ ")]
         return lines
     mark = paint(FAIL_MARK, color, fg="red", bold=True)
-    lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s)")
+    lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s{_attempts(step)})")
+    if step.hint:
+        lines.append(f"      hint: {step.hint}")
     lines += [f"      | {line}" for line in (step.output or "(no output)").splitlines()]
     return lines
 
 
+def _attempts(step: StepResult) -> str:
+    return f", {step.attempts} attempts" if step.attempts > 1 else ""
+
+
 def _as_expected(step: StepResult) -> str:
-    return "" if step.got.startswith(("reply", "success")) else ", as expected"
+    return "" if step.got.startswith(("reply", "success", "open", "ready", "route", "path")) else ", as expected"
 
 
 def summary_lines(result: ScenarioResult) -> list[str]:

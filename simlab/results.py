@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 class StepResult:
     index: int
     title: str
-    kind: str  # "run" or "ping"
+    kind: str  # "run", "ping", "connect", "serve", "route" or "trace"
     where: str  # host or host/netns
     commands: list[str]
     expected: str
@@ -24,6 +24,11 @@ class StepResult:
     target: str = ""  # what a ping step pings ("pc2 (10.0.0.2)" when a name was resolved)
     reason: str = ""  # why a probe was unreachable (checks.REASONS), "" otherwise
     peer: str = ""  # who answered a probe: the target, or the router that sent an ICMP error
+    seen_as: str = ""  # connect: the client address the serving end saw (after any NAT)
+    hops: list[str] = field(default_factory=list)  # trace: the path found ("*" a silent hop)
+    attempts: int = 1  # how often a step with `within` ran before it held (or time ran out)
+    hint: str = ""  # shown to the learner when the step fails
+    shown: list[str] = field(default_factory=list)  # the commands as a learner would type them
 
 
 @dataclass

@@ -9,22 +9,27 @@ and the rest are reported as skipped; a ping check that fails does not.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import replace
 from collections.abc import Callable
 from pathlib import Path
 
-from simlab.batch import CommandRun, StepRun, run_batch, step_commands
+from simlab.batch import CommandRun, StepRun, run_batch, runs_alone_after, shown_commands, step_commands
 from simlab.checks import classify_ping
+from simlab.checks.connect import classify_connect, seen_as
 from simlab.checks.outcome import expectation
 from simlab.checks.ping import resolved_target
+from simlab.checks.route import classify_route
+from simlab.checks.route import describe as describe_route
+from simlab.checks.trace import classify_trace
 from simlab.engine import Engine
 from simlab.errors import Cancelled, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
-from simlab.scenario import PingStep, RunStep, Scenario, Step
+from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
 
 Pause = Callable[[int, Step], None]
 
@@ -73,19 +78,43 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                 pause(index, step)
             run = next(runs, None)  # the batch runs while we wait here
             step_result = judge(index, run or StepRun(step))
+            if not step_result.passed and step.within is not None and run is not None:
+                step_result = _retry(lab, index, step, step_result, cancel)
             result.steps.append(step_result)
             emit(Event("step.done", step.title, lab.name, payload=step_result))
-            if not step_result.passed and (isinstance(step, RunStep) or run is None):
+            if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
                 stopped = True
                 break
         position += offset + 1
     result.steps += [_skipped(i, step) for i, step in enumerate(steps[position:], position + 1)]
 
 
+RETRY_PAUSE = 0.2  # between attempts of a step with `within`: a refusal comes back at once
+
+
+def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event | None) -> StepResult:
+    """Run ``step`` again until it holds or its ``within`` window is over (the step is the
+    last of its batch, so nothing after it has run). The result counts the attempts."""
+    started, attempts, result = time.monotonic(), 1, first
+    while not result.passed and time.monotonic() - started + RETRY_PAUSE < step.within:
+        if cancel is not None and cancel.is_set():
+            break
+        time.sleep(RETRY_PAUSE)
+        run = next(run_batch(lab, step.host, [step]), None)
+        if run is None:
+            break
+        attempts += 1
+        result = judge(index, run)
+    result.attempts = attempts
+    result.duration = time.monotonic() - started + first.duration
+    return result
+
+
 def _same_host_run(steps: list[Step], position: int) -> list[Step]:
     """The steps from ``position`` on that run on the same host, to run in one exec."""
     end = position + 1
-    while end < len(steps) and steps[end].host == steps[position].host:
+    while (end < len(steps) and steps[end].host == steps[position].host
+           and not runs_alone_after(steps[end - 1])):
         end += 1
     return steps[position:end]
 
@@ -100,11 +129,45 @@ def judge(index: int, run: StepRun) -> StepResult:
 def _judge(index: int, run: StepRun) -> StepResult:
     step = run.step
     if not run.commands:
-        return _result(index, step, step_commands(step), step.expect, "no result (the host stopped answering)",
+        return _result(index, step, step_commands(step), _expected(step), "no result (the host stopped answering)",
                        False, "")
+    done = run.commands[-1]
     if isinstance(step, PingStep):
-        return _judge_ping(index, step, run.commands[0])
+        return _judge_ping(index, step, done)
+    if isinstance(step, ConnectStep):
+        return _judge_connect(index, step, done)
+    if isinstance(step, RouteStep):
+        got = classify_route(done.exit_code, done.output)
+        return _result(index, step, [done.command], _expected(step), str(got),
+                       got.meets(step.expect, step.via, step.dev, step.src), done.output)
+    if isinstance(step, TraceStep):
+        return _judge_trace(index, step, done)
+    if isinstance(step, ServeStep):
+        got = "ready" if done.exit_code == 0 else f"not ready (exit {done.exit_code})"
+        return _result(index, step, [done.command], "ready", got, done.exit_code == 0, done.output)
     return _judge_run(index, step, run.commands)
+
+
+def _expected(step: Step) -> str:
+    if isinstance(step, (PingStep, ConnectStep)):
+        text = expectation(step.expect, step.reason, step.peer)
+        if isinstance(step, ConnectStep) and step.appears_as:
+            text += f", seen as {step.appears_as}"
+        return text
+    if isinstance(step, RouteStep):
+        return describe_route(step.expect, step.via, step.dev, step.src)
+    if isinstance(step, TraceStep):
+        return f"path {'exactly' if step.whole else 'starting'} {' > '.join(step.path)}"
+    if isinstance(step, ServeStep):
+        return "ready"
+    expected = step.expect
+    if step.output is not None:
+        expected += f", printing {step.output!r}"
+    if step.match is not None:
+        expected += f", matching {step.match!r}"
+    if step.not_output is not None:
+        expected += f", not printing {step.not_output!r}"
+    return expected
 
 
 def _judge_ping(index: int, step: PingStep, done: CommandRun) -> StepResult:
@@ -112,9 +175,33 @@ def _judge_ping(index: int, step: PingStep, done: CommandRun) -> StepResult:
     resolved = resolved_target(done.output)
     address = resolved.partition("(")[2].rstrip(")") if resolved else step.target
     shown = replace(got, peer="") if got.peer == address else got  # "reply from X" only when X is news
-    result = _result(index, step, [done.command], expectation(step.expect, step.reason, step.peer), str(shown),
+    result = _result(index, step, [done.command], _expected(step), str(shown),
                      got.meets(step.expect, step.reason, step.peer), done.output)
     result.reason, result.peer, result.target = got.reason, got.peer, resolved or step.target
+    if resolved:  # say which address the name got
+        result.shown = [f"{result.shown[0].rpartition(' ')[0]} {resolved}"]
+    return result
+
+
+def _judge_connect(index: int, step: ConnectStep, done: CommandRun) -> StepResult:
+    got, said = classify_connect(done.exit_code, done.output)
+    client = seen_as(said)
+    shown = replace(got, peer="") if got.peer == step.target else got
+    text = str(shown) + (f", seen as {client}" if client else "")
+    passed = got.meets(step.expect, step.reason, step.peer) and step.appears_as in (None, client)
+    result = _result(index, step, [done.command], _expected(step), text, passed, done.output)
+    result.reason, result.peer, result.seen_as = got.reason, got.peer, client
+    return result
+
+
+def _judge_trace(index: int, step: TraceStep, done: CommandRun) -> StepResult:
+    got = classify_trace(done.exit_code, done.output)
+    output = "\n".join(line for line in done.output.splitlines() if not line.startswith("@@hop"))
+    if got is None:
+        return _result(index, step, [done.command], _expected(step), "error", False, done.output)
+    result = _result(index, step, [done.command], _expected(step), str(got), got.meets(step.path, step.whole),
+                     output or "\n".join(f"{n}  {hop}" for n, hop in enumerate(got.hops, 1)))
+    result.hops = got.hops
     return result
 
 
@@ -123,35 +210,49 @@ def _judge_run(index: int, step: RunStep, commands: list[CommandRun]) -> StepRes
     ran_all = len(commands) == len(step.commands)
     got = "success" if last.exit_code == 0 else f"failure (exit {last.exit_code})"
     passed = ran_all and (last.exit_code == 0) == (step.expect == "success")
-    expected = step.expect
-    if step.output is not None:
-        expected += f", printing {step.output!r}"
-        if step.output not in last.output:
-            got += f", without {step.output!r}"
-            passed = False
+    if step.output is not None and squeeze(step.output) not in squeeze(last.output):
+        got += f", without {step.output!r}"
+        passed = False
+    if step.match is not None and not re.search(step.match, last.output, re.MULTILINE):
+        got += f", not matching {step.match!r}"
+        passed = False
+    if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
+        got += f", printing {step.not_output!r}"
+        passed = False
     if not ran_all:
         got += f" at command {len(commands)} of {len(step.commands)}"
     transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in commands)
-    return _result(index, step, step.commands, expected, got, passed, transcript)
+    return _result(index, step, step.commands, _expected(step), got, passed, transcript)
+
+
+def squeeze(text: str) -> str:
+    """Text with every run of whitespace (newlines too) made one space: output matching
+    does not depend on how a command aligns its columns."""
+    return " ".join(text.split())
 
 
 def _result(index: int, step: Step, commands: list[str], expected: str, got: str,
             passed: bool, output: str) -> StepResult:
     return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=commands,
                       expected=expected, got=got, passed=passed, output=output.strip(), note=step.note,
-                      section=step.section, line=step.line, target=_target(step))
+                      section=step.section, line=step.line, target=_target(step), hint=step.hint,
+                      shown=shown_commands(step))
 
 
 def _target(step: Step) -> str:
-    return step.target if isinstance(step, PingStep) else ""
+    return getattr(step, "target", "")
 
 
 def _kind(step: Step) -> str:
-    return "ping" if isinstance(step, PingStep) else "run"
+    return KINDS[type(step)]
+
+
+KINDS = {RunStep: "run", PingStep: "ping", ConnectStep: "connect", ServeStep: "serve", RouteStep: "route",
+         TraceStep: "trace"}
 
 
 def _skipped(index: int, step: Step) -> StepResult:
-    expected = expectation(step.expect, step.reason, step.peer) if isinstance(step, PingStep) else step.expect
     return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=step_commands(step),
-                      expected=expected, got="skipped", passed=False, note=step.note,
-                      section=step.section, line=step.line, skipped=True, target=_target(step))
+                      expected=_expected(step), got="skipped", passed=False, note=step.note,
+                      section=step.section, line=step.line, skipped=True, target=_target(step), hint=step.hint,
+                      shown=shown_commands(step))

@@ -22,14 +22,28 @@ from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
-PING_KEYS = {"deadline", "reason", "from", "count", "ttl", "source", "size"}
-STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output"} | PING_KEYS
+# What each kind of step is (its key) and the keys it takes besides the common ones.
+KIND_KEYS = {
+    "run": {"expect", "output", "match", "not_output"},
+    "ping": {"expect", "deadline", "reason", "from", "count", "ttl", "source", "size"},
+    "connect": {"expect", "deadline", "reason", "from", "proto", "appears_as"},
+    "serve": {"name", "ready"},
+    "route": {"expect", "via", "dev", "src"},
+    "trace": {"path", "whole", "max_hops"},
+}
+COMMON_KEYS = {"title", "note", "section", "host", "netns", "within", "hint"}
+PING_KEYS = KIND_KEYS["ping"] - {"expect"}
+STEP_KEYS = COMMON_KEYS | set(KIND_KEYS) | set().union(*KIND_KEYS.values())
 RUN_EXPECT = ("success", "failure")
 PING_EXPECT = ("reply", "no-reply", "unreachable")
+CONNECT_EXPECT = ("open", "refused", "no-reply", "unreachable")
+ROUTE_EXPECT = ("route", "unreachable", "blackhole", "prohibit")
+PROTOS = ("tcp", "udp")
+SERVE_LISTENER = re.compile(r"^(tcp|udp)\s+(\d{1,5})$")
 # How long a ping waits when the step gives no deadline. A reply (or an
 # ICMP error) ends the wait at once, so only "no-reply" pays its full window:
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
-DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0}
+DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0, "open": 3.0, "refused": 3.0}
 
 
 @dataclass
@@ -42,6 +56,8 @@ class Step:
     note: str = ""
     section: str = ""
     line: int = 0
+    within: float | None = None  # retry until the check holds, for up to this many seconds
+    hint: str = ""  # shown to the learner when the step fails
 
     @property
     def where(self) -> str:
@@ -54,7 +70,9 @@ class RunStep(Step):
 
     commands: list[str] = field(default_factory=list)
     expect: str = "success"
-    output: str | None = None
+    output: str | None = None  # text the last command prints (whitespace-robust)
+    match: str | None = None  # a regular expression its output matches
+    not_output: str | None = None  # text it must not print
 
 
 @dataclass
@@ -70,6 +88,57 @@ class PingStep(Step):
     ttl: int | None = None
     source: str | None = None  # address or interface to send from
     size: int | None = None  # payload bytes, sent with don't-fragment
+
+
+@dataclass
+class ConnectStep(Step):
+    """Open a TCP connection, or send a UDP datagram, to ``target`` ``port``."""
+
+    target: str = ""
+    port: int = 0
+    proto: str = "tcp"
+    expect: str = "open"
+    deadline: float = DEFAULT_DEADLINE["open"]
+    reason: str | None = None
+    peer: str | None = None
+    appears_as: str | None = None  # the client address the serving end must see (after NAT)
+
+
+@dataclass
+class ServeStep(Step):
+    """A detached service: simlab's TCP/UDP listener (``proto`` ``port``) or any ``command``;
+    ready (listening, or its log showing ``ready``) before the next step, logging to ``log``."""
+
+    name: str = ""
+    proto: str | None = None
+    port: int = 0
+    command: str | None = None
+    ready: str | None = None
+
+    @property
+    def log(self) -> str:
+        return f"/var/log/simlab/{self.name}.log"
+
+
+@dataclass
+class RouteStep(Step):
+    """What the kernel would do with a packet to ``target`` (ip route get)."""
+
+    target: str = ""
+    expect: str = "route"
+    via: str | None = None
+    dev: str | None = None
+    src: str | None = None
+
+
+@dataclass
+class TraceStep(Step):
+    """The hops toward ``target``, found with TTL-limited probes."""
+
+    target: str = ""
+    path: list[str] = field(default_factory=list)
+    whole: bool = False  # the path is exactly ``path``, not only its start
+    max_hops: int = 8
 
 
 @dataclass
@@ -112,7 +181,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -> Step | None:
     line = problems.source.line(path)
     if not isinstance(raw, dict):
-        problems.add(path, "a step must be a mapping with title, host and run or ping")
+        problems.add(path, f"a step must be a mapping with title, host and one of {', '.join(KIND_KEYS)}")
         return None
     for key in raw.keys() - STEP_KEYS:
         problems.add(path + (key,), f"unknown key {key!r} in step; known keys: {', '.join(sorted(STEP_KEYS))}")
@@ -127,13 +196,27 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
-                  section=str(raw.get("section", "")), line=line)
-    if ("run" in raw) == ("ping" in raw):
-        problems.add(path, f"step {title!r} needs exactly one of 'run' (commands) or 'ping' (a check)")
+                  section=str(raw.get("section", "")), line=line, within=_within(raw, path, problems),
+                  hint=str(raw.get("hint", "")).strip())
+    kinds = [kind for kind in KIND_KEYS if kind in raw]
+    if len(kinds) != 1:
+        problems.add(path, f"step {title!r} needs exactly one of {', '.join(KIND_KEYS)}")
         return None
-    if "run" in raw:
-        return _parse_run(raw, path, common, problems)
-    return _parse_ping(raw, path, common, problems)
+    kind = kinds[0]
+    for key in sorted(raw.keys() & STEP_KEYS - COMMON_KEYS - {kind} - KIND_KEYS[kind]):
+        owners = [k for k, keys in KIND_KEYS.items() if key in keys or key == k]
+        problems.add(path + (key,), f"{key!r} belongs to {' and '.join(owners)} steps")
+    return PARSERS[kind](raw, path, common, problems)
+
+
+def _within(raw: dict, path: Path_, problems: Problems) -> float | None:
+    within = raw.get("within")
+    if within is None:
+        return None
+    if isinstance(within, bool) or not isinstance(within, (int, float)) or not 0 < within <= 600:
+        problems.add(path + ("within",), "within is seconds to keep retrying, more than 0 and at most 600")
+        return None
+    return float(within)
 
 
 def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunStep | None:
@@ -144,14 +227,19 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     expect = raw.get("expect", "success")
     if expect not in RUN_EXPECT:
         problems.add(path + ("expect",), f"a run step expects 'success' or 'failure', not {expect!r}")
-    output = raw.get("output")
-    if output is not None and not isinstance(output, str):
-        problems.add(path + ("output",), "output must be the text the command must print")
-    for key in sorted(PING_KEYS & raw.keys()):
-        problems.add(path + (key,), f"{key!r} belongs to ping steps")
-    if isinstance(output, str):
-        output = output.rstrip("\n")  # a YAML block ends in a newline; command output as captured does not
-    return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
+    texts = {key: raw.get(key) for key in ("output", "match", "not_output")}
+    for key, text in texts.items():
+        if text is not None and not isinstance(text, str):
+            problems.add(path + (key,), f"{key} must be text")
+            texts[key] = None
+    if texts["match"] is not None:
+        try:
+            re.compile(texts["match"])
+        except re.error as exc:
+            problems.add(path + ("match",), f"match is not a regular expression: {exc}")
+    if texts["output"] is not None:
+        texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
+    return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, **texts)
 
 
 def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
@@ -163,8 +251,6 @@ def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> Pin
     if expect not in PING_EXPECT:
         problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
         expect = "reply"
-    if "output" in raw:
-        problems.add(path + ("output",), "'output' belongs to run steps")
     count = _number(raw, "count", 1, (1, 100), path, problems, "count is how many probes to send, from 1 to 100")
     deadline = _number(raw, "deadline", DEFAULT_DEADLINE[expect] + 0.2 * (count - 1), (0.1, 60), path, problems,
                        "deadline is seconds to wait, from 0.1 to 60")
@@ -209,6 +295,100 @@ def _text(raw: dict, key: str, path: Path_, problems: Problems) -> str | None:
         problems.add(path + (key,), f"{key} takes one address (or interface)")
         return None
     return value.strip()
+
+
+def _parse_connect(raw: dict, path: Path_, common: dict, problems: Problems) -> ConnectStep | None:
+    target, port = _host_port(raw["connect"])
+    if target is None:
+        problems.add(path + ("connect",), "connect takes HOST:PORT (an address or host name, and a port 1-65535)")
+        return None
+    expect = raw.get("expect", "open")
+    if expect not in CONNECT_EXPECT:
+        problems.add(path + ("expect",), f"a connect step expects one of {', '.join(CONNECT_EXPECT)}, not {expect!r}")
+        expect = "open"
+    proto = raw.get("proto", "tcp")
+    if proto not in PROTOS:
+        problems.add(path + ("proto",), f"proto is tcp or udp, not {proto!r}")
+        proto = "tcp"
+    deadline = _number(raw, "deadline", DEFAULT_DEADLINE[expect], (0.1, 60), path, problems,
+                       "deadline is seconds to wait, from 0.1 to 60")
+    return ConnectStep(**common, target=target, port=port, proto=proto, expect=expect, deadline=float(deadline),
+                       reason=_reason(raw, expect, path, problems), peer=_text(raw, "from", path, problems),
+                       appears_as=_text(raw, "appears_as", path, problems))
+
+
+def _host_port(value: Any) -> tuple[str | None, int]:
+    if not isinstance(value, str):
+        return None, 0
+    host, _, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not host or " " in host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return None, 0
+    return host, int(port)
+
+
+def _parse_serve(raw: dict, path: Path_, common: dict, problems: Problems) -> ServeStep | None:
+    serve = raw["serve"]
+    if not isinstance(serve, str) or not serve.strip():
+        problems.add(path + ("serve",), "serve takes 'tcp PORT', 'udp PORT' or a command to run in the background")
+        return None
+    listener = SERVE_LISTENER.match(serve.strip())
+    proto, port = (listener.group(1), int(listener.group(2))) if listener else (None, 0)
+    if listener and not 1 <= port <= 65535:
+        problems.add(path + ("serve",), "a port is 1 to 65535")
+    default = f"{proto}-{port}" if listener else f"serve-{path[-1] + 1}"
+    name = raw.get("name", f"{common['netns']}-{default}" if common["netns"] else default)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.add(path + ("name",), "name is letters, digits, '_', '.' or '-' (it names the log file)")
+        name = default
+    ready = raw.get("ready")
+    if ready is not None and (not isinstance(ready, str) or listener):
+        problems.add(path + ("ready",), "ready is text the command's log shows once it is ready "
+                                        "(simlab's own listener needs none)")
+        ready = None
+    return ServeStep(**common, name=name, proto=proto, port=port, command=None if listener else serve.strip(),
+                     ready=ready)
+
+
+def _parse_route(raw: dict, path: Path_, common: dict, problems: Problems) -> RouteStep | None:
+    target = raw["route"]
+    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+        problems.add(path + ("route",), "route takes one destination address")
+        return None
+    expect = raw.get("expect", "route")
+    if expect not in ROUTE_EXPECT:
+        problems.add(path + ("expect",), f"a route step expects one of {', '.join(ROUTE_EXPECT)}, not {expect!r}")
+        expect = "route"
+    fields = {key: _text(raw, key, path, problems) for key in ("via", "dev", "src")}
+    if expect != "route":
+        for key in sorted(k for k, v in fields.items() if v is not None):
+            problems.add(path + (key,), f"{key} describes a route; the outcome {expect!r} has none")
+    return RouteStep(**common, target=target.strip(), expect=expect, **fields)
+
+
+def _parse_trace(raw: dict, path: Path_, common: dict, problems: Problems) -> TraceStep | None:
+    target = raw["trace"]
+    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+        problems.add(path + ("trace",), "trace takes one destination address or host name")
+        return None
+    hops = raw.get("path")
+    if not isinstance(hops, list) or not hops or not all(isinstance(h, str) and h.strip() for h in hops):
+        problems.add(path + ("path",), "path is a non-empty list of hop addresses ('*' for a silent hop)")
+        hops = []
+    whole = raw.get("whole", False)
+    if not isinstance(whole, bool):
+        problems.add(path + ("whole",), "whole is true (the path is exactly this) or false (it starts so)")
+        whole = False
+    max_hops = _number(raw, "max_hops", 8, (1, 30), path, problems, "max_hops is from 1 to 30")
+    if len(hops) > max_hops:
+        problems.add(path + ("path",), f"path has {len(hops)} hops, more than max_hops ({max_hops})")
+    return TraceStep(**common, target=target.strip(), path=[h.strip() for h in hops], whole=whole,
+                     max_hops=max_hops)
+
+
+PARSERS: dict[str, Callable[[dict, Path_, dict, Problems], Step | None]] = {
+    "run": _parse_run, "ping": _parse_ping, "connect": _parse_connect, "serve": _parse_serve,
+    "route": _parse_route, "trace": _parse_trace}
 
 
 NETNS_USE = re.compile(r"\bip\s+(?:netns\s+(add|exec|del|delete)\s+([\w.-]+)|-n(?:etns)?\s+([\w.-]+))")

@@ -117,3 +117,34 @@ def test_expected_failure_shows_its_error_to_the_learner():
     assert step_lines(result) == ["      a $ ip link set veth-red-br master v-net-0",
                                   "      ✔ failure (exit 1), as expected  (0.00s)",
                                   '      | Cannot find device "veth-red-br"']
+
+
+def test_output_matching_is_whitespace_robust_and_has_match_and_not_output():
+    table = "inet  10.0.0.1/24   scope global eth0\n    valid_lft forever\n"
+    step = run_step(commands=["ip a"], output="10.0.0.1/24 scope global eth0 valid_lft forever")
+    assert judge(1, StepRun(step, [CommandRun("ip a", 0, table)])).passed
+    step = run_step(commands=["ip a"], match=r"inet 10\.0\.0\.\d+/24", not_output="fd00::")
+    result = judge(1, StepRun(step, [CommandRun("ip a", 0, table)]))
+    assert not result.passed and result.got == "success, not matching 'inet 10\\\\.0\\\\.0\\\\.\\\\d+/24'"
+    step = run_step(commands=["ip a"], match=r"inet\s+10\.0\.0\.\d+/24", not_output="scope   global")
+    result = judge(1, StepRun(step, [CommandRun("ip a", 0, table)]))
+    assert not result.passed and result.got == "success, printing 'scope   global'"
+    assert result.expected == "success, matching 'inet\\\\s+10\\\\.0\\\\.0\\\\.\\\\d+/24', not printing 'scope   global'"
+
+
+def test_batch_script_compares_output_across_whitespace():
+    spaced = run_step(commands=["printf 'a   b\\n  c\\n'"], output="a b c")
+    never = run_step(commands=["echo never"], output="x  y")
+    after = run_step(commands=["echo after"])
+    kinds = [(kind, step) for kind, step, _ in run_script_here([spaced, never, after])]
+    assert kinds == [("cmd", 0), ("end", 0), ("cmd", 1)]
+
+
+def test_hint_is_shown_on_failure_in_terminal_and_junit():
+    step = run_step(commands=["false"], hint="did you turn on forwarding?")
+    failed = judge(1, StepRun(step, [CommandRun("false", 1, "")]))
+    assert "      hint: did you turn on forwarding?" in step_lines(failed)
+    root = ET.fromstring(junit_xml([ScenarioResult("s", "s.yaml", "lab", [failed])]))
+    assert "hint: did you turn on forwarding?" in root.find("testsuite/testcase/failure").text
+    ok = judge(1, StepRun(run_step(commands=["true"], hint="h"), [CommandRun("true", 0, "")]))
+    assert not any("hint" in line for line in step_lines(ok))

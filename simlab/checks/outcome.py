@@ -34,6 +34,11 @@ ICMP_MESSAGES = (
     ("Time to live exceeded", "ttl"), ("Frag reassembly time exceeded", "ttl"),
     ("Frag needed and DF set", "frag"),
 )
+# ICMP (type, code) -> reason, for probes that read ICMP errors themselves (connect, trace).
+ICMP_CODES = {(3, 0): "net", (3, 1): "host", (3, 2): "port", (3, 3): "port", (3, 4): "frag", (3, 5): "net",
+              (3, 6): "net", (3, 7): "host", (3, 8): "host", (3, 9): "filtered", (3, 10): "filtered",
+              (3, 11): "net", (3, 12): "host", (3, 13): "filtered", (3, 14): "filtered", (3, 15): "filtered",
+              (11, 0): "ttl", (11, 1): "ttl"}
 # What a tool prints when the sender's kernel refuses to send, and the reason it means.
 LOCAL_REFUSALS = (
     (re.compile(r"local error: message too long|Message too long", re.IGNORECASE), "frag"),

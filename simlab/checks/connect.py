@@ -1,0 +1,125 @@
+"""Connect probes: a TCP connection or a UDP datagram, with the host image's python3.
+
+The probe also reads ICMP on a raw socket (the hosts have NET_RAW) and matches
+errors quoting its own flow, so it knows which ICMP error came back and from
+whom, which the socket's errno alone cannot tell (a port unreachable and a RST
+both give ECONNREFUSED to TCP). It prints one line:
+    @@connect KIND REASON PEER SAID      ("-" for an empty field)
+TCP ``refused``: the target answered with a reset. UDP ``refused``: the target
+itself answered ICMP port unreachable. Any other ICMP error is ``unreachable``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from simlab.checks.outcome import ICMP_CODES, Outcome
+
+MARK = "@@connect"
+PROBE = r'''
+import errno, select, socket, struct, sys, time
+host, port, proto, deadline, codes = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), eval(sys.argv[5])
+tcp = proto == "tcp"
+def say(kind, reason="", peer="", said=""):
+    said = " ".join(said.split())[:200]
+    print("@@connect", kind, reason or "-", peer or "-", said or "-", flush=True)
+    sys.exit(0)
+try:
+    addr = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)[0][4]
+except socket.gaierror as exc:
+    print(f"connect: {host}: {exc.strerror}")
+    sys.exit(2)
+icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+s.setblocking(False)
+LOCAL = {errno.EMSGSIZE: "frag"}
+try:
+    s.connect(addr)
+    if not tcp:
+        s.send(b"simlab\n")
+except BlockingIOError:
+    pass
+except OSError as exc:
+    print(f"connect: {exc.strerror}")
+    say("unreachable", LOCAL.get(exc.errno, "local"))
+mine = s.getsockname()[1]
+end = time.monotonic() + deadline
+def icmp_error(wait):
+    while True:
+        ready, _, _ = select.select([icmp], [], [], max(0, wait))
+        if not ready:
+            return None
+        data, (sender, _) = icmp.recvfrom(4096)
+        ihl = (data[0] & 15) * 4
+        kind, code = data[ihl], data[ihl + 1]
+        inner = data[ihl + 8:]
+        if kind not in (3, 11, 12) or len(inner) < 28:
+            continue
+        iihl = (inner[0] & 15) * 4
+        sport, dport = struct.unpack("!HH", inner[iihl:iihl + 4])
+        if inner[9] == (6 if tcp else 17) and socket.inet_ntoa(inner[16:20]) == addr[0] and (sport, dport) == (mine, port):
+            return sender, kind, code
+def judge_icmp(found):
+    sender, kind, code = found
+    if not tcp and (kind, code) == (3, 3) and sender == addr[0]:
+        say("refused", "", sender)
+    say("unreachable", codes.get((kind, code), ""), sender)
+while True:
+    left = end - time.monotonic()
+    if left <= 0:
+        say("no-reply")
+    ready, writable, _ = select.select([icmp] + ([] if tcp else [s]), [s] if tcp else [], [], left)
+    if icmp in ready:
+        found = icmp_error(0)
+        if found:
+            judge_icmp(found)
+    if tcp and s in writable:
+        err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err == 0:
+            said = b""
+            if select.select([s], [], [], min(0.5, max(0, end - time.monotonic())))[0]:
+                try:
+                    said = s.recv(512)
+                except OSError:
+                    pass
+            say("open", "", addr[0], said.decode(errors="replace"))
+        found = icmp_error(0.05)  # the ICMP error that set err, if one did
+        if found:
+            judge_icmp(found)
+        if err == errno.ECONNREFUSED:
+            say("refused", "", addr[0])
+        print(f"connect: {errno.errorcode.get(err, err)}")
+        say("unreachable", LOCAL.get(err, ""))
+    if not tcp and s in ready:
+        try:
+            said = s.recv(512)
+        except OSError as exc:
+            found = icmp_error(0.05)
+            if found:
+                judge_icmp(found)
+            say("refused" if exc.errno == errno.ECONNREFUSED else "unreachable", "", addr[0])
+        say("open", "", addr[0], said.decode(errors="replace"))
+'''
+LINE = re.compile(rf"^{MARK} (\S+) (\S+) (\S+) (.*)$", re.MULTILINE)
+SEEN_AS = re.compile(r"\bpeer (\S+) \d+")
+
+
+def connect_command(target: str, port: int, proto: str, deadline: float) -> str:
+    codes = repr(ICMP_CODES).replace(" ", "")
+    return " ".join(shlex.quote(a) for a in ["python3", "-c", PROBE, target, str(port), proto, f"{deadline:g}", codes])
+
+
+def classify_connect(exit_code: int, output: str) -> tuple[Outcome, str]:
+    """The outcome, and what the serving end said (simlab's listener says whom it saw)."""
+    found = LINE.search(output)
+    if exit_code != 0 or not found:
+        return Outcome("error"), ""
+    kind, reason, peer, said = (field if field != "-" else "" for field in found.groups())
+    return Outcome(kind, reason, peer), said
+
+
+def seen_as(said: str) -> str:
+    """The client address simlab's listener reported ("peer ADDR PORT"), or ""."""
+    found = SEEN_AS.search(said)
+    return found.group(1) if found else ""
