@@ -89,9 +89,10 @@ def shown_commands(step: Step) -> list[str]:
 
 def runs_alone_after(step: Step) -> bool:
     """Whether nothing may run after ``step`` in the same exec: the runner, not the script,
-    judges it (a regular expression, text it must not print), retries it (within), or it
-    is a service that must be ready before the next step is judged."""
-    return step.within is not None or isinstance(step, ServeStep) or (
+    judges it (a regular expression, text it must not print), retries it (within), stops
+    its packet captures (seen, unseen), or it is a service that must be ready before the
+    next step is judged."""
+    return step.within is not None or bool(step.evidence) or isinstance(step, ServeStep) or (
         isinstance(step, RunStep) and (step.match is not None or step.not_output is not None))
 
 

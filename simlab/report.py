@@ -69,12 +69,28 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
         lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s{_attempts(step)})")
         if step.kind == "run" and step.got.startswith("failure"):  # the error the learner came to see
             lines += [f"      | {line}" for line in step.output.splitlines() if not line.startswith("$ ")]
-        return lines
+        return lines + _evidence_lines(step)
     mark = paint(FAIL_MARK, color, fg="red", bold=True)
     lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s{_attempts(step)})")
     if step.hint:
         lines.append(f"      hint: {step.hint}")
     lines += [f"      | {line}" for line in (step.output or "(no output)").splitlines()]
+    return lines + _evidence_lines(step)
+
+
+MAX_PACKETS = 12  # a probe's packets in a sealed lab are few; a flood is cut short
+
+
+def _evidence_lines(step: StepResult) -> list[str]:
+    """The packet evidence: each expectation, then the packets the captures saw."""
+    if not step.evidence:
+        return []
+    lines = [f"      {line}" for line in step.evidence]
+    lines += [f"      > {packet}" for packet in step.packets[:MAX_PACKETS]]
+    if len(step.packets) > MAX_PACKETS:
+        lines.append(f"      > ... {len(step.packets) - MAX_PACKETS} more (all in --json)")
+    if not step.packets:
+        lines.append("      > (no packets captured)")
     return lines
 
 

@@ -29,6 +29,8 @@ class StepResult:
     attempts: int = 1  # how often a step with `within` ran before it held (or time ran out)
     hint: str = ""  # shown to the learner when the step fails
     shown: list[str] = field(default_factory=list)  # the commands as a learner would type them
+    evidence: list[str] = field(default_factory=list)  # each seen/unseen expectation, marked, with its count
+    packets: list[str] = field(default_factory=list)  # what the captures saw: "HOST:IFACE  tcpdump line"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from simlab.batch import CommandRun, StepRun, run_batch, runs_alone_after, shown_commands, step_commands
 from simlab.checks import classify_ping
+from simlab.checks.capture import Capture, Evidence, Spot, start_captures, stop_captures
 from simlab.checks.connect import classify_connect, seen_as
 from simlab.checks.outcome import expectation
 from simlab.checks.ping import resolved_target
@@ -70,16 +71,23 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
     position, stopped = 0, False
     while position < len(steps) and not stopped and not (cancel is not None and cancel.is_set()):
         batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
-        runs = run_batch(lab, batch[0].host, batch)
         for offset, step in enumerate(batch):
             index = position + offset + 1
             emit(Event("step.start", step.title, lab.name, payload=(index, step)))
             if pause is not None:
                 pause(index, step)
-            run = next(runs, None)  # the batch runs while we wait here
-            step_result = judge(index, run or StepRun(step))
-            if not step_result.passed and step.within is not None and run is not None:
-                step_result = _retry(lab, index, step, step_result, cancel)
+            if offset == 0:
+                captures = start_captures(lab, _spots(step))  # before the batch: its step is the probe
+                runs = run_batch(lab, batch[0].host, batch)
+            try:
+                run = next(runs, None)  # the batch runs while we wait here
+                step_result = judge(index, run or StepRun(step))
+                if not step_result.passed and step.within is not None and run is not None:
+                    step_result = _retry(lab, index, step, step_result, cancel)
+            finally:
+                stop_captures(lab, captures)
+            if step.evidence:
+                judge_evidence(step_result, step.evidence, captures)
             result.steps.append(step_result)
             emit(Event("step.done", step.title, lab.name, payload=step_result))
             if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
@@ -110,11 +118,39 @@ def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threadin
     return result
 
 
+def _spots(step: Step) -> list[Spot]:
+    return list(dict.fromkeys(evidence.spot for evidence in step.evidence))
+
+
+def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[Capture]) -> None:
+    """Add the packet evidence to a step's result: each expectation, and what was captured."""
+    packets = [packet for capture in captures for packet in capture.packets]
+    result.packets = [str(packet) for packet in packets]
+    errors = [c.error for c in captures if c.error]
+    wrong, counts = [], []
+    for expected in evidence:
+        matching = sum(expected.matches(p) for p in packets)
+        holds = expected.holds(packets) and not any(c.error for c in captures if c.spot == expected.spot)
+        result.evidence.append(f"{'✔' if holds else '✘'} {expected.describe()} ({_packets(matching)})")
+        if not holds:
+            wrong.append(expected.describe())
+            counts.append(f"{_packets(matching)} at {expected.spot}")
+    if wrong or errors:
+        result.passed = False
+        result.expected += "".join(f"; {text}" for text in wrong)
+        result.got += "; " + ", ".join(counts + errors)
+
+
+def _packets(count: int) -> str:
+    return f"{count} packet{'s' if count != 1 else ''}"
+
+
 def _same_host_run(steps: list[Step], position: int) -> list[Step]:
-    """The steps from ``position`` on that run on the same host, to run in one exec."""
+    """The steps from ``position`` on that run on the same host, to run in one exec (a step
+    with packet evidence starts a batch of its own: its captures start before it)."""
     end = position + 1
     while (end < len(steps) and steps[end].host == steps[position].host
-           and not runs_alone_after(steps[end - 1])):
+           and not runs_alone_after(steps[end - 1]) and not steps[end].evidence):
         end += 1
     return steps[position:end]
 

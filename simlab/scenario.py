@@ -8,6 +8,7 @@ topology, which is what ``simlab up`` takes. README documents the format and
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -15,22 +16,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simlab.checks.capture import PROTOS as PACKET_PROTOS
+from simlab.checks.capture import Evidence, Spot
 from simlab.checks.outcome import REASONS
 from simlab.errors import InputError
 from simlab.problems import Problems
-from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
+from simlab.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
 # What each kind of step is (its key) and the keys it takes besides the common ones.
 KIND_KEYS = {
-    "run": {"expect", "output", "match", "not_output"},
-    "ping": {"expect", "deadline", "reason", "from", "count", "ttl", "source", "size"},
-    "connect": {"expect", "deadline", "reason", "from", "proto", "appears_as"},
+    "run": {"expect", "output", "match", "not_output", "seen", "unseen"},
+    "ping": {"expect", "deadline", "reason", "from", "count", "ttl", "source", "size", "seen", "unseen"},
+    "connect": {"expect", "deadline", "reason", "from", "proto", "appears_as", "seen", "unseen"},
     "serve": {"name", "ready"},
     "route": {"expect", "via", "dev", "src"},
-    "trace": {"path", "whole", "max_hops"},
+    "trace": {"path", "whole", "max_hops", "seen", "unseen"},
 }
+EVIDENCE_KEYS = {"at", "src", "dst", "proto", "count"}
+SPOT_RE = re.compile(rf"^({NAME_CHARS})(?:/({NAME_CHARS}))?:({IFNAME_CHAR}+)$")
 COMMON_KEYS = {"title", "note", "section", "host", "netns", "within", "hint"}
 PING_KEYS = KIND_KEYS["ping"] - {"expect"}
 STEP_KEYS = COMMON_KEYS | set(KIND_KEYS) | set().union(*KIND_KEYS.values())
@@ -58,6 +63,7 @@ class Step:
     line: int = 0
     within: float | None = None  # retry until the check holds, for up to this many seconds
     hint: str = ""  # shown to the learner when the step fails
+    evidence: list[Evidence] = field(default_factory=list)  # seen/unseen: packets captured around the step
 
     @property
     def where(self) -> str:
@@ -174,6 +180,7 @@ def load_scenario(path: str | Path) -> Scenario:
     steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
     if not problems.messages:
         _check_namespaces(topology, steps, problems)
+        _check_spots(topology, steps, problems)
     problems.raise_if_any()
     return Scenario(topology, steps, str(path), str(data.get("tutorial", "")))
 
@@ -206,7 +213,65 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     for key in sorted(raw.keys() & STEP_KEYS - COMMON_KEYS - {kind} - KIND_KEYS[kind]):
         owners = [k for k, keys in KIND_KEYS.items() if key in keys or key == k]
         problems.add(path + (key,), f"{key!r} belongs to {' and '.join(owners)} steps")
+    if "seen" in raw or "unseen" in raw:
+        common["evidence"] = _evidence(raw, path, topology, problems)
     return PARSERS[kind](raw, path, common, problems)
+
+
+def _evidence(raw: dict, path: Path_, topology: Topology, problems: Problems) -> list[Evidence]:
+    found = []
+    for key in ("seen", "unseen"):
+        if key not in raw:
+            continue
+        entries = raw[key]
+        if not isinstance(entries, list) or not entries:
+            problems.add(path + (key,), f"{key} is a list of {{at: HOST[/NETNS]:IFACE, src, dst, proto, count}}")
+            continue
+        for n, entry in enumerate(entries):
+            evidence = _one_evidence(entry, key == "seen", path + (key, n), topology, problems)
+            if evidence:
+                found.append(evidence)
+    return found
+
+
+def _one_evidence(entry: Any, seen: bool, path: Path_, topology: Topology, problems: Problems) -> Evidence | None:
+    if not isinstance(entry, dict) or "at" not in entry:
+        problems.add(path, "each entry needs at: HOST[/NETNS]:IFACE (and any of src, dst, proto, count)")
+        return None
+    for key in sorted(entry.keys() - EVIDENCE_KEYS):
+        problems.add(path + (key,), f"unknown key {key!r}; known keys: {', '.join(sorted(EVIDENCE_KEYS))}")
+    spot = SPOT_RE.match(str(entry["at"]))
+    if not spot:
+        problems.add(path + ("at",), f"at is HOST[/NETNS]:IFACE, like outside:eth0, not {entry['at']!r}")
+        return None
+    host, netns, iface = spot.groups()
+    if host not in topology.hosts:
+        problems.add(path + ("at",), f"unknown host {host!r} (hosts: {', '.join(sorted(topology.hosts))})")
+        return None
+    proto = entry.get("proto")
+    if proto is not None and proto not in PACKET_PROTOS:
+        problems.add(path + ("proto",), f"proto is one of {', '.join(PACKET_PROTOS)}, not {proto!r}")
+        proto = None
+    count = entry.get("count")
+    if count is not None and (not seen or isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        problems.add(path + ("count",), "count is how many matching packets are seen, 1 or more (unseen means none)")
+        count = None
+    addresses = {}
+    for key in ("src", "dst"):
+        value = entry.get(key)
+        if value is not None and not _is_address(value):
+            problems.add(path + (key,), f"{key} is an IPv4 address, not {value!r}")
+            value = None
+        addresses[key] = value
+    return Evidence(Spot(host, iface, netns), seen, addresses["src"], addresses["dst"], proto, count)
+
+
+def _is_address(value: Any) -> bool:
+    try:
+        ipaddress.IPv4Address(str(value))
+        return isinstance(value, str)
+    except ValueError:
+        return False
 
 
 def _within(raw: dict, path: Path_, problems: Problems) -> float | None:
@@ -438,6 +503,30 @@ def _follow_namespaces(command: str, created: dict[str, set[str] | None], host: 
         elif ns not in known:
             on_missing(ns)
             known.add(ns)
+
+
+def _check_spots(topology: Topology, steps: list[Step], problems: Problems) -> None:
+    """A capture at an interface its host cannot have: not in the file, not named by any
+    command on that host up to that step, and no command there the check cannot follow."""
+    wired = {(end.host, end.interface) for end in topology.wired_interfaces()}
+    said = {name: " ".join(host.setup) for name, host in topology.hosts.items()}
+    opaque = {name for name, host in topology.hosts.items() if any(OPAQUE.search(c) for c in host.setup)}
+    for i, step in enumerate(steps):
+        for evidence in step.evidence:
+            spot = evidence.spot
+            declared = spot.iface in ("lo", "any") or (spot.host, spot.iface) in wired or (
+                spot.iface in topology.hosts[spot.host].addresses)
+            if not (declared or spot.host in opaque or re.search(rf"(?<![\w.-]){re.escape(spot.iface)}(?![\w.-])",
+                                                                  said[spot.host])):
+                key = "seen" if evidence.seen else "unseen"
+                index = [e for e in step.evidence if e.seen == evidence.seen].index(evidence)
+                problems.add(("steps", i, key, index, "at"),
+                             f"no interface {spot.iface!r} on {spot.host}: not in the file and no step before "
+                             f"this one creates it")
+        if isinstance(step, RunStep):
+            said[step.host] += " " + " ".join(step.commands)
+            if any(OPAQUE.search(c) for c in step.commands):
+                opaque.add(step.host)
 
 
 def shipped_scenarios_dir() -> Path:

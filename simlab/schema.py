@@ -20,6 +20,16 @@ STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "st
 
 
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+IPV4 = {"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"}
+EVIDENCE = {
+    "type": "object", "additionalProperties": False, "required": ["at"],
+    "properties": {
+        "at": {"type": "string", "pattern": f"^{NAME_CHARS}(/{NAME_CHARS})?:{IFNAME_CHAR}+$",
+               "description": "HOST[/NETNS]:IFACE to capture on (tcpdump)."},
+        "src": IPV4, "dst": IPV4, "proto": {"enum": ["icmp", "tcp", "udp"]},
+        "count": {"type": "integer", "minimum": 1, "description": "Exactly this many (default: at least one)."},
+    },
+}
 COMMON = {
     "title": {"type": "string"},
     "note": {"type": "string", "description": "The tutorial's explanation, shown to the learner."},
@@ -61,6 +71,10 @@ OPTIONS = {
              "description": "Hop addresses ('*' a silent hop): how the path starts."},
     "whole": {"type": "boolean", "description": "The path is exactly `path`."},
     "max_hops": {"type": "integer", "minimum": 1, "maximum": 30},
+    "seen": {"type": "array", "minItems": 1, "items": EVIDENCE,
+             "description": "Packets a capture around the step must see."},
+    "unseen": {"type": "array", "minItems": 1, "items": EVIDENCE,
+               "description": "Packets a capture around the step must not see."},
 }
 EXPECT = {"run": RUN_EXPECT, "ping": PING_EXPECT, "connect": CONNECT_EXPECT, "route": ROUTE_EXPECT}
 

@@ -1,0 +1,149 @@
+"""Packet evidence: tcpdump on lab interfaces around a probe, and ``seen``/``unseen`` judged on it.
+
+A capture starts detached on its host (or namespace) and the start returns only
+once tcpdump says "listening on", so the probe cannot run before it; it is
+stopped with SIGINT after the probe, and the stop returns once tcpdump has
+printed its closing statistics, so every packet it read has been written.
+``--immediate-mode`` hands each packet to tcpdump as it arrives.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+PROTOS = ("icmp", "tcp", "udp")
+LINE = re.compile(r"\bIP (\S+) > (\S+): (.*)$")
+POLLS = 250  # 0.02 s apart: tcpdump has 5 s to start or to stop
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where to capture: an interface of a host, or of a namespace in it."""
+
+    host: str
+    iface: str
+    netns: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.host}{'/' + self.netns if self.netns else ''}:{self.iface}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Packets that must (``seen``) or must not (``unseen``) cross ``spot`` during the probe."""
+
+    spot: Spot
+    seen: bool = True
+    src: str | None = None
+    dst: str | None = None
+    proto: str | None = None
+    count: int | None = None  # exactly this many (seen); default: at least one
+
+    def describe(self) -> str:
+        what = [f"{key} {value}" for key, value in (("proto", self.proto), ("src", self.src), ("dst", self.dst))
+                if value]
+        times = f", exactly {self.count}" if self.count is not None else ""
+        return f"{'seen' if self.seen else 'unseen'} at {self.spot}: {', '.join(what) or 'any packet'}{times}"
+
+    def matches(self, packet: Packet) -> bool:
+        return (packet.spot == self.spot and self.src in (None, packet.src) and self.dst in (None, packet.dst)
+                and self.proto in (None, packet.proto))
+
+    def holds(self, packets: list[Packet]) -> bool:
+        found = sum(self.matches(p) for p in packets)
+        if not self.seen:
+            return found == 0
+        return found == self.count if self.count is not None else found > 0
+
+
+@dataclass(frozen=True)
+class Packet:
+    spot: Spot
+    src: str
+    dst: str
+    proto: str
+    line: str
+
+    def __str__(self) -> str:
+        return f"{self.spot}  {self.line}"
+
+
+class Runs(Protocol):
+    """What captures need of a lab: a command on a host (lab.Lab.exec)."""
+
+    def exec(self, host: str, command: str, netns: str | None = None): ...
+
+
+@dataclass
+class Capture:
+    spot: Spot
+    path: str
+    pid: str = ""
+    packets: list[Packet] = field(default_factory=list)
+    error: str = ""
+
+
+def start_captures(lab: Runs, spots: list[Spot]) -> list[Capture]:
+    """Start a capture on every spot; return once each listens (or has failed, ``error``)."""
+    captures = [Capture(spot, f"/tmp/simlab-capture-{uuid.uuid4().hex[:8]}") for spot in spots]
+    _each(lambda c: _start(lab, c), captures)
+    return captures
+
+
+def stop_captures(lab: Runs, captures: list[Capture]) -> None:
+    """Stop every capture that started and read its packets into it."""
+    _each(lambda c: _stop(lab, c), [c for c in captures if c.pid])
+
+
+def _each(fn, captures: list[Capture]) -> None:
+    if len(captures) <= 1:
+        for capture in captures:
+            fn(capture)
+        return
+    with ThreadPoolExecutor(max_workers=len(captures)) as pool:
+        list(pool.map(fn, captures))
+
+
+def _start(lab: Runs, capture: Capture) -> None:
+    out, err = f"{capture.path}.out", f"{capture.path}.err"
+    command = (f": >{out}; : >{err}; setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -t -l -U --immediate-mode "
+               f">{out} 2>{err} </dev/null & pid=$!; i=0; "
+               f"until grep -qs 'listening on' {err}; do "
+               f"kill -0 $pid 2>/dev/null && [ $i -lt {POLLS} ] || {{ cat {err}; exit 1; }}; "
+               f"i=$((i+1)); sleep 0.02; done; echo $pid")
+    done = lab.exec(capture.spot.host, command, capture.spot.netns)
+    if done.exit_code == 0 and done.output.strip().isdigit():
+        capture.pid = done.output.strip()
+    else:
+        capture.error = f"capture at {capture.spot} did not start: {done.output.strip() or 'no output'}"
+
+
+def _stop(lab: Runs, capture: Capture) -> None:
+    out, err = f"{capture.path}.out", f"{capture.path}.err"
+    command = (f"kill -INT {capture.pid}; i=0; "
+               f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.02; done; "
+               f"cat {out}; rm -f {out} {err}")
+    done = lab.exec(capture.spot.host, command, capture.spot.netns)
+    capture.packets = parse_packets(capture.spot, done.output)
+
+
+def parse_packets(spot: Spot, output: str) -> list[Packet]:
+    """IPv4 packets from tcpdump -nn -q -t lines (ARP and others are left out)."""
+    packets = []
+    for line in output.splitlines():
+        found = LINE.search(line)
+        if not found:
+            continue
+        src, dst, rest = found.groups()
+        dst = dst.rstrip(":")
+        proto = "icmp" if rest.startswith("ICMP") else "udp" if rest.startswith("UDP") else \
+            "tcp" if rest.startswith("tcp") else "other"
+        if proto in ("tcp", "udp"):
+            src, dst = src.rpartition(".")[0], dst.rpartition(".")[0]
+        packets.append(Packet(spot, src, dst, proto, line.strip()))
+    return packets
