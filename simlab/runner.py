@@ -2,9 +2,11 @@
 
 The runner emits events (``step.start``, ``step.done`` with a StepResult) and
 returns a ScenarioResult; it never prints. Consecutive steps on one host run
-in one exec (batch.py), their results streaming back as each step ends. A run step that does not go as
-expected stops the story (later steps would only fail for the same reason)
-and the rest are reported as skipped; a ping check that fails does not.
+in one exec (batch.py), their results streaming back as each step ends. A run
+or serve step that does not go as expected stops the story (later steps would
+only fail for the same reason) and the rest are reported as skipped; a probe
+(ping, connect, route, trace) that fails does not. A step with packet evidence
+runs in an exec of its own between the start and the stop of its captures.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import replace
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from simlab.batch import CommandRun, StepRun, run_batch, runs_alone_after, shown_commands, step_commands
