@@ -24,8 +24,10 @@ def test_recorded_output_is_classified_by_its_kind_and_reason(path: Path) -> Non
 
 
 def kind_of(path: Path) -> tuple[str, str]:
-    kind, _, reason = path.stem.split("-")[0].partition(".") if not path.stem.startswith("no-reply") \
-        else ("no-reply", "", "")
+    """(kind, reason) from a name like unreachable.filtered-reject-admin or no-reply-lost."""
+    if path.stem.startswith("no-reply"):
+        return "no-reply", ""
+    kind, _, reason = path.stem.split("-")[0].partition(".")
     return kind, reason
 
 

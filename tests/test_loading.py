@@ -95,3 +95,15 @@ def test_ping_options_are_parsed(tmp_path: Path) -> None:
     assert (step.reason, step.peer, step.count, step.ttl, step.source, step.size) == ("ttl", "10.0.0.1", 3, 1, "eth0",
                                                                                      1400)
     assert step.deadline == 2.4  # the unreachable default, plus 0.2 s for each further probe
+
+
+def test_every_host_knows_every_other_by_name(tmp_path: Path) -> None:
+    from simlab.lab import host_entries
+
+    path = tmp_path / "names.yaml"
+    path.write_text("hosts:\n  r: {interfaces: {lo: 8.8.8.8/32, eth0: 10.0.0.1/24, eth1: [10.1.0.1/24, 10.1.0.9/24]}}\n"
+                    "  b: {interfaces: {eth0: 10.0.0.2/24}}\n  c: {}\n"
+                    "  d: {interfaces: {eth0: 10.1.0.2/24}}\nlinks: [[r:eth0, b:eth0], [r:eth1, d:eth0]]\n")
+    topology = load_scenario(path).topology
+    assert host_entries(topology) == ["r:10.0.0.1", "r-eth0:10.0.0.1", "r-eth1:10.1.0.1", "r-lo:8.8.8.8",
+                                      "b:10.0.0.2", "b-eth0:10.0.0.2", "d:10.1.0.2", "d-eth0:10.1.0.2"]
