@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,9 @@ import typer
 from simlab.engine import Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image
-from simlab.lab import container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
+from simlab.batch import DEFAULT_STEP_TIMEOUT
+from simlab.entry import EXIT_INTERRUPTED
+from simlab.lab import container_name, destroy_lab, list_labs, open_lab, start_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
@@ -39,17 +40,18 @@ app = typer.Typer(
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 
-EXIT_INTERRUPTED = 130
 
 
-def main() -> None:
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, CI timeouts: clean up as for Ctrl-C
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
+def run_app() -> None:
+    """Run the command line; it exits with the command's code (entry.py comes before)."""
     app()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def main() -> None:
+    """The entry point of older installs; see entry.main."""
+    from simlab.entry import main as entry_main
+
+    entry_main()
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -211,21 +213,28 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
         json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
                                                         help="Write the result as JSON ('-' for standard output).")] = None,
         step: Annotated[bool, typer.Option("--step", help="Pause before each step; Enter goes on.")] = False,
-        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name).")] = None,
+        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name, with a suffix "
+                                                         "when another lab has it).")] = None,
         privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
+        timeout: Annotated[Optional[float], typer.Option(min=0.1, help="Stop the whole run after this many seconds "
+                                                         "(as validate --timeout does for each scenario).")] = None,
+        step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
+                                                    "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
 
     Exit 0 when every expectation held, 1 when one did not, 2 for bad input
-    or an engine problem. The lab is removed afterwards unless --keep.
+    or an engine problem, 130 when interrupted. The lab is removed afterwards
+    unless --keep, also after a failure, a timeout or Ctrl-C.
     """
     scenario = load_scenario(resolve_scenario(scenario_ref))
     progress = _progress(to_stderr=json_out == "-")
     _print_title(scenario, progress)
     engine = _connect_with_image(progress)
-    lab_name = name or free_lab_name(engine, scenario.name)
-    result = run_scenario(engine, scenario, lab_name, progress, keep=keep,
-                          pause=_pause_for_enter if step else None, privileged=privileged)
+    result = run_scenario(engine, scenario, name or scenario.name, progress, keep=keep,
+                          pause=_pause_for_enter if step else None, privileged=privileged,
+                          exact_name=name is not None, timeout=timeout, step_timeout_default=step_timeout)
+    lab_name = result.lab
     progress.line("")
     for line in summary_lines(result):
         progress.line(line)
@@ -263,6 +272,8 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                                                              help="Write the results as JSON ('-' for standard output).")] = None,
              fail_fast: Annotated[bool, typer.Option(help="Stop everything at the first failure.")] = False,
              keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
+             step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
+                                                         "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
              ) -> None:
     """Run many scenarios, each in its own lab, several at once, and report for CI.
 
@@ -273,7 +284,8 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
-    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed)
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
+                      step_timeout=step_timeout)
     results, interrupted = _run_batch(scenarios, options, out) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)

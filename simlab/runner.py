@@ -14,62 +14,104 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simlab.batch import CommandRun, StepRun, run_batch, step_commands
+from simlab.batch import DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, step_commands, step_timeout, timed_out
 from simlab.checks import classify_ping
 from simlab.engine import Engine
 from simlab.errors import Cancelled, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import Lab, destroy_lab, start_lab
+from simlab.lab import Lab, new_run_id, remove_run, start_lab
 from simlab.results import ScenarioResult, StepResult
 from simlab.scenario import PingStep, RunStep, Scenario, Step
 
 Pause = Callable[[int, Step], None]
+MAX_BATCH_TEXT = 64 * 1024  # characters of commands per exec: the script travels as one argument (128 KiB max)
 
 
 def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
                  pause: Pause | None = None, privileged: bool = False,
-                 cancel: threading.Event | None = None) -> ScenarioResult:
+                 cancel: threading.Event | None = None, exact_name: bool = True, timeout: float | None = None,
+                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT) -> ScenarioResult:
     """Run every step in a fresh lab. The lab is removed afterwards unless ``keep``,
     also after a failure or Ctrl-C (which sets ``stopped`` instead of raising).
     ``cancel``, set from another thread, stops the run at the next step boundary; to cut a
-    step that hangs, the caller also removes the lab (see validate.Batch.stop)."""
+    step that hangs, the caller also removes the lab (see validate.Batch.stop). ``timeout``
+    does both after that many seconds. With ``exact_name`` False, ``lab_name`` is a base
+    (see lab.start_lab); ``result.lab`` says which name the lab got."""
     result = ScenarioResult(scenario.name, scenario.file, lab_name)
     started = time.monotonic()
+    run_id = new_run_id()
+    cancel = cancel or threading.Event()
+    timer = _time_limit(engine, run_id, lab_name, cancel, timeout)
     lab = None
     try:
         lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
-                        cancel)
-        _run_steps(lab, scenario, result, emit, pause, cancel)
+                        cancel, exact=exact_name, run_id=run_id)
+        result.lab = lab.name
+        _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default)
     except KeyboardInterrupt:
         result.stopped = "interrupted"
     except SimlabError as exc:
-        if isinstance(exc, Cancelled) or (cancel is not None and cancel.is_set()):
+        if isinstance(exc, Cancelled) or cancel.is_set():
             result.stopped = "cancelled"  # the lab was removed under it: not an error of its own
         else:
             result.error = str(exc)
     finally:
-        if lab is not None and not keep:
-            emit(Event("lab.down", f"removing lab {lab_name}", lab_name))
-            destroy_lab(engine, lab_name)
-        result.kept = lab is not None and keep
+        if timer is not None:
+            timer.cancel()
+            if timer.fired:
+                result.stopped, result.error = f"timed out after {timeout:g}s", None
+        result.kept = lab is not None and keep and not result.stopped.startswith("timed out")
+        if not result.kept:  # by this start's id: whatever it made, even if start_lab never returned
+            _remove_lab(engine, run_id, result, emit, announce=lab is not None)
         result.duration = time.monotonic() - started
     return result
 
 
+class _TimeLimit(threading.Timer):
+    fired = False
+
+
+def _time_limit(engine: Engine, run_id: str, lab: str, cancel: threading.Event,
+                timeout: float | None) -> _TimeLimit | None:
+    """A timer that, after ``timeout`` seconds, stops the run: it sets ``cancel`` and removes
+    the run's containers, which ends whatever a step waits for."""
+    if timeout is None:
+        return None
+
+    def stop() -> None:
+        timer.fired = True
+        cancel.set()
+        remove_run(engine, run_id, lab)
+    timer = _TimeLimit(timeout, stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _remove_lab(engine: Engine, run_id: str, result: ScenarioResult, emit: Emit, announce: bool) -> None:
+    def note_left(event: Event) -> None:
+        if event.kind == "lab.left":
+            result.error = f"{result.error}; {event.message}" if result.error else event.message
+        emit(event)
+    if announce:
+        emit(Event("lab.down", f"removing lab {result.lab}", result.lab))
+    remove_run(engine, run_id, result.lab, note_left)
+
+
 def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None,
-               cancel: threading.Event | None) -> None:
+               cancel: threading.Event, default_timeout: float) -> None:
     steps = scenario.steps
     position, stopped = 0, False
-    while position < len(steps) and not stopped and not (cancel is not None and cancel.is_set()):
+    while position < len(steps) and not stopped and not cancel.is_set():
         batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
-        runs = run_batch(lab, batch[0].host, batch)
+        runs = run_batch(lab, batch[0].host, batch, default_timeout)
         for offset, step in enumerate(batch):
             index = position + offset + 1
             emit(Event("step.start", step.title, lab.name, payload=(index, step)))
             if pause is not None:
                 pause(index, step)
             run = next(runs, None)  # the batch runs while we wait here
-            step_result = judge(index, run or StepRun(step))
+            step_result = judge(index, run or StepRun(step), default_timeout)
             result.steps.append(step_result)
             emit(Event("step.done", step.title, lab.name, payload=step_result))
             if not step_result.passed and (isinstance(step, RunStep) or run is None):
@@ -81,24 +123,36 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
 
 def _same_host_run(steps: list[Step], position: int) -> list[Step]:
     """The steps from ``position`` on that run on the same host, to run in one exec."""
-    end = position + 1
-    while end < len(steps) and steps[end].host == steps[position].host:
+    end, size = position + 1, _text(steps[position])
+    while end < len(steps) and steps[end].host == steps[position].host and size + _text(steps[end]) <= MAX_BATCH_TEXT:
+        size += _text(steps[end])
         end += 1
     return steps[position:end]
 
 
-def judge(index: int, run: StepRun) -> StepResult:
+def _text(step: Step) -> int:
+    return sum(len(command) + 64 for command in step_commands(step))
+
+
+def judge(index: int, run: StepRun, default_timeout: float = DEFAULT_STEP_TIMEOUT) -> StepResult:
     """Compare what a step's commands did with what the step expects."""
-    result = _judge(index, run)
+    result = _judge(index, run, default_timeout)
     result.duration = sum(c.seconds for c in run.commands)
     return result
 
 
-def _judge(index: int, run: StepRun) -> StepResult:
+def _judge(index: int, run: StepRun, default_timeout: float) -> StepResult:
     step = run.step
     if not run.commands:
         return _result(index, step, step_commands(step), step.expect, "no result (the host stopped answering)",
                        False, "")
+    late = next((c for c in run.commands if timed_out(step, c, default_timeout)), None)
+    if late is not None:
+        limit = step_timeout(step, default_timeout)
+        transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in run.commands)
+        return _result(index, step, [c.command for c in run.commands], step.expect,
+                       f"timed out: `{late.command}` was stopped after {limit:g} s (the step's timeout)",
+                       False, transcript)
     if isinstance(step, PingStep):
         done = run.commands[0]
         got = classify_ping(done.exit_code, done.output)

@@ -21,7 +21,8 @@ from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
-STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output", "deadline"}
+STEP_KEYS = {"title", "note", "section", "host", "netns", "run", "ping", "expect", "output", "deadline", "timeout"}
+MAX_STEP_TIMEOUT = 3600
 RUN_EXPECT = ("success", "failure")
 PING_EXPECT = ("reply", "no-reply", "unreachable")
 # How long a ping waits when the step gives no deadline. A reply (or an
@@ -40,6 +41,7 @@ class Step:
     note: str = ""
     section: str = ""
     line: int = 0
+    timeout: float | None = None  # seconds each command may take; None: the run's default
 
     @property
     def where(self) -> str:
@@ -119,13 +121,24 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
-                  section=str(raw.get("section", "")), line=line)
+                  section=str(raw.get("section", "")), line=line, timeout=_parse_timeout(raw, path, problems))
     if ("run" in raw) == ("ping" in raw):
         problems.add(path, f"step {title!r} needs exactly one of 'run' (commands) or 'ping' (a check)")
         return None
     if "run" in raw:
         return _parse_run(raw, path, common, problems)
     return _parse_ping(raw, path, common, problems)
+
+
+def _parse_timeout(raw: dict, path: Path_, problems: Problems) -> float | None:
+    timeout = raw.get("timeout")
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_STEP_TIMEOUT:
+        problems.add(path + ("timeout",), f"timeout is the seconds each command of the step may take, "
+                                          f"more than 0 and at most {MAX_STEP_TIMEOUT}")
+        return None
+    return float(timeout)
 
 
 def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunStep | None:

@@ -53,6 +53,8 @@ def scenario_schema() -> dict:
             "expect": {"enum": list(RUN_EXPECT + PING_EXPECT)},
             "output": {"type": "string", "description": "Text the (last) command must print."},
             "deadline": {"type": "number", "minimum": 0.1, "maximum": 60},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+                        "description": "seconds each command of the step may take (default 60)"},
         },
         "oneOf": [
             {"required": ["run"], "not": {"anyOf": [{"required": ["ping"]}, {"required": ["deadline"]}]},

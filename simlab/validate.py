@@ -17,10 +17,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.engine import Engine
 from simlab.errors import SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import destroy_lab
+from simlab.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, load_scenario, shipped_scenarios
@@ -39,6 +40,7 @@ class Options:
     timeout: float | None = None
     fail_fast: bool = False
     keep_failed: bool = False
+    step_timeout: float = DEFAULT_STEP_TIMEOUT
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
@@ -109,13 +111,15 @@ class Batch:
                     if self.options.fail_fast and not result.passed:
                         self._stop_all("stopped by --fail-fast", pending)
         except KeyboardInterrupt:
-            self._stop_all("interrupted", pending)
-            for future in pending:
-                if not future.cancelled():
-                    results[futures[future]] = future.result()
+            with deferred_interrupts(reraise=False):  # more Ctrl-C only hurry what is already stopping
+                self._stop_all("interrupted", pending)
+                for future in pending:
+                    if not future.cancelled():
+                        results[futures[future]] = future.result()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            with deferred_interrupts(reraise=False):
+                pool.shutdown(wait=True, cancel_futures=True)
             for i in futures.values():
                 if i not in results:  # cancelled before it started
                     results[i] = ScenarioResult(scenarios[i].name, scenarios[i].file,
@@ -130,18 +134,13 @@ class Batch:
                 return ScenarioResult(scenario.name, scenario.file, stopped=f"not run: {self._stopped['*']}")
             cancel = self._running[lab] = threading.Event()
         self.emit(Event("validate.start", scenario.name, lab))
-        timer = None
-        if self.options.timeout:
-            timer = threading.Timer(self.options.timeout, self.stop, (lab, f"timed out after {self.options.timeout:g}s"))
-            timer.start()
         try:
-            result = run_scenario(self.engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel)
+            result = run_scenario(self.engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
+                                  timeout=self.options.timeout, step_timeout_default=self.options.step_timeout)
         except Exception as exc:  # one scenario's crash must not take the others down
             result = ScenarioResult(scenario.name, scenario.file, lab, error=f"simlab failed: {exc!r}")
             destroy_lab(self.engine, lab)
         finally:
-            if timer:
-                timer.cancel()
             with self._lock:
                 self._running.pop(lab, None)
         if lab in self._stopped:  # the stop is the story; what it broke on the way is not
