@@ -21,7 +21,7 @@ from simlab.engine import Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image
 from simlab.batch import DEFAULT_STEP_TIMEOUT
-from simlab.entry import EXIT_INTERRUPTED
+from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.lab import container_name, destroy_lab, list_labs, open_lab, start_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
@@ -59,6 +59,7 @@ def reports_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
+            live_signals()
             return command(*args, **kwargs)
         except SimlabError as exc:
             typer.echo(f"simlab: error: {exc}", err=True)

@@ -18,18 +18,40 @@ EXIT_INTERRUPTED = 130
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
+_held: list[int] = []
+
+
 def main() -> None:
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
     sys.stdout, sys.stderr = _forgiving(sys.stdout), _forgiving(sys.stderr)
+    # A KeyboardInterrupt inside code that dataclasses, typer or pydantic compile with exec
+    # turns into a RuntimeError traceback or an exit by SIGINT instead of 130: signals are
+    # held until a command starts (live_signals), when there is something to clean up.
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(signum, _hold)
     try:
         from simlab.cli import run_app
 
-        run_app()  # exits with the command's code; a Ctrl-C while typer parses is 130 there too
+        run_app()  # exits with the command's code
     except KeyboardInterrupt:
         print("simlab: interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if _held:  # stopped while the command line was parsed: nothing ran
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def live_signals() -> None:
+    """From now on a stop signal raises KeyboardInterrupt; one that came while held, at once."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
+    if _held:
+        _held.clear()
+        raise KeyboardInterrupt
+
+
+def _hold(signum: int, frame: object) -> None:
+    _held.append(signum)
 
 
 def _interrupt(signum: int, frame: object) -> None:

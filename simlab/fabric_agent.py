@@ -92,7 +92,7 @@ def wait_for(path, timeout):
     return True
 
 
-PLAN_WAIT = 20  # seconds: simlab writes the plan as soon as the lab's containers run
+PLAN_WAIT = 10  # seconds: simlab writes the plan as soon as the lab's containers run
 READ_WAIT = 10  # seconds for simlab to read the outcome
 LIFETIME = 300  # a hard cap, whatever happens (a netlink call that never returns)
 

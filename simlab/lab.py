@@ -104,8 +104,9 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
         lab_name = name if attempt == 0 else f"{name}-{uuid.uuid4().hex[:6]}"
         if lab_name in taken:
             if exact:
-                raise InputError(f"a lab named {name} is already up; `simlab down {name}` removes it, "
-                                 f"or pass --name to start another")
+                raise InputError(f"a lab named {name} is already up (another run's, or one kept with --keep; "
+                                 f"`simlab ls` lists them): pass another --name, or `simlab down {name}` "
+                                 f"if it is one you left")
             continue
         try:
             return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel)
