@@ -17,7 +17,7 @@ from typing import Any
 
 from simlab.errors import InputError
 from simlab.problems import Problems
-from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
+from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
@@ -29,6 +29,8 @@ PING_EXPECT = ("reply", "no-reply", "unreachable")
 # ICMP error) ends the wait at once, so only "no-reply" pays its full window:
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
 DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0}
+MAX_STEPS = 10_000
+PING_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:%_-]*")  # an address or a host name, nothing for a shell
 
 
 @dataclass
@@ -96,6 +98,9 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw_steps, list):
         problems.add(("steps",), "steps must be a list")
         raw_steps = []
+    if len(raw_steps) > MAX_STEPS:
+        problems.add(("steps",), f"{len(raw_steps)} steps; a scenario has at most {MAX_STEPS} steps")
+        raw_steps = []
     steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
     if not problems.messages:
         _check_namespaces(topology, steps, problems)
@@ -118,7 +123,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     if not isinstance(host, str) or host not in topology.hosts:
         known = ", ".join(sorted(topology.hosts))
         problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
-    if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
+    if netns is not None and (not isinstance(netns, str) or not NAME_RE.fullmatch(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
                   section=str(raw.get("section", "")), line=line, timeout=_parse_timeout(raw, path, problems))
@@ -146,6 +151,10 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
         problems.add(path + ("run",), "run must be a command or a list of commands")
         return None
+    run_path = path + ("run",)
+    if not all([check_command(c, run_path + (i,) if isinstance(raw["run"], list) else run_path, problems)
+                for i, c in enumerate(commands)]):
+        return None
     expect = raw.get("expect", "success")
     if expect not in RUN_EXPECT:
         problems.add(path + ("expect",), f"a run step expects 'success' or 'failure', not {expect!r}")
@@ -161,7 +170,7 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
 
 def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
     target = raw["ping"]
-    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
         problems.add(path + ("ping",), "ping takes one address or host name to ping")
         return None
     expect = raw.get("expect", "reply")
@@ -225,7 +234,7 @@ def shipped_scenarios() -> list[Path]:
 def resolve_scenario(name_or_file: str) -> Path:
     """A path to an existing file, or the shipped scenario of that name."""
     path = Path(name_or_file)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a FIFO or a device too: loading says what is wrong with it
         return path
     shipped = shipped_scenarios_dir() / f"{name_or_file}.yaml"
     if "/" not in name_or_file and shipped.is_file():
