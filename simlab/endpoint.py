@@ -39,7 +39,7 @@ class Endpoint:
     """Where the engine is. ``url`` None: docker-py's default socket."""
 
     url: str | None
-    source: str  # said in errors: DOCKER_HOST=..., docker context 'x', the default socket
+    source: str  # said in errors: the DOCKER_HOST value, docker context 'x' (url), the default socket
     from_env: bool = False  # DOCKER_HOST: DOCKER_TLS_VERIFY / DOCKER_CERT_PATH apply
     tls: TLSFiles | None = None
 
@@ -49,7 +49,7 @@ def resolve_endpoint(environ: Mapping[str, str] | None = None) -> Endpoint:
     env = os.environ if environ is None else environ
     host = env.get("DOCKER_HOST", "")
     if host:
-        return Endpoint(check_host(host, "DOCKER_HOST"), f"DOCKER_HOST={host}", from_env=True)
+        return Endpoint(check_host(host, "DOCKER_HOST"), host, from_env=True)
     config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
     name, where = env.get("DOCKER_CONTEXT", ""), "DOCKER_CONTEXT"
     if not name:

@@ -77,7 +77,7 @@ def read_text(path: str | Path) -> str:
     finally:
         os.close(fd)
     if len(data) > MAX_FILE_BYTES:
-        raise InputError(f"{path}: the file is over {MAX_FILE_BYTES // 1024} KiB, the limit for a scenario file")
+        raise InputError(f"{path}:1: the file is over {MAX_FILE_BYTES // 1024} KiB, the limit for a scenario file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -88,13 +88,13 @@ def read_text(path: str | Path) -> str:
 def _check_regular(path: str | Path, info: os.stat_result) -> None:
     if stat.S_ISREG(info.st_mode):
         if info.st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: the file is {info.st_size} bytes, over the {MAX_FILE_BYTES // 1024} KiB "
+            raise InputError(f"{path}:1: the file is {info.st_size} bytes, over the {MAX_FILE_BYTES // 1024} KiB "
                              f"limit for a scenario file")
         return
     kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
             else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
             else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
-    raise InputError(f"{path}: is {kind}; a scenario must be a regular file")
+    raise InputError(f"{path}:1: this is {kind}; a scenario must be a regular file")
 
 
 class _Refused(Exception):
