@@ -254,9 +254,11 @@ def _tags_for(node: yaml.Node) -> set[str]:
 
 def _scalar(node: yaml.ScalarNode, line: int) -> Any:
     kind = node.tag.removeprefix(CORE)
+    if kind == "str":
+        return node.value
     if kind == "int" and len(node.value.replace("_", "")) > MAX_INT_DIGITS:
         raise _Refused(line, f"an integer of more than {MAX_INT_DIGITS} digits")
     try:
-        return SafeConstructor().construct_object(node, deep=True)
+        return SafeConstructor().construct_object(node, deep=True)  # numbers, booleans, null: few
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, yaml.constructor.ConstructorError):
         raise _Refused(line, f"{node.value[:40]!r} is not a valid !!{kind}") from None
