@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ PING_EXPECT = ("reply", "no-reply", "unreachable")
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
 DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0}
 MAX_STEPS = 10_000
+# A step's commands travel to its host inside one exec argument, which Linux caps at 128 KiB.
+MAX_STEP_SCRIPT = 48 * 1024
 PING_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:%_-]*")  # an address or a host name, nothing for a shell
 
 
@@ -165,6 +168,14 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
         problems.add(path + ("deadline",), "'deadline' belongs to ping steps")
     if isinstance(output, str):
         output = output.rstrip("\n")  # a YAML block ends in a newline; command output as captured does not
+        if "\0" in output:
+            problems.add(path + ("output",), "output cannot contain a NUL character")
+    script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
+                 for text in [*commands, output if isinstance(output, str) else ""])
+    if script > MAX_STEP_SCRIPT:
+        problems.add(path + ("run",), f"this step's commands and output take {script} bytes as a shell script; "
+                                      f"at most {MAX_STEP_SCRIPT} per step")
+        return None
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
 
 

@@ -17,7 +17,7 @@ from simlab.errors import InputError
 from simlab.junit import junit_xml
 from simlab.problems import Problems
 from simlab.results import ScenarioResult, StepResult
-from simlab.scenario import MAX_STEPS, load_scenario
+from simlab.scenario import MAX_STEP_SCRIPT, MAX_STEPS, load_scenario
 from simlab.topology import MAX_COMMAND, MAX_HOSTS, check_image
 from simlab.yamlsource import MAX_FILE_BYTES, Source
 
@@ -69,6 +69,9 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], int, str]] = {
                        f"steps: {MAX_STEPS + 1} steps; a scenario has at most {MAX_STEPS} steps"),
     "long-command": (write(steps(1, "x" * (MAX_COMMAND + 1))), 4,
                      f"steps[0].run: a command of {MAX_COMMAND + 1} bytes; at most {MAX_COMMAND} bytes per command"),
+    "step-over-one-exec": (write(HOST + "steps:\n  - {title: t, host: a, run: [" + ", ".join(["x" * 16000] * 4) + "]}\n"),
+                           4, "steps[0].run: this step's commands and output take 64002 bytes as a shell script; "
+                              f"at most {MAX_STEP_SCRIPT} per step"),
 }
 
 
