@@ -254,12 +254,13 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
         metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
-    scenarios, bad = _load_paths(paths)
+    scenarios, bad = _load_paths(paths, topologies=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:
         raise typer.Exit(2)
-    typer.echo(f"{len(scenarios)} scenario file(s) OK")
+    topologies = sum(1 for s in scenarios if not s.steps)
+    typer.echo(f"{len(scenarios)} scenario file(s) OK" + (f" ({topologies} topology-only)" if topologies else ""))
 
 
 @app.command()
@@ -305,10 +306,10 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-def _load_paths(paths: list[str] | None) -> tuple[list[Scenario], list[ScenarioResult]]:
+def _load_paths(paths: list[str] | None, topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
     """The scenarios under ``paths``, and an error result for each bad path or file."""
     files, bad_paths = collect(paths or [])
-    scenarios, bad_files = load_all(files)
+    scenarios, bad_files = load_all(files, topologies)
     return scenarios, bad_paths + bad_files
 
 

@@ -9,7 +9,6 @@ knows nothing about labs or scenarios.
 from __future__ import annotations
 
 import io
-import os
 import re
 import socket
 import struct
@@ -21,8 +20,11 @@ from dataclasses import dataclass, field
 
 import docker
 import docker.errors
+import docker.tls
+import docker.utils
 import requests.exceptions
 
+from simlab.endpoint import Endpoint, resolve_endpoint
 from simlab.errors import EngineError, EngineTimeout, NameTaken
 
 # Least privilege that runs every tutorial command: ip netns needs SYS_ADMIN
@@ -88,13 +90,15 @@ class Engine:
 
     @classmethod
     def connect(cls) -> Engine:
-        """Connect to the engine docker-py resolves; EngineError if none answers."""
+        """Connect to the engine the docker CLI would use (see endpoint.py); EngineError for a bad
+        DOCKER_HOST or context, or when no engine answers there."""
+        endpoint = resolve_endpoint()
         try:
-            client = docker.from_env(timeout=API_TIMEOUT)
+            client = docker.DockerClient(**_client_options(endpoint), timeout=API_TIMEOUT)
             client.ping()
-        except ENGINE_FAILURES as exc:
-            where = os.environ.get("DOCKER_HOST") or "the default Docker socket or current context"
-            raise EngineError(f"No Docker engine answers at {where} ({_short(exc)}). {NO_ENGINE_HELP}") from None
+        except (*ENGINE_FAILURES, ValueError) as exc:
+            raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
+                              f"{NO_ENGINE_HELP}") from None
         return cls(client)
 
     # images
@@ -325,3 +329,13 @@ def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> Engin
             f"{', '.join(HOST_CAPS)}, seccomp and apparmor unconfined, writable /proc/sys) runs every "
             f"step of the shipped scenarios.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
+
+
+def _client_options(endpoint: Endpoint) -> dict:
+    if endpoint.from_env:  # DOCKER_TLS_VERIFY and DOCKER_CERT_PATH go with DOCKER_HOST
+        return {**docker.utils.kwargs_from_env(), "base_url": endpoint.url}
+    options: dict = {"base_url": endpoint.url}
+    if endpoint.tls:
+        cert = (endpoint.tls.cert, endpoint.tls.key) if endpoint.tls.cert and endpoint.tls.key else None
+        options["tls"] = docker.tls.TLSConfig(client_cert=cert, ca_cert=endpoint.tls.ca, verify=endpoint.tls.verify)
+    return options

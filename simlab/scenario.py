@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from simlab.errors import InputError
 from simlab.problems import Problems
-from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
+from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
@@ -29,6 +30,10 @@ PING_EXPECT = ("reply", "no-reply", "unreachable")
 # ICMP error) ends the wait at once, so only "no-reply" pays its full window:
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
 DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0}
+MAX_STEPS = 10_000
+# A step's commands travel to its host inside one exec argument, which Linux caps at 128 KiB.
+MAX_STEP_SCRIPT = 48 * 1024
+PING_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:%_-]*")  # an address or a host name, nothing for a shell
 
 
 @dataclass
@@ -96,6 +101,9 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw_steps, list):
         problems.add(("steps",), "steps must be a list")
         raw_steps = []
+    if len(raw_steps) > MAX_STEPS:
+        problems.add(("steps",), f"{len(raw_steps)} steps; a scenario has at most {MAX_STEPS} steps")
+        raw_steps = []
     steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
     if not problems.messages:
         _check_namespaces(topology, steps, problems)
@@ -118,7 +126,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     if not isinstance(host, str) or host not in topology.hosts:
         known = ", ".join(sorted(topology.hosts))
         problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
-    if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
+    if netns is not None and (not isinstance(netns, str) or not NAME_RE.fullmatch(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
                   section=str(raw.get("section", "")), line=line, timeout=_parse_timeout(raw, path, problems))
@@ -146,6 +154,10 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
         problems.add(path + ("run",), "run must be a command or a list of commands")
         return None
+    run_path = path + ("run",)
+    if not all([check_command(c, run_path + (i,) if isinstance(raw["run"], list) else run_path, problems)
+                for i, c in enumerate(commands)]):
+        return None
     expect = raw.get("expect", "success")
     if expect not in RUN_EXPECT:
         problems.add(path + ("expect",), f"a run step expects 'success' or 'failure', not {expect!r}")
@@ -156,12 +168,20 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
         problems.add(path + ("deadline",), "'deadline' belongs to ping steps")
     if isinstance(output, str):
         output = output.rstrip("\n")  # a YAML block ends in a newline; command output as captured does not
+        if "\0" in output:
+            problems.add(path + ("output",), "output cannot contain a NUL character")
+    script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
+                 for text in [*commands, output if isinstance(output, str) else ""])
+    if script > MAX_STEP_SCRIPT:
+        problems.add(path + ("run",), f"this step's commands and output take {script} bytes as a shell script; "
+                                      f"at most {MAX_STEP_SCRIPT} per step")
+        return None
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, output=output)
 
 
 def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
     target = raw["ping"]
-    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
         problems.add(path + ("ping",), "ping takes one address or host name to ping")
         return None
     expect = raw.get("expect", "reply")
@@ -225,7 +245,7 @@ def shipped_scenarios() -> list[Path]:
 def resolve_scenario(name_or_file: str) -> Path:
     """A path to an existing file, or the shipped scenario of that name."""
     path = Path(name_or_file)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a FIFO or a device too: loading says what is wrong with it
         return path
     shipped = shipped_scenarios_dir() / f"{name_or_file}.yaml"
     if "/" not in name_or_file and shipped.is_file():

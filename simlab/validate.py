@@ -55,15 +55,16 @@ def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
             if not found:
                 errors.append(_input_error(raw, f"{raw}: no scenario files (*.yaml, *.yml) in this folder"))
             files += found
-        elif path.is_file():
+        elif path.exists():  # a FIFO or a device too: loading says what is wrong with it
             files.append(path)
         else:
             errors.append(_input_error(raw, f"{raw}: no such file or folder"))
     return files, errors
 
 
-def load_all(files: list[Path]) -> tuple[list[Scenario], list[ScenarioResult]]:
-    """Load every file; one that is not a valid scenario becomes an error result."""
+def load_all(files: list[Path], topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
+    """Load every file; one that is not a valid scenario becomes an error result. A file
+    without steps (a topology) is one only when ``topologies``: it has nothing to run."""
     scenarios, errors = [], []
     for path in files:
         try:
@@ -71,7 +72,7 @@ def load_all(files: list[Path]) -> tuple[list[Scenario], list[ScenarioResult]]:
         except SimlabError as exc:
             errors.append(_input_error(str(path), str(exc), name=path.stem))
             continue
-        if not scenario.steps:
+        if not scenario.steps and not topologies:
             errors.append(_input_error(str(path), f"{path}:1: no steps: this is a topology (for `simlab up`), "
                                                   f"not a scenario", name=path.stem))
             continue
