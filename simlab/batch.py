@@ -115,8 +115,8 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
     Every command ends within its step's limit, so the exec is given up (EngineTimeout) when
     it stays silent longer than the longest limit and some slack."""
     silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
-    stream, _ = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps, default_timeout)],
-                                       env=PING_ENV, idle_timeout=silence)
+    stream, exit_code = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps, default_timeout)],
+                                               env=PING_ENV, idle_timeout=silence)
     runs = [StepRun(step) for step in steps]
     pending = b""
     current = 0
@@ -134,8 +134,10 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
             elif kind == "end":
                 current = index + 1
                 yield runs[index]
-    if current < len(runs) and runs[current].commands:
-        yield runs[current]  # the step the script stopped in
+    if current < len(runs):
+        exit_code()  # an EngineError when the engine itself is gone, rather than a failed step
+        if runs[current].commands:
+            yield runs[current]  # the step the script stopped in
 
 
 def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:

@@ -139,3 +139,15 @@ def _context_names(config: Path) -> list[str]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return sorted(names)
+
+
+def named_endpoint(name: str, environ: Mapping[str, str] | None = None) -> Endpoint:
+    """The engine named by ``--engine NAME``: a docker context name, or an address
+    (unix://, tcp://, ssh://...); ``default`` is the default socket."""
+    env = os.environ if environ is None else environ
+    if "://" in name or ":" in name:
+        return Endpoint(check_host(name, "--engine"), name)
+    if name == "default":
+        return Endpoint(None, "the default Docker socket")
+    config = Path(env.get("DOCKER_CONFIG") or Path(env.get("HOME") or Path.home()) / ".docker")
+    return _context_endpoint(config, name, f"--engine {name}")

@@ -84,22 +84,38 @@ class ExecResult:
 class Engine:
     """A connection to one Docker engine."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, name: str = "default") -> None:
         self._client = client
         self._api = client.api
+        self.name = name  # how the user named it (--engine), for reports
 
     @classmethod
-    def connect(cls) -> Engine:
-        """Connect to the engine the docker CLI would use (see endpoint.py); EngineError for a bad
-        DOCKER_HOST or context, or when no engine answers there."""
-        endpoint = resolve_endpoint()
+    def connect(cls, endpoint: Endpoint | None = None, name: str = "default",
+                timeout: float = API_TIMEOUT) -> Engine:
+        """Connect to ``endpoint`` (default: the engine the docker CLI would use, see endpoint.py);
+        EngineError for a bad DOCKER_HOST or context, or when no engine answers there."""
+        endpoint = endpoint or resolve_endpoint()
         try:
-            client = docker.DockerClient(**_client_options(endpoint), timeout=API_TIMEOUT)
+            client = docker.DockerClient(**_client_options(endpoint), timeout=timeout)
             client.ping()
         except (*ENGINE_FAILURES, ValueError) as exc:
             raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
                               f"{NO_ENGINE_HELP}") from None
-        return cls(client)
+        return cls(client, name)
+
+    def ping(self) -> bool:
+        """Whether the engine answers now."""
+        try:
+            return bool(self._api.ping())
+        except ENGINE_FAILURES:
+            return False
+
+    def info(self) -> dict:
+        """The engine's own description (`docker info`): version, OS, CPUs, security options."""
+        with _calling("reading the engine's info"):
+            info = self._api.info()
+            info["ServerVersion"] = self._api.version().get("Version", info.get("ServerVersion", ""))
+        return info
 
     # images
 
@@ -110,6 +126,20 @@ class Engine:
                 return True
             except docker.errors.ImageNotFound:
                 return False
+
+    def copy_image_to(self, name: str, other: Engine) -> None:
+        """Stream image ``name`` from this engine into ``other`` (`docker save | docker load`)."""
+        with _calling(f"copying image {name} from {self.name} to {other.name}"):
+            for chunk in other._api.load_image(self._api.get_image(name, chunk_size=1 << 20)):
+                if isinstance(chunk, dict) and "error" in chunk:
+                    raise EngineError(f"loading {name} into {other.name} failed: {chunk['error']}")
+
+    def remove_image(self, name: str) -> None:
+        with _calling(f"removing image {name}"):
+            try:
+                self._api.remove_image(name, force=True)
+            except docker.errors.ImageNotFound:
+                pass
 
     def pull(self, name: str) -> str | None:
         """Pull ``name``; return None on success or the engine's reason it failed."""

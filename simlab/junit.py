@@ -50,6 +50,12 @@ def _make_xml_safe(root: ET.Element) -> None:
 
 def _suite(result: ScenarioResult) -> ET.Element:
     suite = ET.Element("testsuite", name=result.scenario, file=result.file, time=f"{result.duration:.3f}")
+    if result.engine:
+        suite.set("hostname", result.engine)
+    if result.retries:
+        properties = ET.SubElement(suite, "properties")
+        for retry in result.retries:
+            ET.SubElement(properties, "property", name="retry", value=retry)
     for step in result.steps:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name=f"{step.index:02d} {step.title}",
                              file=result.file, line=str(step.line), time=f"{step.duration:.3f}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from simlab.batch import DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, step_commands, step_timeout, timed_out
 from simlab.checks import classify_ping
 from simlab.engine import Engine
-from simlab.errors import Cancelled, SimlabError
+from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.lab import Lab, new_run_id, remove_run, start_lab
 from simlab.results import ScenarioResult, StepResult
@@ -55,6 +55,7 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
             result.stopped = "cancelled"  # the lab was removed under it: not an error of its own
         else:
             result.error = str(exc)
+            result.engine_failed = isinstance(exc, EngineError)
     finally:
         if timer is not None:
             timer.cancel()
