@@ -1,3 +1,3 @@
-from simlab.cli import main
+from simlab.entry import main
 
 main()

@@ -7,6 +7,10 @@ command (in its namespace when the step has one) and streams one record per
 command and one per finished step. The script stops where the runner would
 stop the story: at the first run step that does not go as expected.
 
+Each command runs under ``timeout`` (the step's time limit), with its output in a file, not a
+pipe: a command that leaves a process in the background (``server &``) does not hold the step
+open, and one that blocks is ended at its limit.
+
 Records (one line each, the output base64-encoded):
     @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS OUTPUT_B64
     @@simlab end STEP
@@ -22,21 +26,31 @@ from dataclasses import dataclass, field
 from simlab.checks import PING_ENV, ping_command
 from simlab.checks.connect import connect_command
 from simlab.checks.route import route_command
+from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
 from simlab.lab import Lab
 from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
 MARK = "@@simlab"
+DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)
+KILL_GRACE = 1  # seconds between the TERM and the KILL of a command past its limit
+TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
+ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
 
+# A fresh file per command: a background process keeps writing to its own (unlinked) one.
 PRELUDE = f"""\
+out=/tmp/.simlab-out-$$
+trap 'rm -f "$out"' EXIT
 run() {{
   t0=$(date +%s%N)
-  if [ -n "$1" ]; then out=$(ip netns exec "$1" sh -c "$2" 2>&1); else out=$(sh -c "$2" 2>&1); fi
+  rm -f "$out"
+  if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >"$out" 2>&1 </dev/null
+  else timeout -k {KILL_GRACE} "$3" sh -c "$2" >"$out" 2>&1 </dev/null; fi
   rc=$?
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 }}
-record() {{ printf '{MARK} cmd %s %s %s %s %s\\n' "$1" "$2" "$rc" "$ms" "$(printf '%s' "$out" | base64 | tr -d '\\n')"; }}
+record() {{ printf '{MARK} cmd %s %s %s %s %s\\n' "$1" "$2" "$rc" "$ms" "$(base64 <"$out" | tr -d '\\n')"; }}
 """
 
 
@@ -96,14 +110,34 @@ def runs_alone_after(step: Step) -> bool:
         isinstance(step, RunStep) and (step.match is not None or step.not_output is not None))
 
 
-def batch_script(steps: list[Step]) -> str:
+def step_timeout(step: Step, default: float = DEFAULT_STEP_TIMEOUT) -> float:
+    """Seconds each command of ``step`` may take: its own ``timeout``, else ``default``
+    (a ping bounds itself: its deadline, and some slack)."""
+    if step.timeout is not None:
+        return step.timeout
+    if isinstance(step, (PingStep, ConnectStep)):
+        return step.deadline + 5  # a probe bounds itself
+    if isinstance(step, TraceStep):
+        return step.max_hops * 1.5 + 5  # a second's wait per silent hop
+    if isinstance(step, ServeStep):
+        return SERVE_READY_SECONDS + 5
+    return default
+
+
+def timed_out(step: Step, run: CommandRun, default: float = DEFAULT_STEP_TIMEOUT) -> bool:
+    """Whether ``run`` was ended by its step's time limit."""
+    return run.exit_code in TIMED_OUT and run.seconds >= step_timeout(step, default) - 0.05
+
+
+def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT) -> str:
     """The shell script that runs ``steps`` in order and reports each command."""
     lines = [PRELUDE]
     for s, step in enumerate(steps):
         ns = shlex.quote(step.netns or "")
         commands = step_commands(step)
+        limit = f"{step_timeout(step, default_timeout):g}"
         for c, command in enumerate(commands):
-            lines.append(f"run {ns} {shlex.quote(command)}; record {s} {c}")
+            lines.append(f"run {ns} {shlex.quote(command)} {limit}; record {s} {c}")
             if isinstance(step, (RunStep, ServeStep)):
                 lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
         lines.append(f"printf '{MARK} end {s}\\n'")
@@ -116,15 +150,20 @@ def _stop_unless_expected(step: RunStep | ServeStep, last: bool) -> str:
     else:
         stop = '[ "$rc" -ne 0 ] || exit 0'
     if last and isinstance(step, RunStep) and step.output is not None:
-        # whitespace-robust, as the runner judges it (results.squeeze)
-        stop += (f'; case "$(printf \'%s\' "$out" | tr -s \'[:space:]\' \' \')" in '
+        # whitespace-robust, as the runner judges it (runner.squeeze)
+        stop += (f'; case "$(tr -s \'[:space:]\' \' \' <"$out")" in '
                  f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
     return stop
 
 
-def run_batch(lab: Lab, host: str, steps: list[Step]) -> Iterator[StepRun]:
-    """Run ``steps`` on ``host`` in one exec, yielding each StepRun as soon as it is done."""
-    stream, _ = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps)], env=PING_ENV)
+def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT
+              ) -> Iterator[StepRun]:
+    """Run ``steps`` on ``host`` in one exec, yielding each StepRun as soon as it is done.
+    Every command ends within its step's limit, so the exec is given up (EngineTimeout) when
+    it stays silent longer than the longest limit and some slack."""
+    silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
+    stream, exit_code = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps, default_timeout)],
+                                               env=PING_ENV, idle_timeout=silence)
     runs = [StepRun(step) for step in steps]
     pending = b""
     current = 0
@@ -142,8 +181,10 @@ def run_batch(lab: Lab, host: str, steps: list[Step]) -> Iterator[StepRun]:
             elif kind == "end":
                 current = index + 1
                 yield runs[index]
-    if current < len(runs) and runs[current].commands:
-        yield runs[current]  # the step the script stopped in
+    if current < len(runs):
+        exit_code()  # an EngineError when the engine itself is gone, rather than a failed step
+        if runs[current].commands:
+            yield runs[current]  # the step the script stopped in
 
 
 def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
@@ -155,4 +196,5 @@ def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
         return "end", int(words[2]), None
     _, _, step, command, code, millis, *encoded = words
     output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
+    output = output.rstrip("\n")  # as the shell's $(...) would give it
     return "cmd", int(step), (int(command), int(code), int(millis) / 1000, output)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,10 +17,13 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
+from simlab import engines
 from simlab.engine import Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image
-from simlab.lab import container_name, destroy_lab, free_lab_name, list_labs, open_lab, start_lab
+from simlab.batch import DEFAULT_STEP_TIMEOUT
+from simlab.entry import EXIT_INTERRUPTED, live_signals
+from simlab.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel, start_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
@@ -29,7 +31,7 @@ from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
 from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
-from simlab.validate import Batch, Options, collect, default_jobs, load_all
+from simlab.validate import Batch, EngineSlots, Options, collect, default_jobs, load_all
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -39,17 +41,18 @@ app = typer.Typer(
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 
-EXIT_INTERRUPTED = 130
 
 
-def main() -> None:
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # `kill`, CI timeouts: clean up as for Ctrl-C
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
+def run_app() -> None:
+    """Run the command line; it exits with the command's code (entry.py comes before)."""
     app()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def main() -> None:
+    """The entry point of older installs; see entry.main."""
+    from simlab.entry import main as entry_main
+
+    entry_main()
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -57,6 +60,7 @@ def reports_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
+            live_signals()
             return command(*args, **kwargs)
         except SimlabError as exc:
             typer.echo(f"simlab: error: {exc}", err=True)
@@ -71,10 +75,24 @@ def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
     return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
 
 
-def _connect_with_image(progress: TerminalProgress) -> Engine:
-    engine = Engine.connect()
-    ensure_image(engine, progress)
-    return engine
+EngineName = Annotated[Optional[str], typer.Option(
+    "--engine", metavar="NAME", help="A docker context name or an engine address (unix://..., tcp://HOST:PORT, "
+                                     "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
+
+
+def _connect(engine: str | None = None) -> Engine:
+    """The engine named by --engine, or the default one."""
+    if engine is None:
+        return Engine.connect()
+    spec = engines.parse_specs([engine], "--engine")[0]
+    engines.check_names([spec])
+    return engines.connect(spec)
+
+
+def _connect_with_image(progress: TerminalProgress, engine: str | None = None) -> Engine:
+    connected = _connect(engine)
+    ensure_image(connected, progress)
+    return connected
 
 
 @app.command()
@@ -82,11 +100,12 @@ def _connect_with_image(progress: TerminalProgress) -> Engine:
 def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file.")],
        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
+       engine: EngineName = None,
        ) -> None:
     """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
     topology = load_scenario(file).topology
     progress = _progress()
-    engine = _connect_with_image(progress)
+    engine = _connect_with_image(progress, engine)
     lab = start_lab(engine, topology, name or topology.name, progress, privileged, str(file.resolve()))
     _print_explore_hints(lab.name, sorted(lab.containers))
 
@@ -95,11 +114,16 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
 @reports_errors
 def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to remove.")] = None,
          all_labs: Annotated[bool, typer.Option("--all", help="Remove every simlab lab on the engine.")] = False,
+         engine: EngineName = None,
          ) -> None:
-    """Remove a lab: every container labelled with its name, and with them its wires."""
+    """Remove a lab: every container labelled with its name, and with them its wires.
+
+    After an engine was lost in the middle of a batch and came back, `simlab down --all
+    --engine NAME` removes what the batch left there (found by label).
+    """
     if (lab is None) == (not all_labs):
         raise InputError("give a lab name or --all (`simlab ls` lists the labs)")
-    engine = Engine.connect()
+    engine = _connect(engine)
     removed = destroy_lab(engine, None if all_labs else lab)
     if lab and not removed:
         raise InputError(f"no lab named {lab!r} is up; `simlab ls` lists the labs")
@@ -108,10 +132,10 @@ def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to r
 
 @app.command("ls")
 @reports_errors
-def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False
-                 ) -> None:
+def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+                 engine: EngineName = None) -> None:
     """List the labs that are up, with their hosts and container states."""
-    labs = list_labs(Engine.connect())
+    labs = list_labs(_connect(engine))
     if as_json:
         write_json([{"lab": lab.name, "file": lab.file, "hosts": lab.hosts} for lab in labs], "-")
         return
@@ -133,12 +157,13 @@ def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
                  host: Annotated[str, typer.Argument(help="Host in the lab.")],
                  command: Annotated[list[str], typer.Argument(help="Command and its arguments (after --).")],
                  ns: Annotated[Optional[str], typer.Option("--ns", help="Run inside this network namespace of the host.")] = None,
+                 engine: EngineName = None,
                  ) -> None:
     """Run a command on a lab host and pass its exit code through.
 
     Example: simlab exec gateway-nat container-a --ns red -- ping -c1 172.17.0.3
     """
-    engine = Engine.connect()
+    engine = _connect(engine)
     container = open_lab(engine, lab).container(host)
     argv = ["ip", "netns", "exec", ns, *command] if ns else list(command)
     stream, exit_code = engine.exec_stream(container, argv)
@@ -157,17 +182,18 @@ def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
 def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
           host: Annotated[str, typer.Argument(help="Host in the lab.")],
           ns: Annotated[Optional[str], typer.Option("--ns", help="Open the shell inside this network namespace.")] = None,
+          engine: EngineName = None,
           ) -> None:
     """Open an interactive shell on a lab host (uses the docker CLI for the terminal)."""
-    engine = Engine.connect()
-    open_lab(engine, lab).container(host)  # a clear error for a wrong lab or host
+    open_lab(_connect(engine), lab).container(host)  # a clear error for a wrong lab or host
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise InputError("simlab shell needs the docker CLI for an interactive terminal; "
                          f"`simlab exec {lab} {host} -- CMD` works without it")
     inner = ["ip", "netns", "exec", ns, "bash"] if ns else ["bash"]
     terminal = "-it" if sys.stdin.isatty() else "-i"  # piped commands work too
-    os.execv(docker_cli, ["docker", "exec", terminal, container_name(lab, host), *inner])
+    where = [] if engine is None else ["--host", engine] if ":" in engine else ["--context", engine]
+    os.execv(docker_cli, ["docker", *where, "exec", terminal, container_name(lab, host), *inner])
 
 
 @image_app.command("build")
@@ -185,6 +211,34 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
         typer.echo(f"{DEFAULT_IMAGE} is already built (`simlab image build` rebuilds it)")
         return
     ensure_image(engine, _progress(), rebuild=True, base=base)
+
+
+@app.command("engines")
+@reports_errors
+def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
+                     "--engine", metavar="NAME[=SLOTS]", help="An engine to check (repeatable); default as for "
+                                                              "validate.")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+                 ) -> None:
+    """Check the engines a batch would use: reachable, version, OS/arch, CPUs, images, whether
+    the kernel can make veths and bridges, slots. Exit 2 when none is reachable."""
+    specs = engines.configured_specs(engine)
+    engines.check_names(specs)
+    found = run_parallel(engines.status, specs or [None])
+    if as_json:
+        write_json([s.to_dict() for s in found], "-")
+    else:
+        for s in found:
+            if not s.reachable:
+                typer.echo(f"{s.name}: UNREACHABLE: {s.error}")
+                continue
+            yes = {True: "yes", False: "no"}
+            typer.echo(f"{s.name}: reachable, Docker {s.version}, {s.os_arch}, {s.cpus} CPU(s), "
+                       f"host image {yes[s.host_image]}, fabric helper {yes[s.helper_image]}, "
+                       f"veth/bridge {yes[s.veth_bridge] if s.host_image else 'not probed (no host image)'}, "
+                       f"{s.slots} slot(s)")
+    if not any(s.reachable for s in found):
+        raise typer.Exit(2)
 
 
 @app.command("list")
@@ -211,21 +265,29 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
         json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
                                                         help="Write the result as JSON ('-' for standard output).")] = None,
         step: Annotated[bool, typer.Option("--step", help="Pause before each step; Enter goes on.")] = False,
-        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name).")] = None,
+        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name, with a suffix "
+                                                         "when another lab has it).")] = None,
         privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
+        timeout: Annotated[Optional[float], typer.Option(min=0.1, help="Stop the whole run after this many seconds "
+                                                         "(as validate --timeout does for each scenario).")] = None,
+        step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
+                                                    "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+        engine: EngineName = None,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
 
     Exit 0 when every expectation held, 1 when one did not, 2 for bad input
-    or an engine problem. The lab is removed afterwards unless --keep.
+    or an engine problem, 130 when interrupted. The lab is removed afterwards
+    unless --keep, also after a failure, a timeout or Ctrl-C.
     """
     scenario = load_scenario(resolve_scenario(scenario_ref))
     progress = _progress(to_stderr=json_out == "-")
     _print_title(scenario, progress)
-    engine = _connect_with_image(progress)
-    lab_name = name or free_lab_name(engine, scenario.name)
-    result = run_scenario(engine, scenario, lab_name, progress, keep=keep,
-                          pause=_pause_for_enter if step else None, privileged=privileged)
+    engine = _connect_with_image(progress, engine)
+    result = run_scenario(engine, scenario, name or scenario.name, progress, keep=keep,
+                          pause=_pause_for_enter if step else None, privileged=privileged,
+                          exact_name=name is not None, timeout=timeout, step_timeout_default=step_timeout)
+    lab_name = result.lab
     progress.line("")
     for line in summary_lines(result):
         progress.line(line)
@@ -244,12 +306,13 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
         metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
-    scenarios, bad = _load_paths(paths)
+    scenarios, bad = _load_paths(paths, topologies=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:
         raise typer.Exit(2)
-    typer.echo(f"{len(scenarios)} scenario file(s) OK")
+    topologies = sum(1 for s in scenarios if not s.steps)
+    typer.echo(f"{len(scenarios)} scenario file(s) OK" + (f" ({topologies} topology-only)" if topologies else ""))
 
 
 @app.command()
@@ -263,18 +326,31 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                                                              help="Write the results as JSON ('-' for standard output).")] = None,
              fail_fast: Annotated[bool, typer.Option(help="Stop everything at the first failure.")] = False,
              keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
+             step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
+                                                         "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+             engine: Annotated[Optional[list[str]], typer.Option(
+                 "--engine", metavar="NAME[=SLOTS]",
+                 help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
+                      "(default: two per CPU of that engine). Default: SIMLAB_ENGINES (comma-separated), the "
+                      "engines: list of ~/.config/simlab/config.yaml, else the one default engine.")] = None,
              ) -> None:
     """Run many scenarios, each in its own lab, several at once, and report for CI.
 
-    Bad files are reported and the good ones still run. Exit 0 all passed,
+    Bad files are reported and the good ones still run. With several engines,
+    every free slot of every engine takes the next scenario (largest first);
+    an engine that stops answering is given up and its scenarios run again
+    elsewhere (a scenario that fails is never run again). Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
     """
+    specs = engines.configured_specs(engine)
+    engines.check_names(specs)
     scenarios, bad = _load_paths(paths)
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
-    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed)
-    results, interrupted = _run_batch(scenarios, options, out) if scenarios else ([], False)
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
+                      step_timeout=step_timeout)
+    results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)
     for line in results_table(everything):
@@ -292,27 +368,49 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-def _load_paths(paths: list[str] | None) -> tuple[list[Scenario], list[ScenarioResult]]:
+def _load_paths(paths: list[str] | None, topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
     """The scenarios under ``paths``, and an error result for each bad path or file."""
     files, bad_paths = collect(paths or [])
-    scenarios, bad_files = load_all(files)
+    scenarios, bad_files = load_all(files, topologies)
     return scenarios, bad_paths + bad_files
 
 
-def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO) -> tuple[list[ScenarioResult], bool]:
-    """Run the batch; an engine that cannot be reached makes every scenario an error."""
+def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO,
+               specs: list[engines.EngineSpec]) -> tuple[list[ScenarioResult], bool]:
+    """Run the batch; when no engine can be reached, every scenario is an error."""
     try:
-        engine = _connect_with_image(TerminalProgress(out))
+        slots = _batch_engines(specs, options, out)
     except EngineError as exc:
         return [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
     progress = BatchProgress(len(scenarios), out)
-    batch = Batch(engine, options, progress)
+    batch = Batch(slots, options, progress)
     try:
         return batch.run(scenarios), False
     except KeyboardInterrupt:
         return batch.results, True
     finally:
         progress.finish()
+
+
+def _batch_engines(specs: list[engines.EngineSpec], options: Options, out: TextIO) -> list[EngineSlots]:
+    """The engines of a batch that answer, with their slots; an unreachable one is skipped with a
+    warning. EngineError when none answers."""
+    if not specs:
+        return [EngineSlots(_connect_with_image(TerminalProgress(out)), options.jobs or default_jobs())]
+    found, problems = [], []
+    for spec in specs:
+        try:
+            engine = engines.connect(spec, timeout=10)
+            slots = spec.slots or options.jobs or engines.default_slots(engine, spec)
+            engine = engines.connect(spec)  # the batch's calls get the usual, longer deadline
+        except EngineError as exc:
+            problems.append(str(exc))
+            print(f"WARNING engine {spec.name} is skipped: {exc}", file=out)
+            continue
+        found.append(EngineSlots(engine, slots))
+    if not found:
+        raise EngineError(f"no engine answers ({'; '.join(problems)})")
+    return found
 
 
 def _print_kept_labs(results: list[ScenarioResult], scenarios: list[Scenario], out: TextIO) -> None:

@@ -9,17 +9,23 @@ knows nothing about labs or scenarios.
 from __future__ import annotations
 
 import io
-import os
 import re
+import socket
+import struct
+import tarfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import docker
 import docker.errors
+import docker.tls
+import docker.utils
 import requests.exceptions
 
-from simlab.errors import EngineError
+from simlab.endpoint import Endpoint, resolve_endpoint
+from simlab.errors import EngineError, EngineTimeout, NameTaken
 
 # Least privilege that runs every tutorial command: ip netns needs SYS_ADMIN
 # (mounts), ping needs NET_RAW, everything else NET_ADMIN. Unmasking /proc
@@ -29,6 +35,14 @@ HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
 UNKNOWN_EXIT = 255  # the engine lost the exit code (the container went away mid-command)
+API_TIMEOUT = 120  # seconds for one API call (create, start, remove, list...): the engine is slow under load
+EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output before it is given up
+# dockerd (seen with 20.10) sometimes never closes the stream of an exec whose process has
+# ended, for instance when its container stopped. So a quiet stream is checked on: every
+# LIVENESS_POLL seconds without data the exec's state is asked, and once it has ended the
+# stream is read for DRAIN more seconds and then closed from this side.
+LIVENESS_POLL = 1.0
+DRAIN = 0.3
 NO_ENGINE_HELP = ("Start Docker Desktop or dockerd, or point DOCKER_HOST / `docker context use` at an engine. "
                   "On Debian as root, `make engine` installs and starts one.")
 
@@ -49,6 +63,7 @@ class ContainerSpec:
     pid_mode: str | None = None
     network_mode: str = "none"
     unmask_proc: bool = False
+    auto_remove: bool = False  # the engine removes the container once its main process ends
     extra_hosts: list[str] = field(default_factory=list)  # "NAME:ADDRESS" lines for /etc/hosts
 
 
@@ -58,6 +73,7 @@ class ContainerInfo:
     name: str
     labels: dict[str, str]
     state: str
+    created: float = 0.0  # seconds since the epoch, by the engine's clock
 
 
 @dataclass
@@ -69,20 +85,38 @@ class ExecResult:
 class Engine:
     """A connection to one Docker engine."""
 
-    def __init__(self, client: docker.DockerClient) -> None:
+    def __init__(self, client: docker.DockerClient, name: str = "default") -> None:
         self._client = client
         self._api = client.api
+        self.name = name  # how the user named it (--engine), for reports
 
     @classmethod
-    def connect(cls) -> Engine:
-        """Connect to the engine docker-py resolves; EngineError if none answers."""
+    def connect(cls, endpoint: Endpoint | None = None, name: str = "default",
+                timeout: float = API_TIMEOUT) -> Engine:
+        """Connect to ``endpoint`` (default: the engine the docker CLI would use, see endpoint.py);
+        EngineError for a bad DOCKER_HOST or context, or when no engine answers there."""
+        endpoint = endpoint or resolve_endpoint()
         try:
-            client = docker.from_env(timeout=120)
+            client = docker.DockerClient(**_client_options(endpoint), timeout=timeout)
             client.ping()
-        except ENGINE_FAILURES as exc:
-            where = os.environ.get("DOCKER_HOST") or "the default Docker socket or current context"
-            raise EngineError(f"No Docker engine answers at {where} ({_short(exc)}). {NO_ENGINE_HELP}") from None
-        return cls(client)
+        except (*ENGINE_FAILURES, ValueError) as exc:
+            raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
+                              f"{NO_ENGINE_HELP}") from None
+        return cls(client, name)
+
+    def ping(self) -> bool:
+        """Whether the engine answers now."""
+        try:
+            return bool(self._api.ping())
+        except ENGINE_FAILURES:
+            return False
+
+    def info(self) -> dict:
+        """The engine's own description (`docker info`): version, OS, CPUs, security options."""
+        with _calling("reading the engine's info"):
+            info = self._api.info()
+            info["ServerVersion"] = self._api.version().get("Version", info.get("ServerVersion", ""))
+        return info
 
     # images
 
@@ -93,6 +127,20 @@ class Engine:
                 return True
             except docker.errors.ImageNotFound:
                 return False
+
+    def copy_image_to(self, name: str, other: Engine) -> None:
+        """Stream image ``name`` from this engine into ``other`` (`docker save | docker load`)."""
+        with _calling(f"copying image {name} from {self.name} to {other.name}"):
+            for chunk in other._api.load_image(self._api.get_image(name, chunk_size=1 << 20)):
+                if isinstance(chunk, dict) and "error" in chunk:
+                    raise EngineError(f"loading {name} into {other.name} failed: {chunk['error']}")
+
+    def remove_image(self, name: str) -> None:
+        with _calling(f"removing image {name}"):
+            try:
+                self._api.remove_image(name, force=True)
+            except docker.errors.ImageNotFound:
+                pass
 
     def pull(self, name: str) -> str | None:
         """Pull ``name``; return None on success or the engine's reason it failed."""
@@ -132,7 +180,8 @@ class Engine:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
             security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
-            privileged=spec.privileged, pid_mode=spec.pid_mode, extra_hosts=spec.extra_hosts or None)
+            privileged=spec.privileged, pid_mode=spec.pid_mode, auto_remove=spec.auto_remove,
+            extra_hosts=spec.extra_hosts or None)
         if spec.unmask_proc:
             host_config["MaskedPaths"] = []
             host_config["ReadonlyPaths"] = []
@@ -147,8 +196,8 @@ class Engine:
             except docker.errors.APIError as exc:
                 if exc.status_code != 409:
                     raise
-                raise EngineError(f"a container named {spec.name} already exists; "
-                                  f"`simlab down` its lab or choose another lab name") from None
+                raise NameTaken(f"a container named {spec.name} already exists: another lab holds "
+                                f"this name") from None
         return created["Id"]
 
     def start(self, container_id: str, name: str, privileged: bool = False) -> None:
@@ -179,33 +228,112 @@ class Engine:
         filters = [k if v is None else f"{k}={v}" for k, v in labels.items()]
         with _calling("listing containers"):
             found = self._api.containers(all=True, filters={"label": filters})
-        return [ContainerInfo(c["Id"], c["Names"][0].lstrip("/"), c["Labels"] or {}, c["State"]) for c in found]
+        return [ContainerInfo(c["Id"], c["Names"][0].lstrip("/"), c["Labels"] or {}, c["State"], c.get("Created", 0))
+                for c in found]
 
-    def exec(self, container_id: str, argv: list[str]) -> ExecResult:
-        """Run argv in the container; return its exit code and combined output."""
-        with _calling(f"running {argv[0]} in {container_id[:12]}"):
-            exec_id = self._api.exec_create(container_id, argv)["Id"]
-            output = self._api.exec_start(exec_id)
-            code = self._api.exec_inspect(exec_id)["ExitCode"]
-        return ExecResult(UNKNOWN_EXIT if code is None else int(code), output.decode(errors="replace"))
+    def put_file(self, container_id: str, folder: str, files: dict[str, bytes]) -> None:
+        """Write ``files`` (name -> content, in this order) into ``folder`` of the container."""
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        with _calling(f"copying {', '.join(files)} into {container_id[:12]}"):
+            self._api.put_archive(container_id, folder, archive.getvalue())
 
-    def exec_stream(self, container_id: str, argv: list[str], env: dict[str, str] | None = None
+    def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT) -> ExecResult:
+        """Run argv in the container; return its exit code and combined output.
+        EngineTimeout if it prints nothing for ``timeout`` seconds."""
+        stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
+        output = b"".join(out or err or b"" for out, err in stream)
+        return ExecResult(exit_code(), output.decode(errors="replace"))
+
+    def exec_stream(self, container_id: str, argv: list[str], env: dict[str, str] | None = None,
+                    idle_timeout: float | None = EXEC_TIMEOUT
                     ) -> tuple[Iterator[tuple[bytes | None, bytes | None]], Callable[[], int]]:
-        """Run argv, streaming (stdout, stderr) chunks; the second item gives the exit code once the stream ends."""
+        """Run argv, streaming (stdout, stderr) chunks; the second item gives the exit code once
+        the stream ends. The stream ends when the command has ended, even if the engine never
+        closes it; EngineTimeout if no output comes for ``idle_timeout`` seconds (None: wait
+        while the command runs)."""
         doing = f"running {argv[0]} in {container_id[:12]}"
         with _calling(doing):
             exec_id = self._api.exec_create(container_id, argv, environment=env)["Id"]
-            stream = self._api.exec_start(exec_id, stream=True, demux=True)
+            sock = self._api.exec_start(exec_id, socket=True)
+        reader = _ExecReader(self._api, exec_id, sock, doing, idle_timeout)
+        return reader.chunks(), reader.exit_code
 
-        def chunks() -> Iterator[tuple[bytes | None, bytes | None]]:
-            with _calling(doing):
-                yield from stream
 
-        def exit_code() -> int:
-            with _calling(doing):
-                code = self._api.exec_inspect(exec_id)["ExitCode"]
-            return UNKNOWN_EXIT if code is None else int(code)
-        return chunks(), exit_code
+class _ExecReader:
+    """Reads an exec's multiplexed stream (8-byte frame headers) with deadlines of its own:
+    docker-py reads exec streams with no timeout at all."""
+
+    def __init__(self, api: docker.APIClient, exec_id: str, sock: object, doing: str,
+                 idle_timeout: float | None) -> None:
+        self._api, self._exec_id, self._doing, self._idle_timeout = api, exec_id, doing, idle_timeout
+        self._holder = sock  # keeps the HTTP response (and so the socket) from being collected
+        self._sock = sock._sock if isinstance(sock, socket.SocketIO) else sock
+        self._code: int | None = None
+
+    def chunks(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+        pending = b""
+        try:
+            while (data := self._receive()):
+                pending += data
+                while len(pending) >= 8:
+                    kind, size = struct.unpack(">BxxxL", pending[:8])
+                    if len(pending) < 8 + size:
+                        break
+                    payload, pending = pending[8:8 + size], pending[8 + size:]
+                    yield (payload, None) if kind != 2 else (None, payload)
+        finally:
+            self._close()
+
+    def exit_code(self) -> int:
+        if self._code is None:
+            self._code = self._inspect()[1]
+        return self._code
+
+    def _receive(self) -> bytes:
+        """The next bytes of the stream; b"" once it has ended (closed, or the command is over)."""
+        quiet_since = time.monotonic()
+        ended_at = None
+        while True:
+            wait = DRAIN if ended_at is not None else LIVENESS_POLL
+            try:
+                self._sock.settimeout(wait)
+                data = self._sock.recv(65536)
+                return data  # b"" when the engine closed the stream
+            except (socket.timeout, TimeoutError):
+                pass
+            except OSError as exc:
+                raise _engine_error(self._doing, exc) from None
+            if ended_at is not None:
+                return b""  # the command is over and nothing more came: the engine kept it open
+            running, code = self._inspect()
+            if not running:
+                self._code, ended_at = code, time.monotonic()
+                continue
+            if self._idle_timeout is not None and time.monotonic() - quiet_since > self._idle_timeout:
+                raise EngineTimeout(f"{self._doing} gave no output for {self._idle_timeout:g} s; gave up")
+
+    def _inspect(self) -> tuple[bool, int]:
+        """(still running, exit code); an exec whose container is gone has ended."""
+        try:
+            state = self._api.exec_inspect(self._exec_id)
+        except docker.errors.NotFound:
+            return False, UNKNOWN_EXIT
+        except ENGINE_FAILURES as exc:
+            raise _engine_error(self._doing, exc) from None
+        code = state.get("ExitCode")
+        return bool(state.get("Running")), UNKNOWN_EXIT if code is None else int(code)
+
+    def _close(self) -> None:
+        for closable in (self._sock, self._holder):
+            try:
+                closable.close()
+            except OSError:
+                pass
 
 
 @contextmanager
@@ -233,3 +361,13 @@ def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> Engin
             f"{', '.join(HOST_CAPS)}, seccomp and apparmor unconfined, writable /proc/sys) runs every "
             f"step of the shipped scenarios.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
+
+
+def _client_options(endpoint: Endpoint) -> dict:
+    if endpoint.from_env:  # DOCKER_TLS_VERIFY and DOCKER_CERT_PATH go with DOCKER_HOST
+        return {**docker.utils.kwargs_from_env(), "base_url": endpoint.url}
+    options: dict = {"base_url": endpoint.url}
+    if endpoint.tls:
+        cert = (endpoint.tls.cert, endpoint.tls.key) if endpoint.tls.cert and endpoint.tls.key else None
+        options["tls"] = docker.tls.TLSConfig(client_cert=cert, ca_cert=endpoint.tls.ca, verify=endpoint.tls.verify)
+    return options

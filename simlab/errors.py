@@ -17,3 +17,11 @@ class EngineError(SimlabError):
 
 class Cancelled(SimlabError):
     """The run was stopped from outside (a timeout, --fail-fast, Ctrl-C in a batch)."""
+
+
+class EngineTimeout(EngineError):
+    """An engine call did not answer within its deadline."""
+
+
+class NameTaken(InputError):
+    """A lab name (one of its container names) is held by another run."""

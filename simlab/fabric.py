@@ -16,11 +16,11 @@ import importlib.util
 import io
 import json
 import tarfile
-import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from simlab.engine import UNCONFINED, ContainerSpec, Engine
-from simlab.errors import EngineError
+from simlab.engine import UNCONFINED, ContainerInfo, ContainerSpec, Engine
+from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
 from simlab.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
@@ -29,7 +29,11 @@ AGENT_DIR = "/opt/simlab"
 PLAN_DIR = f"{AGENT_DIR}/plan"
 INFRA_IMAGE = DEFAULT_IMAGE  # switches and the helper: the host image has python3 and iproute2
 HELPER_REPOSITORY = "simlab-fabric"
-HELPER_TIMEOUT = 120  # seconds: wiring takes milliseconds; this only catches a helper that died
+# The helper ends itself (and the engine removes it) when no plan came soon after its start
+# and soon after it answered (fabric_agent.PLAN_WAIT, READ_WAIT): whatever happens to simlab
+# (kill -9), a helper with the engine host's PID namespace does not linger.
+HANDOFF_TIMEOUT = 60  # seconds for the helper to build a plan: a thousand hosts take a few
+HELPER_MAX_AGE = 600  # a helper older than this is a leftover (one that never started): removed
 
 
 def plan_fabric(topology: Topology, host_pids: dict[str, int], switch_pids: dict[str, int]) -> dict:
@@ -66,12 +70,17 @@ def switched_segments(topology: Topology) -> list[str]:
 def helper_image(engine: Engine, emit: Emit = ignore) -> str:
     """The helper image: the host image plus the agent and pyroute2, built once per engine
     (its tag is a hash of what goes in, so a new simlab or pyroute2 builds a new one)."""
-    tag = f"{HELPER_REPOSITORY}:{_helper_fingerprint()}"
+    tag = helper_tag()
     if not engine.image_exists(tag):
         emit(Event("image.start", f"building {tag} (the fabric helper, once per engine)"))
         for line in engine.build(_helper_context(), tag):
             emit(Event("image.line", line))
     return tag
+
+
+def helper_tag() -> str:
+    """The helper image of this simlab and pyroute2."""
+    return f"{HELPER_REPOSITORY}:{_helper_fingerprint()}"
 
 
 def _helper_fingerprint() -> str:
@@ -86,30 +95,55 @@ def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) 
     Started beside the lab's containers, so its start-up costs no time of its own."""
     spec = ContainerSpec(name=name, image=image, labels=labels, command=None,  # the image's CMD
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
-                         security_opt=UNCONFINED)
+                         security_opt=UNCONFINED, auto_remove=True)
     helper = engine.create(spec)
     engine.start(helper, name)
     return helper
 
 
+class HelperGone(EngineError):
+    """The helper ended (or was never there) before it took the plan."""
+
+
 def run_plan(engine: Engine, helper: str, plan: dict) -> None:
     """Hand ``plan`` to a started helper and wait until it is built; EngineError with the
-    helper's reason on failure. One exec carries the plan in and the outcome out: much
-    sooner than waiting for the helper container to exit."""
-    handoff = (f'cd {PLAN_DIR} && printf %s "$1" > plan.json && touch ready && '
-               f'timeout {HELPER_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" && cat done; '
-               'touch read')
-    # Should the helper die under this exec, removing it is what ends the exec's stream.
-    watchdog = threading.Timer(HELPER_TIMEOUT + 30, engine.remove, (helper,))
-    watchdog.start()
+    helper's reason on failure, within HANDOFF_TIMEOUT seconds whatever the engine does.
+    The plan goes in as a file (no size limit); one exec waits for the outcome."""
+    handoff = (f'cd {PLAN_DIR} && timeout {HANDOFF_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" '
+               f'&& cat done; touch read')
     try:
-        outcome = engine.exec(helper, ["sh", "-c", handoff, "sh", json.dumps(plan)])
-    finally:
-        watchdog.cancel()
+        engine.put_file(helper, PLAN_DIR, {"plan.json": json.dumps(plan).encode(), "ready": b""})
+        outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=HANDOFF_TIMEOUT + 10)
+    except EngineTimeout:
+        raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within "
+                          f"{HANDOFF_TIMEOUT} s") from None
+    except EngineError as exc:
+        raise HelperGone(f"wiring the lab failed: the fabric helper is gone ({exc})") from None
     if outcome.exit_code != 0 or outcome.output.strip() != "ok":
-        reason = outcome.output.strip() or engine.logs(helper).strip() or (
-            f"the helper gave no answer within {HELPER_TIMEOUT} s")
-        raise EngineError(f"wiring the lab failed: {reason}")
+        if not outcome.output.strip():
+            raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
+        raise EngineError(f"wiring the lab failed: {outcome.output.strip()}")
+
+
+def wire(engine: Engine, helper: str, plan: dict, start_another: Callable[[], str]) -> list[str]:
+    """Build ``plan`` with ``helper``. If that helper is gone before it answered (it gave up
+    waiting, as on an engine so loaded that the lab's containers took over PLAN_WAIT seconds
+    to start, or it was killed), try once more with a fresh one. Return the helpers started."""
+    helpers = [helper]
+    try:
+        run_plan(engine, helper, plan)
+    except HelperGone:
+        helpers.append(start_another())
+        run_plan(engine, helpers[-1], plan)
+    return helpers
+
+
+def remove_stale_helpers(engine: Engine, helpers: list[ContainerInfo], now: float) -> None:
+    """Remove helpers older than HELPER_MAX_AGE: only one that never started (its simlab was
+    killed between creating and starting it) lives that long."""
+    for helper in helpers:
+        if now - helper.created > HELPER_MAX_AGE:
+            engine.remove(helper.id)
 
 
 def _veth(a: Endpoint, b: Endpoint, pids: dict[str, int]) -> dict:

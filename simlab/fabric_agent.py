@@ -14,6 +14,7 @@ Plan (JSON, in the folder named by the first argument): {"bridges": [{"pid", "na
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -91,7 +92,12 @@ def wait_for(path, timeout):
     return True
 
 
-def wait_for_plan(folder, timeout=600):
+PLAN_WAIT = 10  # seconds: simlab writes the plan as soon as the lab's containers run
+READ_WAIT = 10  # seconds for simlab to read the outcome
+LIFETIME = 300  # a hard cap, whatever happens (a netlink call that never returns)
+
+
+def wait_for_plan(folder, timeout=PLAN_WAIT):
     """simlab starts the helper early and writes the plan later, then 'ready'."""
     if not wait_for(os.path.join(folder, "ready"), timeout):
         raise PlanError(f"no plan arrived within {timeout} s")
@@ -101,10 +107,13 @@ def wait_for_plan(folder, timeout=600):
 
 def main():
     folder = sys.argv[1]
+    signal.alarm(LIFETIME)  # SIGALRM ends the process: the engine then removes the container
     try:
         build(wait_for_plan(folder))
         outcome, code = "ok", 0
     except PlanError as exc:
+        if not os.path.exists(os.path.join(folder, "ready")):
+            return 1  # no plan came: simlab is gone, or will start another helper
         outcome, code = str(exc), 1
     except Exception as exc:  # anything else still reaches simlab, as a reason
         outcome, code = f"{type(exc).__name__}: {exc}", 1
@@ -114,7 +123,7 @@ def main():
     # Stay until simlab has read the outcome: if this process ended first, the
     # container would stop under simlab's exec, and some engines then never
     # close that exec's stream.
-    wait_for(os.path.join(folder, "read"), timeout=60)
+    wait_for(os.path.join(folder, "read"), timeout=READ_WAIT)
     return code
 
 

@@ -8,6 +8,7 @@ file, engine error) or was cut short is a single <error> test case.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from simlab.results import ScenarioResult
@@ -24,12 +25,37 @@ def junit_xml(results: list[ScenarioResult]) -> str:
             totals[key] += int(suite.get(key, "0"))
         time += result.duration
     root.attrib.update({k: str(v) for k, v in totals.items()}, time=f"{time:.3f}")
+    _make_xml_safe(root)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+# What XML 1.0 cannot hold at all, not even escaped: most control characters (a
+# command's colours are ESC sequences), lone surrogates, U+FFFE and U+FFFF.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with each character XML 1.0 forbids written as \\xNN (or \\uNNNN), so it stays visible."""
+    return NOT_XML.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+def _make_xml_safe(root: ET.Element) -> None:
+    for element in root.iter():
+        if element.text:
+            element.text = xml_safe(element.text)
+        for key, value in element.attrib.items():
+            element.attrib[key] = xml_safe(value)
+
+
 def _suite(result: ScenarioResult) -> ET.Element:
     suite = ET.Element("testsuite", name=result.scenario, file=result.file, time=f"{result.duration:.3f}")
+    if result.engine:
+        suite.set("hostname", result.engine)
+    if result.retries:
+        properties = ET.SubElement(suite, "properties")
+        for retry in result.retries:
+            ET.SubElement(properties, "property", name="retry", value=retry)
     for step in result.steps:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name=f"{step.index:02d} {step.title}",
                              file=result.file, line=str(step.line), time=f"{step.duration:.3f}")

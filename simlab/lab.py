@@ -21,9 +21,10 @@ from functools import partial
 from typing import TypeVar
 
 from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
-from simlab.errors import Cancelled, InputError
+from simlab.errors import Cancelled, InputError, NameTaken, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.fabric import INFRA_IMAGE, helper_image, plan_fabric, run_plan, start_helper, switched_segments
+from simlab.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
+                           switched_segments, wire)
 from simlab.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -38,6 +39,9 @@ LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start ma
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.icmp_ratelimit": "0"}
 
 MAX_PARALLEL = 8  # engine calls at once: more only queue up in the engine
+NAME_ATTEMPTS = 5  # names tried when another run takes the chosen one at the same moment
+# Signals that end simlab the way Ctrl-C does: `kill`, a CI timeout, a closed terminal or ssh.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -77,40 +81,72 @@ class LabSummary:
     hosts: dict[str, str]  # host -> container state
 
 
+def new_run_id() -> str:
+    """The id of one start: every container it makes carries it, so that it removes exactly those."""
+    return uuid.uuid4().hex[:12]
+
+
 def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore,
-              privileged: bool = False, file: str = "", cancel: threading.Event | None = None) -> Lab:
+              privileged: bool = False, file: str = "", cancel: threading.Event | None = None,
+              exact: bool = True, run_id: str | None = None) -> Lab:
     """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
-    ``cancel`` set from another thread stops the start (after the containers it is creating)."""
+    ``cancel`` set from another thread stops the start (after the containers it is creating).
+    With ``exact`` False, ``name`` is a base: the lab gets it if free, else it plus a suffix,
+    and a name that another run claims at the same moment makes this one take another.
+    ``run_id`` (default: a new one) labels every container this start makes."""
     if not valid_name(name, MAX_LAB_NAME):
         raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-' (at most {MAX_LAB_NAME}), "
                          f"starting with a letter or digit")
-    if engine.containers({LABEL_LAB: name}):
-        raise InputError(f"a lab named {name} is already up; `simlab down {name}` removes it, "
-                         f"or pass --name to start another")
+    existing = engine.containers({LABEL_LAB: None})
+    remove_stale_helpers(engine, [c for c in existing if c.labels.get(LABEL_ROLE) == "fabric"], time.time())
+    taken = {c.labels.get(LABEL_LAB) for c in existing}
+    run_id = run_id or new_run_id()
+    for attempt in range(NAME_ATTEMPTS):
+        lab_name = name if attempt == 0 else f"{name}-{uuid.uuid4().hex[:6]}"
+        if lab_name in taken:
+            if exact:
+                raise InputError(f"a lab named {name} is already up (another run's, or one kept with --keep; "
+                                 f"`simlab ls` lists them): pass another --name, or `simlab down {name}` "
+                                 f"if it is one you left")
+            continue
+        try:
+            return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel)
+        except NameTaken:
+            if exact:
+                raise NameTaken(f"another run is starting a lab named {name} at this moment; "
+                                f"pass another --name") from None
+    raise InputError(f"no free lab name found for {name} after {NAME_ATTEMPTS} tries; pass --name")
+
+
+def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emit, privileged: bool,
+           file: str, cancel: threading.Event | None) -> Lab:
     lab = Lab(name, engine)
-    run_id = uuid.uuid4().hex[:12]
     started = time.monotonic()
     try:
-        host_pids, switch_pids, helper = _start_nodes(engine, topology, lab, run_id, emit, privileged, file)
+        start_helper_named = partial(start_helper, engine, helper_image(engine, emit), labels=_labels(
+            name, "-fabric", "fabric", run_id, file))
+        host_pids, switch_pids, helper = _start_nodes(engine, topology, lab, run_id, privileged, file, emit,
+                                                      partial(start_helper_named, name=container_name(name, "-fabric")))
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
-        run_plan(engine, helper, plan_fabric(topology, host_pids, switch_pids))
+        wire(engine, helper, plan_fabric(topology, host_pids, switch_pids),
+             partial(start_helper_named, name=container_name(name, "-fabric2")))
+        # The helper removes itself once simlab has its answer. Setup commands can take long:
+        # on Ctrl-C do not wait for them, the rollback removes their containers, which ends them.
         tasks = [partial(_run_setup, lab, host, emit) for host in topology.hosts.values() if host.setup]
-        # Setup commands can take long: on Ctrl-C do not wait for them, the rollback
-        # removes their containers, which ends them.
-        run_parallel(lambda task: task(), [partial(engine.remove, helper), *tasks], wait_on_error=False)
+        run_parallel(lambda task: task(), tasks, wait_on_error=False)
     except BaseException:
         emit(Event("lab.rollback", "removing what was started", name))
-        _remove(engine, {LABEL_LAB: name, LABEL_RUN: run_id})
+        remove_run(engine, run_id, name, emit)
         raise
     emit(Event("lab.up", f"lab {name} is up: {len(topology.hosts)} host(s) in "
                f"{time.monotonic() - started:.1f}s", name))
     return lab
 
 
-def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit: Emit,
-                 privileged: bool, file: str) -> tuple[dict[str, int], dict[str, int], str]:
+def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, privileged: bool, file: str,
+                 emit: Emit, start_fabric_helper: Callable[[], str]) -> tuple[dict[str, int], dict[str, int], str]:
     """Create and start, all at once, the hosts (into ``lab.containers``), a switch per
     shared segment and the fabric helper. Return the PIDs of hosts and of switches (by
     segment) and the helper's id."""
@@ -120,10 +156,7 @@ def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, emit
     switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                               _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
     tasks = [partial(_create_and_start, engine, spec, emit, lab.name) for spec in hosts + switches]
-    helper_labels = _labels(lab.name, "-fabric", "fabric", run_id, file)
-    tasks.append(partial(start_helper, engine, helper_image(engine, emit), container_name(lab.name, "-fabric"),
-                         helper_labels))
-    *started, helper = run_parallel(lambda task: task(), tasks)
+    *started, helper = run_parallel(lambda task: task(), [*tasks, start_fabric_helper])
     lab.containers.update((host, container_id) for host, (container_id, _) in zip(topology.hosts, started))
     pids = [pid for _, pid in started]
     return dict(zip(topology.hosts, pids)), dict(zip(switched, pids[len(hosts):])), helper
@@ -190,6 +223,16 @@ def destroy_lab(engine: Engine, name: str | None) -> int:
     return _remove(engine, {LABEL_LAB: name})
 
 
+def remove_run(engine: Engine, run_id: str, lab: str, emit: Emit = ignore) -> None:
+    """Remove every container one start made. Where the engine cannot be reached, say that
+    the lab is left and how to remove it, instead of failing over the cleanup."""
+    try:
+        _remove(engine, {LABEL_RUN: run_id})
+    except SimlabError as exc:
+        emit(Event("lab.left", f"the lab {lab} is left on the engine ({exc}); `simlab down {lab}` "
+                               f"removes it once the engine answers", lab))
+
+
 def _remove(engine: Engine, labels: dict[str, str | None]) -> int:
     with deferred_interrupts():
         found = engine.containers(labels)
@@ -205,13 +248,6 @@ def list_labs(engine: Engine) -> list[LabSummary]:
     return sorted(labs.values(), key=lambda lab: lab.name)
 
 
-def free_lab_name(engine: Engine, base: str) -> str:
-    """``base`` if no lab has it, else ``base`` with a short random suffix."""
-    if not engine.containers({LABEL_LAB: base}):
-        return base
-    return f"{base}-{uuid.uuid4().hex[:6]}"
-
-
 def run_parallel(fn: Callable[[T], R], items: Iterable[T], wait_on_error: bool = True) -> list[R]:
     """``[fn(x) for x in items]`` in threads. On the first error (or Ctrl-C) cancel what has
     not started and raise; with ``wait_on_error`` first wait for what has started, so that
@@ -220,32 +256,35 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], wait_on_error: bool =
     if len(items) <= 1:
         return [fn(x) for x in items]
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)))
-    futures = [pool.submit(fn, x) for x in items]
+    futures = []
     try:
+        futures += [pool.submit(fn, x) for x in items]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         for future in done:
             if future.exception() is not None:
                 raise future.exception()
     except BaseException:
-        pool.shutdown(wait=wait_on_error, cancel_futures=True)
+        with deferred_interrupts():  # a second Ctrl-C must not cut the wait short
+            pool.shutdown(wait=wait_on_error, cancel_futures=True)
         raise
     pool.shutdown()
     return [f.result() for f in futures]
 
 
 @contextmanager
-def deferred_interrupts() -> Iterator[None]:
-    """Let cleanup finish: a Ctrl-C (or SIGTERM) during the block is held and raised after it."""
+def deferred_interrupts(reraise: bool = True) -> Iterator[None]:
+    """Let cleanup finish: a Ctrl-C (or another stop signal) during the block is held and, with
+    ``reraise``, raised after it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum)) for signum in held}
+    previous = {signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+                for signum in STOP_SIGNALS}
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if received:
+        if received and reraise:
             raise KeyboardInterrupt

@@ -16,7 +16,7 @@ class Problems:
     def add(self, path: Path_, message: str) -> None:
         """Record ``message`` at the line of ``path``, naming the key, like steps[2].expect."""
         where = f"{key_name(path)}: " if path else ""
-        self.messages.append(f"{self.source.file}:{self.source.line(path)}: {where}{message}")
+        self.messages.append(f"{self.source.file}:{self.source.line(path)}: {one_line(where + message)}")
 
     def raise_if_any(self) -> None:
         if self.messages:
@@ -29,3 +29,9 @@ def key_name(path: Path_) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other unprintable characters escaped, as repr() shows them:
+    a name from the file must not break the one-line-per-problem format."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -159,6 +159,9 @@ class BatchProgress:
             self.failed += not result.passed
             if not self.live:
                 print(f"{result.verdict:<7} {result.scenario} ({result.duration:.1f}s)", file=self.out, flush=True)
+        elif event.kind in ("engine.down", "engine.image", "engine.skipped") or event.kind.startswith("image."):
+            if event.kind != "image.line":
+                print(("\n" if self.live else "") + f"  {event.message}", file=self.out, flush=True)
         if self.live:
             print(f"\r  validating: {self.done}/{self.total} done, {self.running} running, {self.failed} failed ",
                   end="", file=self.out, flush=True)
@@ -170,14 +173,17 @@ class BatchProgress:
 
 def results_table(results: list[ScenarioResult]) -> list[str]:
     """SCENARIO, RESULT, STEPS passed/failed, DURATION; then what went wrong, one line each."""
-    rows = [("SCENARIO", "RESULT", "STEPS", "DURATION")]
+    engines = len({r.engine for r in results if r.engine}) > 1
+    rows = [("SCENARIO", "RESULT", "STEPS", "DURATION") + (("ENGINE",) if engines else ())]
     for r in results:
         done = [s for s in r.steps if not s.skipped]
         passed = sum(s.passed for s in done)
-        rows.append((r.scenario, r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s"))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        row = (r.scenario, r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s")
+        rows.append(row + ((r.engine + (f" (retried {len(r.retries)}x)" if r.retries else ""),) if engines else ()))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     for r in results:
+        lines += [f"{r.scenario}: retried: {retry}" for retry in r.retries]
         if not r.passed:
             lines += [f"{r.scenario}: {line}" for line in summary_lines(r)[1:]]
             if r.stopped:

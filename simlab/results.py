@@ -43,6 +43,9 @@ class ScenarioResult:
     duration: float = 0.0
     stopped: str = ""  # why the run was cut short: "interrupted", "timed out after 30s", ...
     kept: bool = False  # the lab is still up (--keep, --keep-failed)
+    engine: str = ""  # the engine it ran on (validate over several engines)
+    retries: list[str] = field(default_factory=list)  # earlier tries lost with their engine, and why
+    engine_failed: bool = False  # the error came from the engine (worth a try elsewhere), not the scenario
 
     @property
     def passed(self) -> bool:
@@ -70,4 +73,5 @@ class ScenarioResult:
     def to_dict(self) -> dict:
         return {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
                 "error": self.error, "stopped": self.stopped, "kept": self.kept, "duration": round(self.duration, 3),
+                "engine": self.engine, "retries": self.retries,
                 "steps": [{**asdict(s), "duration": round(s.duration, 3)} for s in self.steps]}

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from simlab.batch import CommandRun, StepRun, run_batch, runs_alone_after, shown_commands, step_commands
+from simlab.batch import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
+                          step_commands, step_timeout, timed_out)
 from simlab.checks import classify_ping
 from simlab.checks.capture import Capture, Evidence, Spot, start_captures, stop_captures
 from simlab.checks.connect import classify_connect, seen_as
@@ -28,50 +29,93 @@ from simlab.checks.route import classify_route
 from simlab.checks.route import describe as describe_route
 from simlab.checks.trace import classify_trace
 from simlab.engine import Engine
-from simlab.errors import Cancelled, SimlabError
+from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import Lab, destroy_lab, start_lab
+from simlab.lab import Lab, new_run_id, remove_run, start_lab
 from simlab.results import ScenarioResult, StepResult
 from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
 
 Pause = Callable[[int, Step], None]
+MAX_BATCH_TEXT = 64 * 1024  # characters of commands per exec: the script travels as one argument (128 KiB max)
 
 
 def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
                  pause: Pause | None = None, privileged: bool = False,
-                 cancel: threading.Event | None = None) -> ScenarioResult:
+                 cancel: threading.Event | None = None, exact_name: bool = True, timeout: float | None = None,
+                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT) -> ScenarioResult:
     """Run every step in a fresh lab. The lab is removed afterwards unless ``keep``,
     also after a failure or Ctrl-C (which sets ``stopped`` instead of raising).
     ``cancel``, set from another thread, stops the run at the next step boundary; to cut a
-    step that hangs, the caller also removes the lab (see validate.Batch.stop)."""
+    step that hangs, the caller also removes the lab (see validate.Batch.stop). ``timeout``
+    does both after that many seconds. With ``exact_name`` False, ``lab_name`` is a base
+    (see lab.start_lab); ``result.lab`` says which name the lab got."""
     result = ScenarioResult(scenario.name, scenario.file, lab_name)
     started = time.monotonic()
+    run_id = new_run_id()
+    cancel = cancel or threading.Event()
+    timer = _time_limit(engine, run_id, lab_name, cancel, timeout)
     lab = None
     try:
         lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
-                        cancel)
-        _run_steps(lab, scenario, result, emit, pause, cancel)
+                        cancel, exact=exact_name, run_id=run_id)
+        result.lab = lab.name
+        _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default)
     except KeyboardInterrupt:
         result.stopped = "interrupted"
     except SimlabError as exc:
-        if isinstance(exc, Cancelled) or (cancel is not None and cancel.is_set()):
+        if isinstance(exc, Cancelled) or cancel.is_set():
             result.stopped = "cancelled"  # the lab was removed under it: not an error of its own
         else:
             result.error = str(exc)
+            result.engine_failed = isinstance(exc, EngineError)
     finally:
-        if lab is not None and not keep:
-            emit(Event("lab.down", f"removing lab {lab_name}", lab_name))
-            destroy_lab(engine, lab_name)
-        result.kept = lab is not None and keep
+        if timer is not None:
+            timer.cancel()
+            if timer.fired:
+                result.stopped, result.error = f"timed out after {timeout:g}s", None
+        result.kept = lab is not None and keep and not result.stopped.startswith("timed out")
+        if not result.kept:  # by this start's id: whatever it made, even if start_lab never returned
+            _remove_lab(engine, run_id, result, emit, announce=lab is not None)
         result.duration = time.monotonic() - started
     return result
 
 
+class _TimeLimit(threading.Timer):
+    fired = False
+
+
+def _time_limit(engine: Engine, run_id: str, lab: str, cancel: threading.Event,
+                timeout: float | None) -> _TimeLimit | None:
+    """A timer that, after ``timeout`` seconds, stops the run: it sets ``cancel`` and removes
+    the run's containers, which ends whatever a step waits for."""
+    if timeout is None:
+        return None
+
+    def stop() -> None:
+        timer.fired = True
+        cancel.set()
+        remove_run(engine, run_id, lab)
+    timer = _TimeLimit(timeout, stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _remove_lab(engine: Engine, run_id: str, result: ScenarioResult, emit: Emit, announce: bool) -> None:
+    def note_left(event: Event) -> None:
+        if event.kind == "lab.left":
+            result.error = f"{result.error}; {event.message}" if result.error else event.message
+        emit(event)
+    if announce:
+        emit(Event("lab.down", f"removing lab {result.lab}", result.lab))
+    remove_run(engine, run_id, result.lab, note_left)
+
+
 def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None,
-               cancel: threading.Event | None) -> None:
+               cancel: threading.Event, default_timeout: float) -> None:
     steps = scenario.steps
     position, stopped = 0, False
-    while position < len(steps) and not stopped and not (cancel is not None and cancel.is_set()):
+    while position < len(steps) and not stopped and not cancel.is_set():
         batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
         for offset, step in enumerate(batch):
             index = position + offset + 1
@@ -80,12 +124,12 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                 pause(index, step)
             if offset == 0:
                 captures = start_captures(lab, _spots(step))  # before the batch: its step is the probe
-                runs = run_batch(lab, batch[0].host, batch)
+                runs = run_batch(lab, batch[0].host, batch, default_timeout)
             try:
                 run = next(runs, None)  # the batch runs while we wait here
-                step_result = judge(index, run or StepRun(step))
+                step_result = judge(index, run or StepRun(step), default_timeout)
                 if not step_result.passed and step.within is not None and run is not None:
-                    step_result = _retry(lab, index, step, step_result, cancel)
+                    step_result = _retry(lab, index, step, step_result, cancel, default_timeout)
             finally:
                 stop_captures(lab, captures)
             if step.evidence:
@@ -102,19 +146,20 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
 RETRY_PAUSE = 0.2  # between attempts of a step with `within`: a refusal comes back at once
 
 
-def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event | None) -> StepResult:
+def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event,
+           default_timeout: float) -> StepResult:
     """Run ``step`` again until it holds or its ``within`` window is over (the step is the
     last of its batch, so nothing after it has run). The result counts the attempts."""
     started, attempts, result = time.monotonic(), 1, first
     while not result.passed and time.monotonic() - started + RETRY_PAUSE < step.within:
-        if cancel is not None and cancel.is_set():
+        if cancel.is_set():
             break
         time.sleep(RETRY_PAUSE)
-        run = next(run_batch(lab, step.host, [step]), None)
+        run = next(run_batch(lab, step.host, [step], default_timeout), None)
         if run is None:
             break
         attempts += 1
-        result = judge(index, run)
+        result = judge(index, run, default_timeout)
     result.attempts = attempts
     result.duration = time.monotonic() - started + first.duration
     return result
@@ -150,25 +195,39 @@ def _packets(count: int) -> str:
 def _same_host_run(steps: list[Step], position: int) -> list[Step]:
     """The steps from ``position`` on that run on the same host, to run in one exec (a step
     with packet evidence starts a batch of its own: its captures start before it)."""
-    end = position + 1
+    end, size = position + 1, _text(steps[position])
     while (end < len(steps) and steps[end].host == steps[position].host
-           and not runs_alone_after(steps[end - 1]) and not steps[end].evidence):
+           and not runs_alone_after(steps[end - 1]) and not steps[end].evidence
+           and size + _text(steps[end]) <= MAX_BATCH_TEXT):
+        size += _text(steps[end])
         end += 1
     return steps[position:end]
 
 
-def judge(index: int, run: StepRun) -> StepResult:
+def _text(step: Step) -> int:
+    return sum(len(command) + 64 for command in step_commands(step))
+
+
+def judge(index: int, run: StepRun, default_timeout: float = DEFAULT_STEP_TIMEOUT) -> StepResult:
     """Compare what a step's commands did with what the step expects."""
-    result = _judge(index, run)
+    result = _judge(index, run, default_timeout)
     result.duration = sum(c.seconds for c in run.commands)
     return result
 
 
-def _judge(index: int, run: StepRun) -> StepResult:
+def _judge(index: int, run: StepRun, default_timeout: float) -> StepResult:
     step = run.step
     if not run.commands:
         return _result(index, step, step_commands(step), _expected(step), "no result (the host stopped answering)",
                        False, "")
+    late = next((c for c in run.commands if timed_out(step, c, default_timeout)), None)
+    if late is not None:
+        limit = step_timeout(step, default_timeout)
+        transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in run.commands)
+        shown = shown_commands(step)[0] if not isinstance(step, RunStep) else late.command
+        return _result(index, step, [c.command for c in run.commands], _expected(step),
+                       f"timed out: `{shown}` was stopped after {limit:g} s (the step's timeout)",
+                       False, transcript)
     done = run.commands[-1]
     if isinstance(step, PingStep):
         return _judge_ping(index, step, done)

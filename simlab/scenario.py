@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from simlab.checks.capture import Evidence, Spot
 from simlab.checks.outcome import REASONS
 from simlab.errors import InputError
 from simlab.problems import Problems
-from simlab.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
+from simlab.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
@@ -36,9 +37,10 @@ KIND_KEYS = {
 }
 EVIDENCE_KEYS = {"at", "src", "dst", "proto", "count"}
 SPOT_RE = re.compile(rf"^({NAME_CHARS})(?:/({NAME_CHARS}))?:({IFNAME_CHAR}+)$")
-COMMON_KEYS = {"title", "note", "section", "host", "netns", "within", "hint"}
+COMMON_KEYS = {"title", "note", "section", "host", "netns", "within", "hint", "timeout"}
 PING_KEYS = KIND_KEYS["ping"] - {"expect"}
 STEP_KEYS = COMMON_KEYS | set(KIND_KEYS) | set().union(*KIND_KEYS.values())
+MAX_STEP_TIMEOUT = 3600
 RUN_EXPECT = ("success", "failure")
 PING_EXPECT = ("reply", "no-reply", "unreachable")
 CONNECT_EXPECT = ("open", "refused", "no-reply", "unreachable")
@@ -49,6 +51,10 @@ SERVE_LISTENER = re.compile(r"^(tcp|udp)\s+(\d{1,5})$")
 # ICMP error) ends the wait at once, so only "no-reply" pays its full window:
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
 DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0, "open": 3.0, "refused": 3.0}
+MAX_STEPS = 10_000
+# A step's commands travel to its host inside one exec argument, which Linux caps at 128 KiB.
+MAX_STEP_SCRIPT = 48 * 1024
+PING_TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:%_-]*")  # an address or a host name, nothing for a shell
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Step:
     note: str = ""
     section: str = ""
     line: int = 0
+    timeout: float | None = None  # seconds each command may take; None: the run's default
     within: float | None = None  # retry until the check holds, for up to this many seconds
     hint: str = ""  # shown to the learner when the step fails
     evidence: list[Evidence] = field(default_factory=list)  # seen/unseen: packets captured around the step
@@ -177,6 +184,9 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw_steps, list):
         problems.add(("steps",), "steps must be a list")
         raw_steps = []
+    if len(raw_steps) > MAX_STEPS:
+        problems.add(("steps",), f"{len(raw_steps)} steps; a scenario has at most {MAX_STEPS} steps")
+        raw_steps = []
     steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
     if not problems.messages:
         _check_namespaces(topology, steps, problems)
@@ -200,11 +210,11 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     if not isinstance(host, str) or host not in topology.hosts:
         known = ", ".join(sorted(topology.hosts))
         problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
-    if netns is not None and (not isinstance(netns, str) or not NAME_RE.match(netns)):
+    if netns is not None and (not isinstance(netns, str) or not NAME_RE.fullmatch(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
                   section=str(raw.get("section", "")), line=line, within=_within(raw, path, problems),
-                  hint=str(raw.get("hint", "")).strip())
+                  hint=str(raw.get("hint", "")).strip(), timeout=_parse_timeout(raw, path, problems))
     kinds = [kind for kind in KIND_KEYS if kind in raw]
     if len(kinds) != 1:
         problems.add(path, f"step {title!r} needs exactly one of {', '.join(KIND_KEYS)}")
@@ -284,10 +294,25 @@ def _within(raw: dict, path: Path_, problems: Problems) -> float | None:
     return float(within)
 
 
+def _parse_timeout(raw: dict, path: Path_, problems: Problems) -> float | None:
+    timeout = raw.get("timeout")
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_STEP_TIMEOUT:
+        problems.add(path + ("timeout",), f"timeout is the seconds each command of the step may take, "
+                                          f"more than 0 and at most {MAX_STEP_TIMEOUT}")
+        return None
+    return float(timeout)
+
+
 def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunStep | None:
     commands = raw["run"] if isinstance(raw["run"], list) else [raw["run"]]
     if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
         problems.add(path + ("run",), "run must be a command or a list of commands")
+        return None
+    run_path = path + ("run",)
+    if not all([check_command(c, run_path + (i,) if isinstance(raw["run"], list) else run_path, problems)
+                for i, c in enumerate(commands)]):
         return None
     expect = raw.get("expect", "success")
     if expect not in RUN_EXPECT:
@@ -297,6 +322,8 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
         if text is not None and not isinstance(text, str):
             problems.add(path + (key,), f"{key} must be text")
             texts[key] = None
+        elif text is not None and "\0" in text:
+            problems.add(path + (key,), f"{key} cannot contain a NUL character")
     if texts["match"] is not None:
         try:
             re.compile(texts["match"])
@@ -304,12 +331,18 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
             problems.add(path + ("match",), f"match is not a regular expression: {exc}")
     if texts["output"] is not None:
         texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
+    script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
+                 for text in [*commands, texts["output"] or ""])
+    if script > MAX_STEP_SCRIPT:
+        problems.add(path + ("run",), f"this step's commands and output take {script} bytes as a shell script; "
+                                      f"at most {MAX_STEP_SCRIPT} per step")
+        return None
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, **texts)
 
 
 def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
     target = raw["ping"]
-    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
         problems.add(path + ("ping",), "ping takes one address or host name to ping")
         return None
     expect = raw.get("expect", "reply")
@@ -387,7 +420,7 @@ def _host_port(value: Any) -> tuple[str | None, int]:
         return None, 0
     host, _, port = value.strip().rpartition(":")
     host = host.strip("[]")
-    if not host or " " in host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not PING_TARGET_RE.fullmatch(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
         return None, 0
     return host, int(port)
 
@@ -396,6 +429,8 @@ def _parse_serve(raw: dict, path: Path_, common: dict, problems: Problems) -> Se
     serve = raw["serve"]
     if not isinstance(serve, str) or not serve.strip():
         problems.add(path + ("serve",), "serve takes 'tcp PORT', 'udp PORT' or a command to run in the background")
+        return None
+    if not check_command(serve, path + ("serve",), problems):
         return None
     listener = SERVE_LISTENER.match(serve.strip())
     proto, port = (listener.group(1), int(listener.group(2))) if listener else (None, 0)
@@ -417,7 +452,7 @@ def _parse_serve(raw: dict, path: Path_, common: dict, problems: Problems) -> Se
 
 def _parse_route(raw: dict, path: Path_, common: dict, problems: Problems) -> RouteStep | None:
     target = raw["route"]
-    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
         problems.add(path + ("route",), "route takes one destination address")
         return None
     expect = raw.get("expect", "route")
@@ -433,7 +468,7 @@ def _parse_route(raw: dict, path: Path_, common: dict, problems: Problems) -> Ro
 
 def _parse_trace(raw: dict, path: Path_, common: dict, problems: Problems) -> TraceStep | None:
     target = raw["trace"]
-    if not isinstance(target, str) or not target.strip() or " " in target.strip():
+    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
         problems.add(path + ("trace",), "trace takes one destination address or host name")
         return None
     hops = raw.get("path")
@@ -542,7 +577,7 @@ def shipped_scenarios() -> list[Path]:
 def resolve_scenario(name_or_file: str) -> Path:
     """A path to an existing file, or the shipped scenario of that name."""
     path = Path(name_or_file)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a FIFO or a device too: loading says what is wrong with it
         return path
     shipped = shipped_scenarios_dir() / f"{name_or_file}.yaml"
     if "/" not in name_or_file and shipped.is_file():

@@ -38,6 +38,8 @@ COMMON = {
     "netns": {"type": "string", "description": "Run inside this network namespace of the host."},
     "within": {**POSITIVE, "maximum": 600, "description": "Retry for up to this many seconds until the check holds."},
     "hint": {"type": "string", "description": "Shown to the learner when the step fails."},
+    "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+                "description": "seconds each command of the step may take (default 60)"},
 }
 KINDS = {
     "run": {**STRINGS, "description": "Shell command(s), run in order."},

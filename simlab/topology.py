@@ -17,12 +17,28 @@ from simlab.yamlsource import Path_
 
 DEFAULT_IMAGE = "ubuntu_with_basic_net"
 NAME_CHARS = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # what a container name allows
-IFNAME_CHAR = r"[^\s/:]"
+IFNAME_CHAR = r"[!-.0-9;-~]"  # printable ASCII but '/' and ':' (what the kernel and ip take)
+# The patterns are also JSON Schema patterns (schema.py), so they end in '$', which in
+# Python also matches before a trailing newline: always use them with fullmatch.
 NAME_RE = re.compile(f"^{NAME_CHARS}$")
 IFNAME_RE = re.compile(f"^{IFNAME_CHAR}+$")
 SYSCTL_RE = re.compile(r"^net\.[a-zA-Z0-9_.\-]+$")
+SYSCTL_VALUE_RE = re.compile(r"[ -~]*")
 MAX_IFNAME = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 MAX_NAME = 40  # keeps simlab-<lab>-<host> a readable container name
+MAX_HOSTS = 2000
+MAX_COMMAND = 16 * 1024  # bytes in one command; commands travel as exec arguments
+MAX_IMAGE_REF = 255
+
+# Docker's image reference grammar (github.com/distribution/reference, regexp.go).
+_ALNUM = r"[a-z0-9]+"
+_PATH_COMPONENT = rf"{_ALNUM}(?:(?:[._]|__|-+){_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_TAG = r"\w[\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REF_RE = re.compile(rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*(?::{_TAG})?(?:@{_DIGEST})?",
+                          re.ASCII)
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,6 +64,7 @@ class Route:
     via: IPAddress | None
     dev: str | None
     text: str
+    index: int = field(default=0, compare=False)  # its place in the host's routes list, for errors
 
 
 @dataclass
@@ -102,8 +119,7 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
                      f"(at most {MAX_NAME}), starting with a letter or digit")
         name = "invalid"
     image = data.get("image", DEFAULT_IMAGE)
-    if not isinstance(image, str):
-        problems.add(("image",), "image must be an image name, like ubuntu_with_basic_net")
+    if not check_image(image, ("image",), problems):
         image = DEFAULT_IMAGE
     hosts = _parse_hosts(data.get("hosts"), image, problems)
     mentioned: set[Endpoint] = set()  # every valid HOST:IFACE named by a wire, even a broken wire
@@ -111,16 +127,44 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
     segments = _parse_segments(data.get("segments", {}), hosts, problems, mentioned)
     topology = Topology(name, hosts, links, segments, str(data.get("description", "")))
     _check_wiring(topology, problems, mentioned)
+    for host in hosts.values():
+        _check_addresses(host, problems)
+        _check_routes(host, topology, problems)
     return topology
 
 
 def valid_name(name: str, max_length: int = MAX_NAME) -> bool:
-    return bool(NAME_RE.match(name)) and len(name) <= max_length
+    return isinstance(name, str) and bool(NAME_RE.fullmatch(name)) and len(name) <= max_length
+
+
+def check_image(image: object, path: Path_, problems: Problems) -> bool:
+    """Whether ``image`` is a Docker image reference, like ubuntu:24.04 or registry:5000/team/img:tag."""
+    if isinstance(image, str) and len(image) <= MAX_IMAGE_REF and IMAGE_REF_RE.fullmatch(image):
+        return True
+    shown = repr(image)[:80] if isinstance(image, str) else f"a {type(image).__name__}"
+    problems.add(path, f"image {shown} is not a valid image reference: lowercase name[:tag], "
+                       f"like ubuntu_with_basic_net or registry.example.com/team/image:1.0 (at most {MAX_IMAGE_REF})")
+    return False
+
+
+def check_command(command: str, path: Path_, problems: Problems) -> bool:
+    """Whether a shell command can travel to a host: no NUL, at most MAX_COMMAND bytes."""
+    if "\0" in command:
+        problems.add(path, "a command cannot contain a NUL character")
+        return False
+    if len(command.encode("utf-8", "surrogatepass")) > MAX_COMMAND:
+        problems.add(path, f"a command of {len(command.encode('utf-8', 'surrogatepass'))} bytes; "
+                           f"at most {MAX_COMMAND} bytes per command")
+        return False
+    return True
 
 
 def _parse_hosts(raw: Any, image: str, problems: Problems) -> dict[str, Host]:
     if not isinstance(raw, dict) or not raw:
         problems.add(("hosts",), "hosts must be a mapping of host names to host settings, with at least one host")
+        return {}
+    if len(raw) > MAX_HOSTS:
+        problems.add(("hosts",), f"{len(raw)} hosts; simlab runs labs of at most {MAX_HOSTS} hosts")
         return {}
     hosts = {}
     for name, spec in raw.items():
@@ -140,8 +184,8 @@ def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problem
     for key in spec.keys() - HOST_KEYS:
         problems.add(path + (key,), f"unknown key {key!r} in host {name!r}; known keys: {', '.join(sorted(HOST_KEYS))}")
     host.image = spec.get("image", image)
-    if not isinstance(host.image, str):
-        problems.add(path + ("image",), "image must be an image name, like ubuntu_with_basic_net")
+    if not check_image(host.image, path + ("image",), problems):
+        host.image = image
     host.privileged = spec.get("privileged", False)
     if not isinstance(host.privileged, bool):
         problems.add(path + ("privileged",), "privileged must be true or false")
@@ -150,6 +194,8 @@ def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problem
                    if (r := parse_route(text, path + ("routes", i), problems))]
     host.sysctls = _parse_sysctls(spec.get("sysctls", {}), path + ("sysctls",), problems)
     host.setup = _string_list(spec.get("setup", []), path + ("setup",), problems)
+    if not all([check_command(c, path + ("setup", i), problems) for i, c in enumerate(host.setup)]):
+        host.setup = []
     return host
 
 
@@ -169,8 +215,8 @@ def _parse_interfaces(raw: Any, path: Path_, problems: Problems) -> dict[str, li
 def check_ifname(ifname: str, path: Path_, problems: Problems) -> None:
     if len(ifname) > MAX_IFNAME:
         problems.add(path, f"interface name {ifname!r} is {len(ifname)} characters; Linux allows at most {MAX_IFNAME}")
-    elif not IFNAME_RE.match(ifname) or ifname in (".", ".."):
-        problems.add(path, f"interface name {ifname!r} may not contain spaces, '/' or ':'")
+    elif not IFNAME_RE.fullmatch(ifname) or ifname in (".", ".."):
+        problems.add(path, f"interface name {ifname!r} must be printable ASCII without spaces, '/' or ':'")
 
 
 def parse_address(value: Any, path: Path_, problems: Problems) -> IPInterface | None:
@@ -208,7 +254,7 @@ def parse_route(text: str, path: Path_, problems: Problems) -> Route | None:
         except ValueError:
             problems.add(path, f"gateway {options['via']!r} must be a plain address, without a prefix length")
             return None
-    return Route(destination, via, options.get("dev"), text)
+    return Route(destination, via, options.get("dev"), text, index=path[-1] if isinstance(path[-1], int) else 0)
 
 
 def _network_hint(text: str) -> str:
@@ -223,9 +269,12 @@ def _parse_sysctls(raw: Any, path: Path_, problems: Problems) -> dict[str, str]:
     if not isinstance(raw, dict):
         problems.add(path, "sysctls must map names to values, like net.ipv4.ip_forward: 1")
         return {}
-    for name in raw:
-        if not SYSCTL_RE.match(name):
+    for name, value in raw.items():
+        if not SYSCTL_RE.fullmatch(name):
             problems.add(path + (name,), f"sysctl {name!r}: only network sysctls (net.*) can be set per host")
+        elif not isinstance(value, (str, int)) or not SYSCTL_VALUE_RE.fullmatch(str(value)):
+            problems.add(path + (name,), f"sysctl {name}: the value must be a number or one line of "
+                                         f"printable ASCII text, not {str(value)[:40]!r}")
     return {name: str(int(v) if isinstance(v, bool) else v) for name, v in raw.items()}
 
 
@@ -243,6 +292,10 @@ def _parse_endpoint(raw: Any, path: Path_, hosts: dict[str, Host], problems: Pro
         problems.add(path, f"{raw!r} must name an interface as HOST:IFACE, like red:eth0")
         return None
     host, ifname = raw.split(":")
+    if ifname == "lo":
+        problems.add(path, f"{raw!r}: lo is the host's loopback; it cannot be wired (give it addresses under "
+                           f"interfaces instead)")
+        return None
     if host not in hosts:
         known = ", ".join(sorted(hosts)) or "none"
         problems.add(path, f"unknown host {host!r} in {raw!r} (hosts: {known})")
@@ -300,3 +353,50 @@ def _check_wiring(topology: Topology, problems: Problems, mentioned: set[Endpoin
             if ifname != "lo" and Endpoint(host.name, ifname) not in mentioned:
                 problems.add(("hosts", host.name, "interfaces", ifname),
                              f"interface {host.name}:{ifname} is on no link or segment; wire it or remove it")
+
+
+LOOPBACK_ADDRESSES = {ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")}
+
+
+def _check_addresses(host: Host, problems: Problems) -> None:
+    """One address once per host: the kernel refuses it twice on an interface, and twice on
+    a host it is a typo that makes replies leave by the wrong interface."""
+    where: dict[IPAddress, str] = {}
+    for ifname, addresses in host.addresses.items():
+        path: Path_ = ("hosts", host.name, "interfaces", ifname)
+        for address in addresses:
+            if ifname == "lo" and address in LOOPBACK_ADDRESSES:
+                problems.add(path, f"lo already has {address}; give it other addresses only")
+            elif address.ip in where:
+                problems.add(path, f"address {address.ip} is already on {host.name}:{where[address.ip]}; "
+                                   f"an address can be on one interface of a host only once")
+            where.setdefault(address.ip, ifname)
+
+
+def _check_routes(host: Host, topology: Topology, problems: Problems) -> None:
+    """What the kernel would refuse when the fabric adds the routes (in order, before setup):
+    a device the host does not have, a gateway that is not on-link or is the host itself,
+    the same destination twice."""
+    devices = {"lo"} | set(host.addresses) | {e.interface for e in topology.wired_interfaces() if e.host == host.name}
+    on_link: list[IPNetwork] = [a.network for ifname, addrs in host.addresses.items() if ifname != "lo" for a in addrs]
+    own = {a.ip for addrs in host.addresses.values() for a in addrs}
+    destinations: dict[str, int] = {}
+    for route in host.routes:
+        path: Path_ = ("hosts", host.name, "routes", route.index)
+        if route.dev is not None and route.dev not in devices:
+            problems.add(path, f"route {route.text!r}: host {host.name} has no interface {route.dev!r} "
+                               f"(it has: {', '.join(sorted(devices))})")
+        if route.via is not None and route.via in own:
+            problems.add(path, f"route {route.text!r}: the gateway {route.via} is an address of {host.name} itself")
+        elif route.via is not None and route.dev is None and not any(route.via in net for net in on_link):
+            networks = ", ".join(str(n) for n in on_link) or "none"
+            problems.add(path, f"route {route.text!r}: the gateway {route.via} is in none of {host.name}'s "
+                               f"connected networks ({networks}); use a gateway on one of them, "
+                               f"or name the interface: DEST via GW dev IFACE")
+        destination = str(route.destination or ("::/0" if route.via and route.via.version == 6 else "0.0.0.0/0"))
+        if destination in destinations:
+            problems.add(path, f"route {route.text!r}: a second route to {destination} "
+                               f"(routes[{destinations[destination]}] already sets one)")
+        destinations.setdefault(destination, route.index)
+        if route.via is None and route.destination is not None:
+            on_link.append(route.destination)  # 'DEST dev IFACE' makes DEST on-link for later gateways

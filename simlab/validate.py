@@ -13,14 +13,16 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.engine import Engine
-from simlab.errors import SimlabError
+from simlab.engines import prepare
+from simlab.errors import EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import destroy_lab
+from simlab.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, load_scenario, shipped_scenarios
@@ -39,6 +41,7 @@ class Options:
     timeout: float | None = None
     fail_fast: bool = False
     keep_failed: bool = False
+    step_timeout: float = DEFAULT_STEP_TIMEOUT
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
@@ -53,15 +56,16 @@ def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
             if not found:
                 errors.append(_input_error(raw, f"{raw}: no scenario files (*.yaml, *.yml) in this folder"))
             files += found
-        elif path.is_file():
+        elif path.exists():  # a FIFO or a device too: loading says what is wrong with it
             files.append(path)
         else:
             errors.append(_input_error(raw, f"{raw}: no such file or folder"))
     return files, errors
 
 
-def load_all(files: list[Path]) -> tuple[list[Scenario], list[ScenarioResult]]:
-    """Load every file; one that is not a valid scenario becomes an error result."""
+def load_all(files: list[Path], topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
+    """Load every file; one that is not a valid scenario becomes an error result. A file
+    without steps (a topology) is one only when ``topologies``: it has nothing to run."""
     scenarios, errors = [], []
     for path in files:
         try:
@@ -69,7 +73,7 @@ def load_all(files: list[Path]) -> tuple[list[Scenario], list[ScenarioResult]]:
         except SimlabError as exc:
             errors.append(_input_error(str(path), str(exc), name=path.stem))
             continue
-        if not scenario.steps:
+        if not scenario.steps and not topologies:
             errors.append(_input_error(str(path), f"{path}:1: no steps: this is a topology (for `simlab up`), "
                                                   f"not a scenario", name=path.stem))
             continue
@@ -81,75 +85,154 @@ def _input_error(file: str, message: str, name: str | None = None) -> ScenarioRe
     return ScenarioResult(scenario=name or Path(file).stem, file=file, error=message)
 
 
-class Batch:
-    """One validate run: the labs it started, so it can stop any of them."""
+@dataclass
+class EngineSlots:
+    """One engine of a batch and how many of its labs run at once."""
 
-    def __init__(self, engine: Engine, options: Options, emit: Emit = ignore) -> None:
-        self.engine = engine
+    engine: Engine
+    slots: int
+    down: str = ""  # why the engine was given up, once it was
+    ready: threading.Event = field(default_factory=threading.Event)
+    preparing: bool = False
+
+
+class Batch:
+    """One validate run over one or more engines: a queue of scenarios (largest first) pulled by
+    every free slot of every engine. An engine that stops answering is given up and the
+    scenarios it was running go back in the queue for the others (retried, and the result
+    says so); a scenario that *fails* is never run again. Knows the labs it started, so it
+    can stop any of them."""
+
+    def __init__(self, engines: Engine | list[EngineSlots], options: Options, emit: Emit = ignore) -> None:
+        if isinstance(engines, Engine):
+            engines = [EngineSlots(engines, options.jobs or default_jobs())]
+        self.engines = engines
         self.options = options
         self.emit = emit
-        self._lock = threading.Lock()
-        self._running: dict[str, threading.Event] = {}  # lab -> its cancel flag
-        self._stopped: dict[str, str] = {}  # lab -> why it was stopped
+        self._lock = threading.Condition()
+        self._running: dict[str, tuple[threading.Event, Engine]] = {}  # lab -> its cancel flag, its engine
+        self._stopped: dict[str, str] = {}  # lab -> why it was stopped; "*": the whole batch
+        self._queue: deque[int] = deque()
+        self._in_flight = 0
+        self._retries: dict[int, list[str]] = {}
+        self._results: dict[int, ScenarioResult] = {}
         self.results: list[ScenarioResult] = []  # also what finished before a Ctrl-C
 
     def run(self, scenarios: list[Scenario]) -> list[ScenarioResult]:
         """Run every scenario; on Ctrl-C stop them all and return what finished (and re-raise)."""
-        jobs = self.options.jobs or default_jobs()
-        results: dict[int, ScenarioResult] = {}
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        futures: dict[Future, int] = {pool.submit(self._run_one, s): i for i, s in enumerate(scenarios)}
-        pending = set(futures)
+        self._scenarios = scenarios
+        self._queue.extend(sorted(range(len(scenarios)), key=lambda i: -len(scenarios[i].topology.hosts)))
+        workers = [threading.Thread(target=self._work, args=(slots,), daemon=True)
+                   for slots in self.engines for _ in range(slots.slots)]
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    results[futures[future]] = result
-                    if self.options.fail_fast and not result.passed:
-                        self._stop_all("stopped by --fail-fast", pending)
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(0.2)  # in slices: a Ctrl-C reaches the main thread at once
         except KeyboardInterrupt:
-            self._stop_all("interrupted", pending)
-            for future in pending:
-                if not future.cancelled():
-                    results[futures[future]] = future.result()
+            with deferred_interrupts(reraise=False):  # more Ctrl-C only hurry what is already stopping
+                self._stop_all("interrupted")
+                for worker in workers:
+                    worker.join()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for i in futures.values():
-                if i not in results:  # cancelled before it started
-                    results[i] = ScenarioResult(scenarios[i].name, scenarios[i].file,
-                                                stopped=f"not run: {self._stopped.get('*', 'stopped')}")
-            self.results = [results[i] for i in sorted(results)]
+            self._finish()
         return self.results
 
-    def _run_one(self, scenario: Scenario) -> ScenarioResult:
+    def _finish(self) -> None:
+        down = "; ".join(f"{s.engine.name}: {s.down}" for s in self.engines if s.down)
+        for i, scenario in enumerate(self._scenarios):
+            if i in self._results:
+                continue
+            if self._stopped.get("*"):
+                self._results[i] = ScenarioResult(scenario.name, scenario.file,
+                                                  stopped=f"not run: {self._stopped['*']}")
+            else:
+                self._results[i] = ScenarioResult(scenario.name, scenario.file, retries=self._retries.get(i, []),
+                                                  error=f"not run: no engine is left ({down})")
+        self.results = [self._results[i] for i in sorted(self._results)]
+
+    def _work(self, slots: EngineSlots) -> None:
+        """One slot of one engine: take scenarios from the queue until it is empty and nothing
+        that could come back to it is still running, or until the engine is down."""
+        if not self._prepare(slots):
+            return
+        while (index := self._next(slots)) is not None:
+            result = self._run_one(self._scenarios[index], slots.engine)
+            result.engine, result.retries = slots.engine.name, self._retries.get(index, [])
+            lost = result.engine_failed and not slots.engine.ping()
+            with self._lock:
+                self._in_flight -= 1
+                if lost and not self._stopped.get("*"):
+                    self._give_up(slots, result.error or "it stopped answering")
+                    self._retries.setdefault(index, []).append(
+                        f"engine {slots.engine.name} was lost ({result.error}); run again elsewhere")
+                    self._queue.appendleft(index)
+                else:
+                    self._results[index] = result
+                self._lock.notify_all()
+            if lost:
+                return
+            self.emit(Event("validate.done", result.scenario, result.lab, payload=result))
+            if self.options.fail_fast and not result.passed:
+                self._stop_all("stopped by --fail-fast")
+
+    def _prepare(self, slots: EngineSlots) -> bool:
+        """The first slot of an engine gives it its images; the others wait for that."""
+        with self._lock:
+            first, slots.preparing = not slots.preparing, True
+        if first:
+            try:
+                prepare(slots.engine, [s.engine for s in self.engines if not s.down], self.emit)
+            except EngineError as exc:
+                with self._lock:
+                    self._give_up(slots, str(exc))
+                    self._lock.notify_all()
+            finally:
+                slots.ready.set()
+        slots.ready.wait()
+        return not slots.down
+
+    def _give_up(self, slots: EngineSlots, reason: str) -> None:
+        if not slots.down:
+            slots.down = reason
+            self.emit(Event("engine.down", f"engine {slots.engine.name} is given up: {reason}"))
+
+    def _next(self, slots: EngineSlots) -> int | None:
+        with self._lock:
+            while True:
+                if slots.down or self._stopped.get("*"):
+                    return None
+                if self._queue:
+                    self._in_flight += 1
+                    return self._queue.popleft()
+                if self._in_flight == 0:
+                    return None
+                self._lock.wait()  # a scenario of an engine that goes down may come back
+
+    def _run_one(self, scenario: Scenario, engine: Engine) -> ScenarioResult:
         lab = f"{scenario.name}-{uuid.uuid4().hex[:6]}"
         with self._lock:
             if self._stopped.get("*"):
                 return ScenarioResult(scenario.name, scenario.file, stopped=f"not run: {self._stopped['*']}")
-            cancel = self._running[lab] = threading.Event()
+            cancel = threading.Event()
+            self._running[lab] = (cancel, engine)
         self.emit(Event("validate.start", scenario.name, lab))
-        timer = None
-        if self.options.timeout:
-            timer = threading.Timer(self.options.timeout, self.stop, (lab, f"timed out after {self.options.timeout:g}s"))
-            timer.start()
         try:
-            result = run_scenario(self.engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel)
+            result = run_scenario(engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
+                                  timeout=self.options.timeout, step_timeout_default=self.options.step_timeout)
         except Exception as exc:  # one scenario's crash must not take the others down
             result = ScenarioResult(scenario.name, scenario.file, lab, error=f"simlab failed: {exc!r}")
-            destroy_lab(self.engine, lab)
+            _remove_quietly(engine, lab)
         finally:
-            if timer:
-                timer.cancel()
             with self._lock:
                 self._running.pop(lab, None)
         if lab in self._stopped:  # the stop is the story; what it broke on the way is not
             result.stopped, result.error, result.kept = self._stopped[lab], None, False
         if result.kept and result.passed:
-            destroy_lab(self.engine, lab)
+            _remove_quietly(engine, lab)
             result.kept = False
-        self.emit(Event("validate.done", scenario.name, lab, payload=result))
         return result
 
     def stop(self, lab: str, reason: str) -> None:
@@ -159,14 +242,21 @@ class Batch:
             if lab not in self._running:
                 return
             self._stopped[lab] = reason
-            self._running[lab].set()
-        destroy_lab(self.engine, lab)
+            cancel, engine = self._running[lab]
+            cancel.set()
+        _remove_quietly(engine, lab)
 
-    def _stop_all(self, reason: str, pending: set[Future]) -> None:
+    def _stop_all(self, reason: str) -> None:
         with self._lock:
             self._stopped["*"] = reason
             running = list(self._running)
-        for future in pending:
-            future.cancel()
+            self._lock.notify_all()
         for lab in running:
             self.stop(lab, reason)
+
+
+def _remove_quietly(engine: Engine, lab: str) -> None:
+    try:
+        destroy_lab(engine, lab)
+    except SimlabError:
+        pass  # an engine that is gone: its labs go with `simlab down --all --engine`

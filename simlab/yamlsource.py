@@ -4,19 +4,38 @@ Errors in a scenario must name the file and the line, so loading keeps a
 ``Source`` beside the data: ``source.line(("hosts", "a", "interfaces"))`` is
 the line where that key was written. Duplicate keys, which PyYAML would
 silently collapse, are errors here.
+
+Scenario files come from anywhere (a CI job runs what a pull request
+brings), so reading is bounded: only regular files up to MAX_FILE_BYTES,
+nesting up to MAX_DEPTH, aliases expanding to at most MAX_ALIAS_NODES nodes,
+plain YAML types only (strings, numbers, booleans, null, lists, mappings).
+Anything else is refused with ``file:line: what was refused``.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import BaseResolver, Resolver
 
 from simlab.errors import InputError
 
 Path_ = tuple[str | int, ...]
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64  # a scenario nests about 6 deep; far below Python's recursion limit
+MAX_ALIAS_NODES = 10_000  # nodes produced by expanding aliases (stops "billion laughs")
+MAX_INT_DIGITS = 30
+
+CORE = "tag:yaml.org,2002:"
+PLAIN_TAGS = {CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
 @dataclass
@@ -37,51 +56,209 @@ class Source:
 
 def load_yaml(path: str | Path) -> tuple[Any, Source]:
     """Parse ``path``; return its data and a ``Source`` of line numbers."""
-    path = Path(path)
+    return parse_yaml(read_text(path), str(path))
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a regular file of at most MAX_FILE_BYTES; never blocks on a FIFO or a device."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
+        _check_regular(path, info)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it ({exc})") from None
-    return parse_yaml(text, str(path))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        _check_regular(path, os.fstat(fd))  # it may have been swapped since the stat
+        data = os.read(fd, MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(f"{path}:1: the file is over {MAX_FILE_BYTES // 1024} KiB, the limit for a scenario file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
+
+
+def _check_regular(path: str | Path, info: os.stat_result) -> None:
+    if stat.S_ISREG(info.st_mode):
+        if info.st_size > MAX_FILE_BYTES:
+            raise InputError(f"{path}:1: the file is {info.st_size} bytes, over the {MAX_FILE_BYTES // 1024} KiB "
+                             f"limit for a scenario file")
+        return
+    kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+            else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+    raise InputError(f"{path}:1: this is {kind}; a scenario must be a regular file")
+
+
+class _Refused(Exception):
+    """Something the loader does not accept, at a line of the file."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _PlainResolver(BaseResolver):
+    """YAML 1.1's implicit types without timestamps, merge keys (<<) and '=': those stay strings."""
+
+
+for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        if _tag in PLAIN_TAGS:
+            _PlainResolver.yaml_implicit_resolvers.setdefault(_first, []).append((_tag, _regexp))
+
+
+def _loader_class() -> type:
+    try:
+        from yaml._yaml import CParser  # libyaml's parser: about ten times faster than PyYAML's
+    except ImportError:
+        from yaml.parser import Parser as CParser
+        from yaml.reader import Reader
+        from yaml.scanner import Scanner
+
+        class _Events(Reader, Scanner, CParser):
+            def __init__(self, stream: str) -> None:
+                Reader.__init__(self, stream)
+                Scanner.__init__(self)
+                CParser.__init__(self)
+        parser: type = _Events
+    else:
+        parser = CParser
+
+    class Loader(Composer, parser, _PlainResolver):
+        """libyaml's events, composed here so that nesting is counted before it gets deep."""
+
+        def __init__(self, stream: str) -> None:
+            parser.__init__(self, stream)
+            Composer.__init__(self)
+            _PlainResolver.__init__(self)
+            self.depth = 0
+
+        get_single_node = Composer.get_single_node
+        compose_document = Composer.compose_document
+
+        def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _Refused(self.peek_event().start_mark.line + 1, f"nesting deeper than {MAX_DEPTH} levels")
+            try:
+                return Composer.compose_node(self, parent, index)
+            finally:
+                self.depth -= 1
+
+    return Loader
+
+
+_Loader = _loader_class()
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, Source]:
     source = Source(name)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is None:
+            raise InputError(f"{name}:1: the file is empty")
+        return _Converter(source).convert(node, ()), source
+    except _Refused as exc:
+        raise InputError(f"{name}:{exc.line}: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
         raise InputError(f"{name}:{line}: YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        raise InputError(f"{name}:{line}: YAML syntax error: character U+{char:04X} is not allowed "
+                         f"({exc.reason})") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{name}: YAML syntax error: {exc}") from None
-    if node is None:
-        raise InputError(f"{name}:1: the file is empty")
-    return _convert(node, (), source), source
+        raise InputError(f"{name}:1: YAML syntax error: {' '.join(str(exc).split())}") from None
 
 
-def _convert(node: yaml.Node, path: Path_, source: Source) -> Any:
-    source.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+class _Converter:
+    """Nodes to plain data, counting what aliases expand to and refusing any other type."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.seen: set[int] = set()  # nodes already converted once: meeting one again is an alias
+        self.active: set[int] = set()  # nodes being converted: meeting one again is a recursive alias
+        self.expanded = 0
+
+    def convert(self, node: yaml.Node, path: Path_) -> Any:
+        line = node.start_mark.line + 1
+        self.source.lines.setdefault(path, line)
+        if len(path) > MAX_DEPTH:  # aliases inside aliases nest deeper than the text does
+            raise _Refused(line, f"nesting deeper than {MAX_DEPTH} levels")
+        if id(node) in self.active:
+            raise _Refused(line, "a recursive alias (an anchor used inside itself)")
+        if id(node) in self.seen:
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_NODES:
+                raise _Refused(line, f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
+        self.seen.add(id(node))
+        _check_tag(node, line)
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node, line)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            return self._mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             line = key_node.start_mark.line + 1
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style:
+                raise _Refused(line, "merge keys (<<) are not accepted: write the keys out")
+            key = None
+            if isinstance(key_node, yaml.ScalarNode):
+                _check_tag(key_node, line)
+                key = _scalar(key_node, line)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise InputError(f"{source.file}:{line}: keys must be plain names, not lists or mappings")
+                raise _Refused(line, "keys must be plain names, not lists or mappings")
             key = str(key)
             if key in result:
-                raise InputError(f"{source.file}:{line}: duplicate key {key!r}")
-            source.lines[path + (key,)] = line
-            result[key] = _convert(value_node, path + (key,), source)
+                raise _Refused(line, f"duplicate key {key!r}")
+            self.source.lines[path + (key,)] = line
+            result[key] = self.convert(value_node, path + (key,))
         return result
+
+
+def _check_tag(node: yaml.Node, line: int) -> None:
+    if node.tag not in _tags_for(node):
+        raise _Refused(line, f"the tag {node.tag.replace(CORE, '!!')!r} is not accepted: "
+                             f"only strings, numbers, true/false, null, lists and mappings")
+
+
+def _tags_for(node: yaml.Node) -> set[str]:
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, path + (i,), source) for i, item in enumerate(node.value)]
-    return _scalar(node)
+        return {CORE + "seq"}
+    if isinstance(node, yaml.MappingNode):
+        return {CORE + "map"}
+    return PLAIN_TAGS - {CORE + "seq", CORE + "map"}
 
 
-def _scalar(node: yaml.Node) -> Any:
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+def _scalar(node: yaml.ScalarNode, line: int) -> Any:
+    kind = node.tag.removeprefix(CORE)
+    if kind == "str":
+        return node.value
+    if kind == "int" and len(node.value.replace("_", "")) > MAX_INT_DIGITS:
+        raise _Refused(line, f"an integer of more than {MAX_INT_DIGITS} digits")
+    try:
+        return SafeConstructor().construct_object(node, deep=True)  # numbers, booleans, null: few
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, yaml.constructor.ConstructorError):
+        raise _Refused(line, f"{node.value[:40]!r} is not a valid !!{kind}") from None

@@ -74,8 +74,10 @@ def running(engine, container_id: str, command: str) -> bool:
         return False
 
 
-def interrupt_when(args: list[str], ready: Callable[[], bool], what: str) -> subprocess.CompletedProcess:
-    """Start simlab with ``args``, press Ctrl-C once ``ready()`` holds, and return how it ended."""
+def interrupt_when(args: list[str], ready: Callable[[], bool], what: str,
+                   signum: int = signal.SIGINT) -> subprocess.CompletedProcess:
+    """Start simlab with ``args``, press Ctrl-C (or send ``signum``) once ``ready()`` holds,
+    and return how it ended."""
     argv = [sys.executable, "-m", "simlab", *args]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -84,9 +86,23 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], what: str) -> sub
             assert time.monotonic() < deadline and proc.poll() is None, f"simlab never got to {what}"
             time.sleep(0.1)
     finally:
-        proc.send_signal(signal.SIGINT)  # also when the wait failed: let simlab clean up
+        proc.send_signal(signum)  # also when the wait failed: let simlab clean up
         out, err = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def scenario_copy(tmp_path: Path, shipped: str, name: str) -> Path:
+    """A copy of a shipped scenario under another ``name`` (so that its labs are this test's own)."""
+    from simlab.scenario import shipped_scenarios_dir
+
+    text = (shipped_scenarios_dir() / f"{shipped}.yaml").read_text()
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\n" + "\n".join(line for line in text.splitlines() if not line.startswith("name:")))
+    return path
+
+
+def lab_containers(engine, lab: str) -> list:
+    return engine.containers({"simlab.lab": lab})
 
 
 def pytest_collection_modifyitems(items):

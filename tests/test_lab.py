@@ -5,6 +5,7 @@ in this machine's namespace)."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ import pytest
 from simlab.errors import SimlabError
 from simlab.lab import LABEL_LAB, destroy_lab, start_lab
 from simlab.scenario import load_scenario
+from simlab.topology import Route
 
 from conftest import ROOT, interrupt_when, running, simlab
 
@@ -135,10 +137,11 @@ def test_failed_up_removes_what_it_started(engine, tmp_path, lab_name, no_leftov
 
 
 def test_failed_wiring_reports_the_route_and_removes_everything(engine, tmp_path, lab_name, no_leftovers):
-    text = TWO_HOSTS.replace("a: {interfaces: {eth0: 10.0.0.1/24}}",
-                             "a: {interfaces: {eth0: 10.0.0.1/24}, routes: [default via 192.168.99.1]}")
+    topology = load_scenario(topology_file(tmp_path, TWO_HOSTS)).topology
+    # `simlab check` refuses an off-link gateway; the kernel's refusal must still be reported
+    topology.hosts["a"].routes = [Route(None, ipaddress.ip_address("192.168.99.1"), None, "default via 192.168.99.1")]
     with pytest.raises(SimlabError, match=r"host a: route 'default via 192.168.99.1'"):
-        start_lab(engine, load_scenario(topology_file(tmp_path, text)).topology, lab_name)
+        start_lab(engine, topology, lab_name)
     assert engine.containers({LABEL_LAB: lab_name}) == []
 
 

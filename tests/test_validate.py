@@ -30,7 +30,7 @@ def test_check_lists_every_problem_of_every_file():
     lines = done.stderr.splitlines()
     assert (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' needs a prefix length, "
             f"like 10.0.0.1/24") in lines
-    assert f"{MIXED}/topology-only.yaml:1: no steps: this is a topology (for `simlab up`), not a scenario" in lines
+    assert not any("topology-only.yaml" in line for line in lines)  # a topology is a good file for check
     assert sum("two-problems.yaml" in line for line in lines) == 2
     assert "no-such-path: no such file or folder" in lines
 

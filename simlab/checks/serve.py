@@ -35,6 +35,7 @@ while True:
         s.sendto(answer, (addr, peer_port))
 '''
 READY_WAIT = 100  # polls 0.05 s apart: a service has 5 s to get ready
+READY_SECONDS = READY_WAIT * 0.05
 
 
 def serve_command(name: str, log: str, proto: str | None, port: int, command: str | None,

@@ -1,0 +1,192 @@
+"""Several Docker engines for one batch: which ones, how many labs each takes, and what each needs.
+
+Engines are named as users already name them: a docker context, or an address
+(``unix://``, ``tcp://``, ``ssh://``), optionally ``NAME=SLOTS``. They come from
+``--engine`` (repeatable), else ``SIMLAB_ENGINES`` (comma-separated), else the
+``engines:`` list of the config file (``SIMLAB_CONFIG``, default
+``~/.config/simlab/config.yaml``), else the one engine simlab uses by default.
+``prepare`` gives an engine the host image before its first lab: copied from an
+engine that has it (`docker save | docker load` through the API) or built there.
+This module knows engines and images; nothing of scenarios or labs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from simlab.endpoint import named_endpoint, resolve_endpoint
+from simlab.engine import ContainerSpec, Engine
+from simlab.errors import EngineError, InputError
+from simlab.events import Emit, Event, ignore
+from simlab.fabric import helper_image, helper_tag
+from simlab.image import ensure_image
+from simlab.topology import DEFAULT_IMAGE
+
+MAX_SLOTS = 64
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"  # where docker-py looks when nothing says otherwise
+PROBE = ("ip link add simlab-a type veth peer name simlab-b && ip link add simlab-br type bridge && "
+         "ip link set simlab-a master simlab-br && echo ok")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """One engine as the user named it; ``slots`` None: from its CPU count."""
+
+    name: str
+    slots: int | None = None
+
+
+@dataclass
+class EngineStatus:
+    """What `simlab engines` reports about one engine."""
+
+    name: str
+    reachable: bool
+    error: str = ""
+    version: str = ""
+    os_arch: str = ""
+    cpus: int = 0
+    host_image: bool = False
+    helper_image: bool = False
+    veth_bridge: bool = False
+    slots: int = 0
+    isolation: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def parse_specs(values: list[str], source: str) -> list[EngineSpec]:
+    """``NAME`` or ``NAME=SLOTS`` each; InputError naming ``source`` for a bad slot count or a
+    name given twice."""
+    specs: list[EngineSpec] = []
+    for raw in values:
+        text = str(raw).strip()
+        name, _, slots = text.rpartition("=") if "=" in text.split("://")[-1] else (text, "", "")
+        if not name:
+            raise InputError(f"{source}: {raw!r} names no engine; use NAME or NAME=SLOTS")
+        count = None
+        if slots:
+            if not slots.isdigit() or not 1 <= int(slots) <= MAX_SLOTS:
+                raise InputError(f"{source}: slots in {raw!r} must be a whole number from 1 to {MAX_SLOTS}")
+            count = int(slots)
+        if any(spec.name == name for spec in specs):
+            raise InputError(f"{source}: engine {name!r} is named twice")
+        specs.append(EngineSpec(name, count))
+    return specs
+
+
+def configured_specs(cli_values: list[str] | None, environ: Mapping[str, str] | None = None) -> list[EngineSpec]:
+    """The engines to use: --engine, else SIMLAB_ENGINES, else the config file; [] for the default one."""
+    env = os.environ if environ is None else environ
+    if cli_values:
+        return parse_specs(cli_values, "--engine")
+    if env.get("SIMLAB_ENGINES", "").strip():
+        return parse_specs([v for v in env["SIMLAB_ENGINES"].split(",") if v.strip()], "SIMLAB_ENGINES")
+    config = Path(env.get("SIMLAB_CONFIG") or Path(env.get("HOME") or Path.home()) / ".config/simlab/config.yaml")
+    if not config.is_file():
+        return []
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{config}: cannot read it ({exc})") from None
+    engines = data.get("engines", []) if isinstance(data, dict) else None
+    if not isinstance(engines, list) or not all(isinstance(e, (str, dict)) for e in engines):
+        raise InputError(f"{config}: engines must be a list of NAME or NAME=SLOTS (or {{name, slots}})")
+    values = [e if isinstance(e, str) else f"{e.get('name', '')}={e['slots']}" if "slots" in e else str(e.get("name", ""))
+              for e in engines]
+    return parse_specs(values, str(config))
+
+
+def check_names(specs: list[EngineSpec]) -> None:
+    """Resolve every name without connecting: an unknown context or a malformed address is an
+    InputError, before anything starts; two names for one address are too."""
+    seen: dict[str, str] = {}
+    for spec in specs:
+        try:
+            url = _comparable(named_endpoint(spec.name).url or DEFAULT_SOCKET)
+        except EngineError as exc:
+            raise InputError(str(exc)) from None
+        if url in seen:
+            raise InputError(f"engines {seen[url]!r} and {spec.name!r} are the same engine ({url})")
+        seen[url] = spec.name
+
+
+def _comparable(url: str) -> str:
+    """One spelling per engine: a unix socket by its real path (/var/run is /run)."""
+    if url.startswith("unix://"):
+        return "unix://" + os.path.realpath(url.removeprefix("unix://"))
+    return url.rstrip("/")
+
+
+def connect(spec: EngineSpec | None, timeout: float | None = None) -> Engine:
+    """Connect to one named engine (None: the default one)."""
+    options = {} if timeout is None else {"timeout": timeout}
+    if spec is None:
+        return Engine.connect(resolve_endpoint(), **options)
+    return Engine.connect(named_endpoint(spec.name), spec.name, **options)
+
+
+def default_slots(engine: Engine, spec: EngineSpec | None) -> int:
+    """Labs at once on ``engine``: as asked, else two per CPU (labs wait on the engine and on
+    pings), at most 8."""
+    if spec is not None and spec.slots:
+        return spec.slots
+    cpus = int(engine.info().get("NCPU") or 1)
+    return max(2, min(8, 2 * cpus))
+
+
+def status(spec: EngineSpec | None, probe: bool = True) -> EngineStatus:
+    """Check one engine: reachable, version, OS/arch, CPUs, images, a veth/bridge probe, slots."""
+    name = spec.name if spec else "default"
+    try:
+        engine = connect(spec, timeout=10)
+        info = engine.info()
+    except EngineError as exc:
+        return EngineStatus(name, False, error=str(exc))
+    security = [opt.split(",")[0].removeprefix("name=") for opt in info.get("SecurityOptions") or []]
+    found = EngineStatus(name, True, version=str(info.get("ServerVersion", "")),
+                         os_arch=f"{info.get('OSType', '?')}/{info.get('Architecture', '?')}",
+                         cpus=int(info.get("NCPU") or 0), host_image=engine.image_exists(DEFAULT_IMAGE),
+                         slots=default_slots(engine, spec), isolation=security)
+    found.helper_image = found.host_image and engine.image_exists(helper_tag())
+    if probe and found.host_image:
+        found.veth_bridge = _probe_kernel(engine)
+    return found
+
+
+def _probe_kernel(engine: Engine) -> bool:
+    """Whether the engine's kernel can make a veth pair and a bridge (in a throwaway container)."""
+    spec = ContainerSpec(f"simlab-probe-{os.getpid()}-{time.monotonic_ns() % 10**8}", DEFAULT_IMAGE,
+                         {"simlab.probe": "1"}, cap_add=["NET_ADMIN"], auto_remove=False)
+    container = engine.create(spec)
+    try:
+        engine.start(container, spec.name)
+        return engine.exec(container, ["sh", "-c", PROBE], timeout=20).output.strip() == "ok"
+    except EngineError:
+        return False
+    finally:
+        engine.remove(container)
+
+
+def prepare(engine: Engine, donors: list[Engine], emit: Emit = ignore) -> None:
+    """Give ``engine`` the host image and the fabric helper before its first lab: the host image
+    is copied from a donor that has it (a stream of a few hundred MB beats a build), else built."""
+    if not engine.image_exists(DEFAULT_IMAGE):
+        donor = next((d for d in donors if d is not engine and d.ping() and d.image_exists(DEFAULT_IMAGE)), None)
+        if donor is not None:
+            emit(Event("engine.image", f"{engine.name}: copying {DEFAULT_IMAGE} from {donor.name} (faster than "
+                                       f"a build)"))
+            started = time.monotonic()
+            donor.copy_image_to(DEFAULT_IMAGE, engine)
+            emit(Event("engine.image", f"{engine.name}: {DEFAULT_IMAGE} copied in {time.monotonic() - started:.1f}s"))
+        else:
+            emit(Event("engine.image", f"{engine.name}: building {DEFAULT_IMAGE} (no engine has it to copy)"))
+            ensure_image(engine, emit)
+    helper_image(engine, emit)

@@ -1,0 +1,93 @@
+"""The `simlab` command's entry point, made safe before anything heavy is imported.
+
+From the very first moment, every stop signal (Ctrl-C, SIGTERM, SIGHUP from a closed
+terminal or ssh, SIGQUIT) becomes KeyboardInterrupt, which simlab turns into cleanup and
+exit 130; and standard output and error never raise (a closed pipe as in `simlab run X |
+head`, a full disk), so that a failing print can never skip the removal of a lab.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sys
+from typing import TextIO
+
+EXIT_INTERRUPTED = 130
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+_held: list[int] = []
+
+
+def main() -> None:
+    sys.stdout, sys.stderr = _forgiving(sys.stdout), _forgiving(sys.stderr)
+    # A KeyboardInterrupt inside code that dataclasses, typer or pydantic compile with exec
+    # turns into a RuntimeError traceback or an exit by SIGINT instead of 130: signals are
+    # held until a command starts (live_signals), when there is something to clean up.
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(signum, _hold)
+    try:
+        from simlab.cli import run_app
+
+        run_app()  # exits with the command's code
+    except KeyboardInterrupt:
+        print("simlab: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        if _held:  # stopped while the command line was parsed: nothing ran
+            sys.exit(EXIT_INTERRUPTED)
+
+
+def live_signals() -> None:
+    """From now on a stop signal raises KeyboardInterrupt; one that came while held, at once."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
+    if _held:
+        _held.clear()
+        raise KeyboardInterrupt
+
+
+def _hold(signum: int, frame: object) -> None:
+    _held.append(signum)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class _ForgivingWriter(io.RawIOBase):
+    """Writes to a file descriptor until a write fails, then drops everything, silently."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.broken = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return not self.broken and os.isatty(self._fd)
+
+    def write(self, data: bytes) -> int:
+        if not self.broken:
+            try:
+                return os.write(self._fd, data)
+            except OSError:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
+                self.broken = True
+        return len(data)
+
+
+def _forgiving(stream: TextIO | None) -> TextIO | None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream  # not a real file (a test's capture): leave it
+    return io.TextIOWrapper(io.BufferedWriter(_ForgivingWriter(fd)), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=True)

@@ -1,0 +1,101 @@
+"""Extra Docker engines on this machine, for tests of batches over several engines.
+
+Each is a dockerd of its own: its own socket, data-root, exec-root and pidfile, and an empty
+bridge of its own (never `--bridge none`: dockerd then deletes the host's docker0, the main
+engine's bridge), no iptables. Started by a session fixture and removed after, bridge and
+folders included. They can be killed (SIGKILL, as an engine that dies) and started again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+
+
+class ExtraEngine:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.url = f"unix:///run/{name}.sock"
+        self.bridge = f"{name}-br"
+        self.data_root = Path(f"/var/lib/{name}")
+        self.exec_root = Path(f"/run/{name}")
+        self.log = Path(f"/tmp/{name}-dockerd.log")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                ["dockerd", "--host", self.url, "--data-root", str(self.data_root), "--exec-root",
+                 str(self.exec_root), "--pidfile", f"/run/{self.name}.pid", "--bridge", self.bridge,
+                 "--iptables=false", "--ip-masq=false"],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not self.answers():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"dockerd {self.name} did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.3)
+
+    def answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except Exception:  # noqa: BLE001 - anything means: not yet
+            return False
+
+    def client(self) -> docker.APIClient:
+        return docker.APIClient(base_url=self.url, timeout=20)
+
+    def kill(self) -> None:
+        """SIGKILL, as a machine that drops off: containers and containerd stay behind."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        """Remove every container, end dockerd (and its containerd), remove bridge and folders."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.start()  # a killed engine comes back first, to remove its containers properly
+        try:
+            api = self.client()
+            for container in api.containers(all=True):
+                api.remove_container(container["Id"], force=True)
+        except Exception:  # noqa: BLE001 - best effort before the hard way below
+            pass
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+        self._end_orphans()
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        subprocess.run(["umount", "-R", "-l", str(self.data_root)], capture_output=True)
+        shutil.rmtree(self.data_root, ignore_errors=True)
+        shutil.rmtree(self.exec_root, ignore_errors=True)
+
+    def _end_orphans(self) -> None:
+        """A containerd (and its shims) left by a killed dockerd of this engine."""
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(self.exec_root) in cmdline and "containerd" in cmdline:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def lab_containers(extra: ExtraEngine) -> list[dict]:
+    return extra.client().containers(all=True, filters={"label": "simlab.lab"})

@@ -1,0 +1,278 @@
+"""No hang, no leftover, no traceback: engine streams that never close, a fabric helper that
+dies, signals of every kind, closed pipes, concurrent runs of one file, steps that block."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from functools import partial
+
+from simlab.engine import ContainerInfo, ContainerSpec
+from simlab.errors import EngineError
+from simlab.fabric import (HELPER_MAX_AGE, INFRA_IMAGE, HelperGone, helper_image, remove_stale_helpers, run_plan,
+                           start_helper, wire)
+from simlab.lab import LABEL_LAB, LABEL_ROLE, container_name
+
+from conftest import DATA, ROOT, interrupt_when, lab_containers, scenario_copy, simlab
+
+PASSING = DATA / "mixed" / "passing.yaml"
+
+
+def finishes_within(seconds: float, fn) -> object:
+    """Run ``fn`` in a thread; fail the test (instead of hanging it) if it takes over ``seconds``."""
+    outcome: dict = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome["error"] = exc
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds}s: it would have hung"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def sleeper(engine, lab_name: str) -> str:
+    spec = ContainerSpec(container_name(lab_name, "sleeper"), INFRA_IMAGE, {LABEL_LAB: lab_name, LABEL_ROLE: "host"})
+    container = engine.create(spec)
+    engine.start(container, spec.name)
+    return container
+
+
+def test_an_exec_ends_when_its_container_is_removed(engine, lab_name, no_leftovers):
+    container = sleeper(engine, lab_name)
+    removal = threading.Timer(1.0, engine.remove, (container,))
+    removal.start()
+    result = finishes_within(20, lambda: engine.exec(container, ["sleep", "600"]))
+    assert result.exit_code != 0
+    removal.join()
+
+
+def test_an_exec_whose_background_child_holds_the_stream_still_ends(engine, lab_name, no_leftovers):
+    container = sleeper(engine, lab_name)
+    try:
+        result = finishes_within(20, lambda: engine.exec(container, ["sh", "-c", "sleep 600 & echo started; exit 4"]))
+        assert (result.exit_code, result.output) == (4, "started\n")
+    finally:
+        engine.remove(container)
+
+
+def test_a_silent_exec_gives_up_at_its_idle_limit(engine, lab_name, no_leftovers):
+    container = sleeper(engine, lab_name)
+    try:
+        try:
+            finishes_within(20, lambda: engine.exec(container, ["sleep", "600"], timeout=1))
+            raise AssertionError("a silent exec should have been given up")
+        except EngineError as exc:
+            assert "gave no output for 1 s" in str(exc)
+    finally:
+        engine.remove(container)
+
+
+def test_a_helper_killed_during_the_handoff_fails_fast(engine, lab_name, no_leftovers):
+    switch = sleeper(engine, lab_name)
+    image = helper_image(engine)
+    helper = start_helper(engine, image, container_name(lab_name, "-fabric"), {LABEL_LAB: lab_name})
+    # Thousands of bridges keep the helper busy for seconds: it dies in the middle.
+    plan = {"bridges": [{"pid": engine.pid(switch), "name": f"b{i}"} for i in range(3000)], "veths": [], "hosts": []}
+    removal = threading.Timer(0.5, engine.remove, (helper,))
+    removal.start()
+    try:
+        finishes_within(30, lambda: run_plan(engine, helper, plan))
+        raise AssertionError("the wiring should have failed")
+    except HelperGone as exc:
+        assert "the fabric helper" in str(exc)
+    finally:
+        removal.join()
+        engine.remove(switch)
+
+
+def test_a_helper_gone_before_the_handoff_is_replaced(engine, lab_name, no_leftovers):
+    image = helper_image(engine)
+    labels = {LABEL_LAB: lab_name, LABEL_ROLE: "fabric"}
+    helper = start_helper(engine, image, container_name(lab_name, "-fabric"), labels)
+    engine.remove(helper)
+    another = partial(start_helper, engine, image, container_name(lab_name, "-fabric2"), labels)
+    helpers = finishes_within(30, lambda: wire(engine, helper, {"bridges": [], "veths": [], "hosts": []}, another))
+    assert len(helpers) == 2 and helpers[0] == helper
+    deadline = time.monotonic() + 15
+    while lab_containers(engine, lab_name):  # the helper that answered removes itself
+        assert time.monotonic() < deadline, "the helper did not remove itself after answering"
+        time.sleep(0.2)
+
+
+def test_stale_helpers_are_removed_and_young_ones_kept():
+    removed = []
+
+    class Engine:
+        def remove(self, container_id):
+            removed.append(container_id)
+    now = 10_000.0
+    helpers = [ContainerInfo("old", "h1", {}, "created", now - HELPER_MAX_AGE - 1),
+               ContainerInfo("young", "h2", {}, "created", now - 5)]
+    remove_stale_helpers(Engine(), helpers, now)
+    assert removed == ["old"]
+
+
+def test_the_helper_of_a_killed_simlab_ends_by_itself(engine, tmp_path, lab_name, no_leftovers):
+    proc = subprocess.Popen([sys.executable, "-m", "simlab", "up", str(PASSING), "--name", lab_name], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(c.labels.get(LABEL_ROLE) == "fabric" and c.state == "running"
+                      for c in lab_containers(engine, lab_name)):
+            assert time.monotonic() < deadline and proc.poll() is None, "the helper never ran"
+            time.sleep(0.02)
+        proc.kill()  # kill -9: simlab cannot clean up
+        proc.wait(10)
+        deadline = time.monotonic() + 40
+        while any(c.labels.get(LABEL_ROLE) == "fabric" for c in lab_containers(engine, lab_name)):
+            assert time.monotonic() < deadline, "the fabric helper outlived its simlab"
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        simlab("down", lab_name)
+
+
+def test_a_closed_pipe_never_skips_cleanup(engine, lab_name, no_leftovers):
+    command = f"{sys.executable} -m simlab run {PASSING} --name {lab_name} | head -2"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert done.returncode == 0, done.stderr  # the run itself passed: a closed pipe is not a failure
+    assert lab_containers(engine, lab_name) == []
+
+
+def test_a_full_disk_on_stdout_never_skips_cleanup(engine, lab_name, no_leftovers):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "simlab", "run", str(PASSING), "--name", lab_name], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert lab_containers(engine, lab_name) == []
+
+
+def test_hangup_and_quit_clean_up_as_ctrl_c_does(engine, lab_name, no_leftovers):
+    for signum in (signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM):
+        name = f"{lab_name}-{signum}"
+        done = interrupt_when(["run", str(PASSING), "--name", name, "--step"],
+                              lambda name=name: len(lab_containers(engine, name)) >= 2, "the lab", signum=signum)
+        assert done.returncode == 130, (signum, done.stderr)
+        assert "Traceback" not in done.stderr
+        assert lab_containers(engine, name) == [], f"signal {signum} left the lab"
+
+
+def handlers_installed(pid: int) -> bool:
+    """Whether simlab's entry point has taken SIGHUP (Python itself never catches it)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            caught = next(line for line in status if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGHUP - 1)))
+
+
+def test_ctrl_c_at_any_moment_of_a_start_is_clean(engine, lab_name, no_leftovers):
+    """From the moment simlab's entry point runs: during imports, argument parsing, the
+    engine connection, the parallel start of the containers, the wiring."""
+    for i, delay in enumerate((0.0, 0.05, 0.15, 0.3, 0.5, 0.8, 1.2)):
+        name = f"{lab_name}-{i}"
+        proc = subprocess.Popen([sys.executable, "-m", "simlab", "run", str(PASSING), "--name", name], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not handlers_installed(proc.pid) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (0, 130), (delay, proc.returncode, err)  # 0: it had finished
+        assert lab_containers(engine, name) == [], f"Ctrl-C after {delay}s left containers"
+
+
+def test_concurrent_runs_of_one_file_all_pass(engine, tmp_path, no_leftovers):
+    name = f"t{uuid.uuid4().hex[:8]}"
+    path = scenario_copy(tmp_path, "netns-veth", name)
+    argv = [sys.executable, "-m", "simlab", "run", str(path), "--json", "-"]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outcomes = [proc.communicate(timeout=240) for proc in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-500:] for _, err in outcomes]
+    labs = [json.loads(out)["lab"] for out, _ in outcomes]
+    assert len(set(labs)) == 4 and name in labs
+
+
+def test_the_same_explicit_name_twice_at_once(engine, tmp_path, lab_name, no_leftovers):
+    argv = [sys.executable, "-m", "simlab", "run", str(PASSING), "--name", lab_name]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outcomes = [proc.communicate(timeout=120) for proc in procs]
+    codes = sorted(p.returncode for p in procs)
+    errors = "".join(out + err for out, err in outcomes)
+    # Either one run got the name and the other was told, or they ran one after the other.
+    assert codes in ([0, 2], [0, 0]), errors
+    if codes == [0, 2]:
+        assert "pass another --name" in errors
+
+
+BLOCKING = """
+hosts:
+  a: {}
+steps:
+  - title: a server left in the background does not hold the step open
+    host: a
+    run: sleep 600 &
+  - title: a command that blocks is stopped at its timeout
+    host: a
+    run: sleep 600
+    timeout: 1
+  - title: never runs
+    host: a
+    run: echo never
+"""
+
+
+def test_a_blocking_step_is_stopped_at_its_timeout(engine, tmp_path, lab_name, no_leftovers):
+    path = tmp_path / "blocking.yaml"
+    path.write_text(BLOCKING)
+    done = simlab("run", str(path), "--name", lab_name, "--json", "-", timeout=60)
+    assert done.returncode == 1, done.stderr
+    steps = json.loads(done.stdout)["steps"]
+    assert steps[0]["passed"]
+    assert steps[1]["got"] == "timed out: `sleep 600` was stopped after 1 s (the step's timeout)"
+    assert steps[2]["skipped"]
+
+
+def test_run_timeout_stops_the_whole_run(engine, tmp_path, lab_name, no_leftovers):
+    path = tmp_path / "slow.yaml"
+    path.write_text("hosts:\n  a: {}\nsteps:\n  - {title: slow, host: a, run: sleep 600, timeout: 900}\n")
+    done = simlab("run", str(path), "--name", lab_name, "--timeout", "3", "--json", "-", timeout=60)
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["stopped"] == "timed out after 3s" and result["error"] is None
+    assert lab_containers(engine, lab_name) == []
+
+
+def test_engine_lost_mid_run_names_the_cause_and_the_lab_left(tmp_path):
+    """Unit-level: the message leads with the cause and says how to remove the lab."""
+    from simlab.runner import _remove_lab
+    from simlab.results import ScenarioResult
+
+    class DeadEngine:
+        def containers(self, labels):
+            raise EngineError("The Docker engine failed listing containers: connection refused")
+    result = ScenarioResult("s", "f.yaml", "lab1", error="The Docker engine failed running sh: connection reset")
+    _remove_lab(DeadEngine(), "run1", result, lambda event: None, announce=True)
+    assert result.error.startswith("The Docker engine failed running sh: connection reset; the lab lab1 is left")
+    assert "`simlab down lab1` removes it once the engine answers" in result.error
