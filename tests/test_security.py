@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ HOSTILE = DATA / "hostile"
 VECTORS = sorted(p.stem for p in HOSTILE.glob("*.yaml"))
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
 # What the default mode blocks (README, Security); the rest escape in default mode.
-DEFAULT_BLOCKS = {"host-disk", "host-mount", "kernel-module", "sysrq"}
+DEFAULT_BLOCKS = {"release-agent", "host-disk", "host-mount", "kernel-module", "sysrq"}
 RUN_ESCAPES = os.environ.get("SIMLAB_ESCAPES") == "1"
 
 
@@ -55,6 +56,7 @@ def attack(vector: str, tmp_path: Path, lab_name: str, *args: str, env: dict[str
     finally:
         if CORE_PATTERN.read_text() != core_pattern:
             CORE_PATTERN.write_text(core_pattern)
+        _disarm_hierarchy(run_id)
         escaped = marker.exists()
         marker.unlink(missing_ok=True)
         probe.unlink(missing_ok=True)
@@ -64,6 +66,22 @@ def attack(vector: str, tmp_path: Path, lab_name: str, *args: str, env: dict[str
     assert verdicts, output
     print(f"{vector}: {verdicts[-1][0]} marker={escaped}: {verdicts[-1][1][:200]}")
     return Outcome(verdicts[-1][0], verdicts[-1][1], escaped)
+
+
+def _disarm_hierarchy(run_id: str) -> None:
+    """Empty the release_agent of a cgroup hierarchy the attack made: the kernel
+    drops an unmounted hierarchy only once nothing refers to it."""
+    name = f"name=simlab-{run_id}"
+    if name not in Path("/proc/self/cgroup").read_text():
+        return
+    mount = Path(f"/tmp/simlab-cg-{run_id}")
+    mount.mkdir()
+    try:
+        if subprocess.run(["mount", "-t", "cgroup", "-o", f"none,{name}", "cgroup", str(mount)]).returncode == 0:
+            (mount / "release_agent").write_text("\n")
+            subprocess.run(["umount", str(mount)], check=True)
+    finally:
+        mount.rmdir()
 
 
 @pytest.fixture
@@ -90,3 +108,43 @@ def test_hostile_files_are_valid_scenarios():
     done = simlab("check", str(HOSTILE))
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(VECTORS) == {"release-agent", "core-pattern", "sysrq", "host-disk", "host-mount", "kernel-module"}
+
+
+def test_default_host_keeps_what_the_tutorial_does_not_need(engine, lab_name, no_leftovers):
+    simlab("up", str(DATA / "mixed" / "passing.yaml"), "--name", lab_name, check=True)
+    try:
+        done = simlab("exec", lab_name, "a", "--", "sh", "-c",
+                      "grep Seccomp: /proc/self/status; sysctl -w net.ipv4.ip_forward=1;"
+                      "ip netns add x && ip netns exec x sysctl -w net.ipv4.ip_forward=1;"
+                      "echo core >/proc/sys/kernel/core_pattern; mknod /tmp/null c 1 3;"
+                      "readlink /proc/self/ns/cgroup")
+    finally:
+        simlab("down", lab_name, check=True)
+    out = done.stdout + done.stderr
+    assert "Seccomp:\t2" in out  # the engine's default profile
+    assert out.count("net.ipv4.ip_forward = 1") == 2  # in the host and in a namespace
+    assert "/proc/sys/kernel/core_pattern: Read-only file system" in out
+    assert "mknod: /tmp/null: Operation not permitted" in out
+    assert os.readlink("/proc/self/ns/cgroup") not in out or os.environ.get("DOCKER_HOST", "unix://")[:7] != "unix://"
+
+
+def test_host_options_by_mode():
+    from simlab.security import host_options
+
+    default = host_options(False)
+    assert default.cap_add == ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"] and "MKNOD" in default.cap_drop
+    assert default.cgroupns == "private" and "seccomp=unconfined" not in default.security_opt
+    assert "/proc/sys/kernel" in default.readonly_paths and "/proc/sys/net" not in default.readonly_paths
+    assert host_options(True).privileged and host_options(True).readonly_paths is None
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["name=seccomp,profile=default"], None),
+    (["name=seccomp,profile=default", "name=userns"], "userns"),
+    (["name=seccomp,profile=default", "name=rootless", "name=cgroupns"], "rootless"),
+    ([], None),
+])
+def test_isolation_read_from_docker_info(options, expected):
+    from simlab.security import isolation
+
+    assert isolation(options) == expected
