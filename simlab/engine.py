@@ -100,6 +100,13 @@ class Engine:
                               f"{NO_ENGINE_HELP}") from None
         return cls(client)
 
+    def security_options(self) -> list[str]:
+        """`docker info`'s SecurityOptions ('name=seccomp,profile=default', 'name=userns', ...)."""
+        if not hasattr(self, "_security_options"):
+            with _calling("asking the engine for its security options"):
+                self._security_options: list[str] = list(self._api.info().get("SecurityOptions") or [])
+        return self._security_options
+
     # images
 
     def image_exists(self, name: str) -> bool:

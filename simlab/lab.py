@@ -25,7 +25,7 @@ from simlab.errors import Cancelled, InputError, NameTaken, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
                            switched_segments, wire)
-from simlab.security import host_options
+from simlab.security import host_options, isolation, share_sysfs
 from simlab.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -130,6 +130,8 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
+        if isolation(engine.security_options()):  # before wiring: the helper ends once it has wired
+            share_sysfs(engine, helper, list(host_pids.values()))
         wire(engine, helper, plan_fabric(topology, host_pids, switch_pids),
              partial(start_helper_named, name=container_name(name, "-fabric2")))
         # The helper removes itself once simlab has its answer. Setup commands can take long:

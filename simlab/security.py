@@ -12,6 +12,16 @@ hardened mode (``--untrusted``) insists on one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simlab.errors import EngineError, InputError
+from simlab.problems import Problems
+from simlab.topology import DEFAULT_IMAGE
+from simlab.yamlsource import load_yaml
+
+if TYPE_CHECKING:
+    from simlab.engine import Engine
 
 # ip netns needs SYS_ADMIN (mounts), ping NET_RAW, the rest NET_ADMIN.
 HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
@@ -62,3 +72,39 @@ def isolation(security_options: list[str]) -> str | None:
     SecurityOptions ('name=userns', 'name=seccomp,profile=default', ...); None if it does not."""
     names = {part[5:] for opt in security_options for part in opt.split(",") if part.startswith("name=")}
     return next((name for name in ISOLATING if name in names), None)
+
+
+def require_isolation(engine: Engine) -> str:
+    """The engine's way of isolating container root; EngineError (before any container
+    starts) when it has none."""
+    how = isolation(engine.security_options())
+    if how is None:
+        raise EngineError(f"this engine runs containers as the engine host's root; {ISOLATION_HELP}")
+    return how
+
+
+def refuse_untrusted(file: str) -> None:
+    """InputError (file:line) for what --untrusted does not grant a file: privileged hosts
+    and images other than the tutorial's."""
+    data, source = load_yaml(file)
+    problems = Problems(source)
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if isinstance(data, dict) and data.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
+        problems.add(("image",), f"--untrusted runs only the image {DEFAULT_IMAGE}")
+    for name, host in (hosts.items() if isinstance(hosts, dict) else []):
+        if not isinstance(host, dict):
+            continue
+        if host.get("privileged", False) is not False:
+            problems.add(("hosts", name, "privileged"), "--untrusted refuses privileged hosts")
+        if host.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
+            problems.add(("hosts", name, "image"), f"--untrusted runs only the image {DEFAULT_IMAGE}")
+    problems.raise_if_any()
+
+
+def share_sysfs(engine: Engine, helper: str, pids: list[int]) -> None:
+    """On an engine that remaps container root, let the hosts' `ip netns exec` mount /sys
+    (see sysfs_agent.py); run by the fabric helper, which may mount into them."""
+    agent = Path(__file__).with_name("sysfs_agent.py").read_text()
+    done = engine.exec(helper, ["python3", "-c", agent, *map(str, pids)])
+    if done.exit_code != 0:
+        raise EngineError(f"giving the hosts a sysfs for `ip netns exec` failed: {done.output.strip()}")
