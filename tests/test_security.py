@@ -11,6 +11,9 @@ an escape could have changed: the marker and probe files, core_pattern.
 Vectors that the default mode does not block really reach the engine host
 when they run, so they run only when asked (SIMLAB_ESCAPES=1), to measure the
 table in README's Security section; the detector is then shown to work.
+
+Hardened mode (--untrusted) runs on a second dockerd with --userns-remap,
+started for the session on its own socket, data-root, exec-root and bridge.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +154,110 @@ def test_isolation_read_from_docker_info(options, expected):
     from simlab.security import isolation
 
     assert isolation(options) == expected
+
+
+# --untrusted: what it refuses, before any container
+
+PRIVILEGED = """\
+name: asks-too-much
+image: alpine
+hosts:
+  a:
+    interfaces: {eth0: 10.0.0.1/24}
+    privileged: true
+  b: {interfaces: {eth0: 10.0.0.2/24}, image: busybox}
+links: [[a:eth0, b:eth0]]
+steps:
+  - {title: a reaches b, host: a, ping: 10.0.0.2}
+"""
+
+
+def test_untrusted_refuses_privileged_hosts_and_other_images(tmp_path):
+    file = tmp_path / "asks-too-much.yaml"
+    file.write_text(PRIVILEGED)
+    done = simlab("run", str(file), "--untrusted", env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"simlab: error: {file}:2: image: --untrusted runs only the image ubuntu_with_basic_net",
+        f"{file}:6: hosts.a.privileged: --untrusted refuses privileged hosts",
+        f"{file}:7: hosts.b.image: --untrusted runs only the image ubuntu_with_basic_net"]
+    assert done.stdout == ""
+
+
+def test_untrusted_refuses_an_engine_that_does_not_isolate_root(engine, no_leftovers, tmp_path):
+    if engine.security_options() and "name=userns" in engine.security_options():
+        pytest.skip("the test engine isolates root")
+    for args in (["run", "gateway-nat"], ["validate"]):
+        done = simlab(*args, "--untrusted")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.splitlines() == [
+            "simlab: error: this engine runs containers as the engine host's root; --untrusted needs an engine "
+            "that maps container root to an unprivileged user: start dockerd with --userns-remap=default "
+            "(Debian: apt-get install uidmap) or use rootless Docker"], done.stderr
+        assert done.stdout == ""
+    assert simlab("run", "gateway-nat", "--untrusted", "--privileged").stderr == (
+        "simlab: error: --untrusted and --privileged exclude each other\n")
+
+
+# --untrusted on a user-namespace-remapped engine
+
+@pytest.fixture(scope="session")
+def userns_engine(engine) -> dict[str, str]:
+    """A second dockerd with --userns-remap=default, the images copied in from the test
+    engine; the environment to reach it. Removed afterwards, with its bridge and data."""
+    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("docker"):
+        pytest.skip("a second engine needs root, dockerd and the docker CLI")
+    if not shutil.which("newuidmap"):  # Debian's uidmap gives dockerd the subordinate ids
+        subprocess.run(["apt-get", "install", "-y", "-q", "uidmap"], check=True, capture_output=True)
+    from simlab.fabric import helper_image
+
+    name, bridge = f"simlab-userns-{os.getpid()}", f"slus{os.getpid()}"
+    paths = {"data-root": f"/var/lib/{name}", "exec-root": f"/run/{name}", "pidfile": f"/run/{name}.pid"}
+    env = {**os.environ, "DOCKER_HOST": f"unix:///run/{name}.sock"}
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    log = open(f"/tmp/{name}.log", "w")
+    daemon = subprocess.Popen(["dockerd", "--host", env["DOCKER_HOST"], "--bridge", bridge, "--iptables=false",
+                               "--ip-masq=false", "--userns-remap=default",
+                               *(f"--{key}={value}" for key, value in paths.items())],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
+            assert daemon.poll() is None and time.monotonic() < deadline, open(log.name).read()
+            time.sleep(0.5)
+        images = ["ubuntu_with_basic_net", helper_image(engine)]
+        save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "load", "-q"], stdin=save.stdout, env=env, check=True, capture_output=True)
+        assert save.wait() == 0
+        yield env
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        subprocess.run(["ip", "link", "del", bridge])
+        for path in paths.values():
+            shutil.rmtree(path, ignore_errors=True) if not path.endswith(".pid") else Path(path).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def userns_leftovers(userns_engine):
+    """Assert that a test leaves no container on the remapped engine."""
+    yield
+    left = subprocess.run(["docker", "ps", "-aq"], env=userns_engine, capture_output=True, text=True).stdout
+    assert left.split() == [], "containers left behind on the remapped engine"
+
+
+def test_untrusted_runs_every_shipped_scenario_on_a_remapped_engine(userns_engine, userns_leftovers):
+    done = simlab("validate", "--untrusted", env=userns_engine)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASSED") >= 8  # a line per scenario as it ends, and the table
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_untrusted_blocks(userns_engine, userns_leftovers, local_engine, vector, lab_name, tmp_path):
+    outcome = attack(vector, tmp_path, lab_name, "--untrusted", env=userns_engine)
+    assert (outcome.verdict, outcome.marker) == ("BLOCKED", False), outcome
