@@ -239,8 +239,10 @@ def userns_engine(engine) -> dict[str, str]:
             daemon.wait()
         log.close()
         subprocess.run(["ip", "link", "del", bridge])
-        for path in paths.values():
-            shutil.rmtree(path, ignore_errors=True) if not path.endswith(".pid") else Path(path).unlink(missing_ok=True)
+        subprocess.run(["umount", "-l", f"{paths['exec-root']}/netns/default"], capture_output=True)
+        # the remapped engine adds <dir>.<uid>.<gid> beside its own folders
+        for path in [*Path("/run").glob(f"{name}*"), *Path("/var/lib").glob(f"{name}*")]:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 @pytest.fixture
