@@ -29,9 +29,10 @@ from simlab.report import BatchProgress, TerminalProgress, results_table, summar
 from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.security import refuse_untrusted, require_isolation
 from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
-from simlab.validate import Batch, EngineSlots, Options, collect, default_jobs, load_all
+from simlab.validate import Batch, EngineSlots, Options, collect, default_jobs, load_all, refuse_untrusted_files
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -272,6 +273,9 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
                                                          "(as validate --timeout does for each scenario).")] = None,
         step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                     "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+        untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
+                                                "keeps container root apart from host root (userns-remap, rootless), "
+                                                "and refuse privileged hosts and other images.")] = False,
         engine: EngineName = None,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
@@ -281,6 +285,11 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
     unless --keep, also after a failure, a timeout or Ctrl-C.
     """
     scenario = load_scenario(resolve_scenario(scenario_ref))
+    if untrusted:
+        if privileged:
+            raise InputError("--untrusted and --privileged exclude each other")
+        refuse_untrusted(scenario.file)
+        require_isolation(_connect(engine))  # refused before anything is printed or started
     progress = _progress(to_stderr=json_out == "-")
     _print_title(scenario, progress)
     engine = _connect_with_image(progress, engine)
@@ -328,6 +337,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
              step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                          "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+             untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
+                                                     "keeps container root apart from host root (userns-remap, rootless), "
+                                                     "and refuse privileged hosts and other images.")] = False,
              engine: Annotated[Optional[list[str]], typer.Option(
                  "--engine", metavar="NAME[=SLOTS]",
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
@@ -345,11 +357,16 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
     scenarios, bad = _load_paths(paths)
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
+                      step_timeout=step_timeout, untrusted=untrusted)
+    if untrusted:
+        scenarios, refused = refuse_untrusted_files(scenarios)
+        bad += refused
+        for spec in specs or [None] if scenarios else []:  # refused before any container starts
+            require_isolation(engines.connect(spec))
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
-    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
-                      step_timeout=step_timeout)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)

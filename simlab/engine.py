@@ -26,12 +26,8 @@ import requests.exceptions
 
 from simlab.endpoint import Endpoint, resolve_endpoint
 from simlab.errors import EngineError, EngineTimeout, NameTaken
+from simlab.security import HOST_CAPS
 
-# Least privilege that runs every tutorial command: ip netns needs SYS_ADMIN
-# (mounts), ping needs NET_RAW, everything else NET_ADMIN. Unmasking /proc
-# (MaskedPaths/ReadonlyPaths empty, what the CLI's systempaths=unconfined
-# sends) lets `sysctl -w` write /proc/sys inside the host.
-HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
 UNKNOWN_EXIT = 255  # the engine lost the exit code (the container went away mid-command)
@@ -62,8 +58,11 @@ class ContainerSpec:
     privileged: bool = False
     pid_mode: str | None = None
     network_mode: str = "none"
-    unmask_proc: bool = False
     auto_remove: bool = False  # the engine removes the container once its main process ends
+    cap_drop: list[str] = field(default_factory=list)
+    readonly_paths: list[str] | None = None  # None: the engine's default
+    cgroupns: str | None = None  # None: the engine's default
+    userns_mode: str | None = None
 
 
 @dataclass
@@ -116,6 +115,13 @@ class Engine:
             info = self._api.info()
             info["ServerVersion"] = self._api.version().get("Version", info.get("ServerVersion", ""))
         return info
+
+    def security_options(self) -> list[str]:
+        """`docker info`'s SecurityOptions ('name=seccomp,profile=default', 'name=userns', ...)."""
+        if not hasattr(self, "_security_options"):
+            with _calling("asking the engine for its security options"):
+                self._security_options: list[str] = list(self._api.info().get("SecurityOptions") or [])
+        return self._security_options
 
     # images
 
@@ -179,10 +185,10 @@ class Engine:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
             security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
-            privileged=spec.privileged, pid_mode=spec.pid_mode, auto_remove=spec.auto_remove)
-        if spec.unmask_proc:
-            host_config["MaskedPaths"] = []
-            host_config["ReadonlyPaths"] = []
+            privileged=spec.privileged, pid_mode=spec.pid_mode, cap_drop=spec.cap_drop or None,
+            cgroupns=spec.cgroupns, userns_mode=spec.userns_mode, auto_remove=spec.auto_remove)
+        if spec.readonly_paths is not None:
+            host_config["ReadonlyPaths"] = spec.readonly_paths
         with _calling(f"creating {spec.name}"):
             try:
                 created = self._api.create_container(spec.image, command=spec.command, name=spec.name,
@@ -356,7 +362,7 @@ def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> Engin
         return EngineError(
             f"The engine refused {doing}: {reason}. This engine does not allow privileged containers; "
             f"leave out --privileged / `privileged: true`. simlab's default (capabilities "
-            f"{', '.join(HOST_CAPS)}, seccomp and apparmor unconfined, writable /proc/sys) runs every "
+            f"{', '.join(HOST_CAPS)}, apparmor unconfined, writable /proc/sys/net) runs every "
             f"step of the shipped scenarios.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
 
