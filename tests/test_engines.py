@@ -35,7 +35,8 @@ steps:
 
 @pytest.fixture(scope="session")
 def extra_engines(engine):
-    started = [ExtraEngine("slt1"), ExtraEngine("slt2")]
+    tag = os.getpid() % 100000  # two test sessions on one machine must not share an engine
+    started = [ExtraEngine(f"sl{tag}a"), ExtraEngine(f"sl{tag}b")]
     try:
         for extra in started:
             extra.start()
