@@ -39,6 +39,13 @@ EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output befo
 # stream is read for DRAIN more seconds and then closed from this side.
 LIVENESS_POLL = 1.0
 DRAIN = 0.3
+EXEC_ATTEMPTS = 3
+NOT_STARTED = 126  # the exit code of an exec whose process the runtime could not start
+
+
+def never_started(exit_code: int, output: str) -> bool:
+    """Whether an exec failed before its command ran ("OCI runtime exec failed: ... setns")."""
+    return exit_code == NOT_STARTED and output.lstrip().startswith("OCI runtime exec failed")
 NO_ENGINE_HELP = ("Start Docker Desktop or dockerd, or point DOCKER_HOST / `docker context use` at an engine. "
                   "On Debian as root, `make engine` installs and starts one.")
 
@@ -248,10 +255,16 @@ class Engine:
 
     def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT) -> ExecResult:
         """Run argv in the container; return its exit code and combined output.
-        EngineTimeout if it prints nothing for ``timeout`` seconds."""
-        stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
-        output = b"".join(out or err or b"" for out, err in stream)
-        return ExecResult(exit_code(), output.decode(errors="replace"))
+        EngineTimeout if it prints nothing for ``timeout`` seconds. An exec the runtime failed
+        to start (seen under heavy load) is tried again: the command never ran."""
+        for attempt in range(EXEC_ATTEMPTS):
+            stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
+            output = b"".join(out or err or b"" for out, err in stream).decode(errors="replace")
+            code = exit_code()
+            if not never_started(code, output) or attempt == EXEC_ATTEMPTS - 1:
+                return ExecResult(code, output)
+            time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def exec_stream(self, container_id: str, argv: list[str], env: dict[str, str] | None = None,
                     idle_timeout: float | None = EXEC_TIMEOUT
