@@ -19,7 +19,7 @@ import typer
 
 from simlab.engine import Engine
 from simlab.errors import EngineError, InputError, SimlabError
-from simlab.image import DEFAULT_BASE, ensure_image
+from simlab.image import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.lab import container_name, destroy_lab, list_labs, open_lab, start_lab
@@ -36,7 +36,7 @@ app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
          "that they behave as a scenario says.\n\n"
          "Start with `simlab list`, then `simlab run gateway-nat`.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, pretty_exceptions_enable=False)
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 
@@ -52,6 +52,19 @@ def main() -> None:
     from simlab.entry import main as entry_main
 
     entry_main()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from simlab import __version__
+        typer.echo(f"simlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print simlab's version and exit.")] = False) -> None:
+    """Options before any command."""
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -188,6 +201,16 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
         typer.echo(f"{DEFAULT_IMAGE} is already built (`simlab image build` rebuilds it)")
         return
     ensure_image(engine, _progress(), rebuild=True, base=base)
+
+
+@image_app.command("prune")
+@reports_errors
+def image_prune() -> None:
+    """Remove the fabric helper images (simlab-fabric:*) of other simlab or pyroute2 versions."""
+    removed, freed = prune_helper_images(Engine.connect())
+    for tag, deleted in removed:
+        typer.echo(f"removed {tag}" + ("" if deleted else " (only the tag: another tag holds the same image)"))
+    typer.echo(f"freed {freed / 1e6:.1f} MB" if removed else "no old helper images")
 
 
 @app.command("list")

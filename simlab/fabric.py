@@ -70,12 +70,17 @@ def switched_segments(topology: Topology) -> list[str]:
 def helper_image(engine: Engine, emit: Emit = ignore) -> str:
     """The helper image: the host image plus the agent and pyroute2, built once per engine
     (its tag is a hash of what goes in, so a new simlab or pyroute2 builds a new one)."""
-    tag = f"{HELPER_REPOSITORY}:{_helper_fingerprint()}"
+    tag = helper_tag()
     if not engine.image_exists(tag):
         emit(Event("image.start", f"building {tag} (the fabric helper, once per engine)"))
         for line in engine.build(_helper_context(), tag):
             emit(Event("image.line", line))
     return tag
+
+
+def helper_tag() -> str:
+    """The helper image this simlab (and its pyroute2) uses."""
+    return f"{HELPER_REPOSITORY}:{_helper_fingerprint()}"
 
 
 def _helper_fingerprint() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from simlab.errors import InputError
 from simlab.problems import Problems
+from simlab.resources import shipped_folder
 from simlab.topology import NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
 from simlab.yamlsource import Path_, load_yaml
 
@@ -235,7 +236,7 @@ def _follow_namespaces(command: str, created: set[str], on_missing: Callable[[st
 def shipped_scenarios_dir() -> Path:
     """The scenarios that come with simlab (SIMLAB_SCENARIOS overrides, for tests)."""
     override = os.environ.get("SIMLAB_SCENARIOS")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "scenarios"
+    return Path(override) if override else shipped_folder("scenarios")
 
 
 def shipped_scenarios() -> list[Path]:
