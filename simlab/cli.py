@@ -17,20 +17,20 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
+from simlab import api
 from simlab.engine import Engine
-from simlab.errors import EngineError, InputError, SimlabError
+from simlab.errors import InputError, SimlabError
 from simlab.image import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
-from simlab.lab import container_name, destroy_lab, list_labs, open_lab, start_lab
+from simlab.lab import container_name, destroy_lab, list_labs, open_lab
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
-from simlab.runner import run_scenario
-from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.scenario import Scenario, Step, load_scenario, shipped_scenarios
 from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
-from simlab.validate import Batch, Options, collect, default_jobs, load_all
+from simlab.validate import Options, default_jobs
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -87,12 +87,6 @@ def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
     return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
 
 
-def _connect_with_image(progress: TerminalProgress) -> Engine:
-    engine = Engine.connect()
-    ensure_image(engine, progress)
-    return engine
-
-
 @app.command()
 @reports_errors
 def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file.")],
@@ -100,11 +94,9 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
        ) -> None:
     """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
-    topology = load_scenario(file).topology
-    progress = _progress()
-    engine = _connect_with_image(progress)
-    lab = start_lab(engine, topology, name or topology.name, progress, privileged, str(file.resolve()))
-    _print_explore_hints(lab.name, sorted(lab.containers))
+    scenario = load_scenario(file)
+    lab = api.start(scenario, name=name or scenario.name, emit=_progress(), privileged=privileged)
+    _print_explore_hints(lab.name, lab.hosts)
 
 
 @app.command()
@@ -251,13 +243,11 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
     or an engine problem, 130 when interrupted. The lab is removed afterwards
     unless --keep, also after a failure, a timeout or Ctrl-C.
     """
-    scenario = load_scenario(resolve_scenario(scenario_ref))
+    scenario = api.load(scenario_ref)
     progress = _progress(to_stderr=json_out == "-")
     _print_title(scenario, progress)
-    engine = _connect_with_image(progress)
-    result = run_scenario(engine, scenario, name or scenario.name, progress, keep=keep,
-                          pause=_pause_for_enter if step else None, privileged=privileged,
-                          exact_name=name is not None, timeout=timeout, step_timeout_default=step_timeout)
+    result = api.run(scenario, name=name, keep=keep, emit=progress, pause=_pause_for_enter if step else None,
+                     privileged=privileged, timeout=timeout, step_timeout=step_timeout)
     lab_name = result.lab
     progress.line("")
     for line in summary_lines(result):
@@ -277,7 +267,7 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
         metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
-    scenarios, bad = _load_paths(paths, topologies=True)
+    scenarios, bad = api.load_paths(paths, topologies=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:
@@ -305,7 +295,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     Bad files are reported and the good ones still run. Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
     """
-    scenarios, bad = _load_paths(paths)
+    scenarios, bad = api.load_paths(paths)
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
@@ -329,25 +319,12 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-def _load_paths(paths: list[str] | None, topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
-    """The scenarios under ``paths``, and an error result for each bad path or file."""
-    files, bad_paths = collect(paths or [])
-    scenarios, bad_files = load_all(files, topologies)
-    return scenarios, bad_paths + bad_files
-
-
 def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO) -> tuple[list[ScenarioResult], bool]:
-    """Run the batch; an engine that cannot be reached makes every scenario an error."""
+    """Run the batch with a progress line; image builds show as in `simlab run`."""
+    progress, building = BatchProgress(len(scenarios), out), TerminalProgress(out)
     try:
-        engine = _connect_with_image(TerminalProgress(out))
-    except EngineError as exc:
-        return [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
-    progress = BatchProgress(len(scenarios), out)
-    batch = Batch(engine, options, progress)
-    try:
-        return batch.run(scenarios), False
-    except KeyboardInterrupt:
-        return batch.results, True
+        return api.run_many(scenarios, options, emit=lambda e: (progress if e.kind.startswith("validate.")
+                                                                else building)(e))
     finally:
         progress.finish()
 
