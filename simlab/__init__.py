@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Builder": "simlab.api", "RunningLab": "simlab.api", "load": "simlab.api", "connect": "simlab.api",
     "start": "simlab.api", "lab": "simlab.api", "run": "simlab.api", "validate": "simlab.api",
-    "load_paths": "simlab.api", "run_many": "simlab.api",
+    "load_paths": "simlab.api", "run_many": "simlab.api", "CheckFailed": "simlab.api", "topology_of": "simlab.api",
     "Scenario": "simlab.scenario", "Topology": "simlab.topology", "ScenarioResult": "simlab.results",
     "StepResult": "simlab.results", "ExecResult": "simlab.engine", "Engine": "simlab.engine",
     "Event": "simlab.events",
@@ -32,7 +32,8 @@ _LAZY = {
 __all__ = ["EngineError", "InputError", "SimlabError", "__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from simlab.api import Builder, RunningLab, connect, lab, load, load_paths, run, start, validate
+    from simlab.api import (Builder, CheckFailed, RunningLab, connect, lab, load, load_paths, run, run_many, start,
+                            topology_of, validate)
     from simlab.engine import Engine, ExecResult
     from simlab.events import Event
     from simlab.results import ScenarioResult, StepResult

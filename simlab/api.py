@@ -28,6 +28,17 @@ from simlab.validate import Batch, Options, collect, load_all
 from simlab.yamlsource import Source
 
 
+class CheckFailed(AssertionError):
+    """A check did not go as expected; the message shows the command, expected vs got and the output."""
+
+    def __init__(self, outcome: StepResult) -> None:
+        self.outcome = outcome
+        lines = [f"{outcome.title}: expected {outcome.expected}, got {outcome.got}",
+                 *(f"  {outcome.where} $ {command}" for command in outcome.commands),
+                 *(f"  | {line}" for line in (outcome.output or "(no output)").splitlines())]
+        super().__init__("\n".join(lines))
+
+
 class Builder:
     """A scenario (or a plain topology) written in code instead of YAML. Each method takes
     what the YAML key of the same name takes and returns the builder, so calls chain::
@@ -142,6 +153,16 @@ class RunningLab:
         done = next(run_batch(self._lab, host, [step]), None)
         return judge(1, done or StepRun(step))
 
+    def check_ping(self, host: str, target: str, netns: str | None = None, expect: str = "reply",
+                   deadline: float | None = None) -> StepResult:
+        """``ping``, raising CheckFailed (an AssertionError: a failed test in pytest) with expected
+        vs got and ping's output when the outcome is not ``expect``."""
+        __tracebackhide__ = True  # pytest shows the caller's line, not this one
+        outcome = self.ping(host, target, netns, expect, deadline)
+        if not outcome.passed:
+            raise CheckFailed(outcome)
+        return outcome
+
     def down(self) -> None:
         """Remove the lab (``lab()`` does this on leaving its block)."""
         destroy_lab(self.engine, self.name)
@@ -151,7 +172,7 @@ def start(what: Labbable, engine: Engine | None = None, name: str | None = None,
           privileged: bool = False) -> RunningLab:
     """Start the lab of a topology, scenario (its steps are not run), builder, file or shipped
     scenario name, and leave it up; ``down()`` removes it. ``lab()`` is the safer form."""
-    topology, file = _topology(what)
+    topology, file = topology_of(what)
     engine = engine or connect(emit)
     # Without a name the lab takes the topology's, with a suffix when another lab has it.
     return RunningLab(start_lab(engine, topology, name or topology.name, emit, privileged, file,
@@ -233,8 +254,8 @@ def _scenario(what: Scenario | Builder | str | Path) -> Scenario:
     raise InputError(f"expected a Scenario, a Builder, a file or a shipped scenario's name, not {type(what).__name__}")
 
 
-def _topology(what: Labbable) -> tuple[Topology, str]:
-    """The topology to start, and the file it came from ('' when built in code)."""
+def topology_of(what: Labbable) -> tuple[Topology, str]:
+    """The topology ``start`` would start, and the file it came from ('' when built in code)."""
     if isinstance(what, Topology):
         return what, ""
     scenario = _scenario(what)
