@@ -221,9 +221,14 @@ def schema() -> None:
     write_json(scenario_schema(), "-")
 
 
+def _shipped_names(incomplete: str) -> list[str]:
+    """Shell completion of `simlab run`: the shipped scenarios (files complete as files)."""
+    return [p.stem for p in shipped_scenarios() if p.stem.startswith(incomplete)]
+
+
 @app.command()
 @reports_errors
-def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
+def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
                                                     help="A shipped scenario (see `simlab list`) or a scenario file.")],
         keep: Annotated[bool, typer.Option(help="Leave the lab up afterwards, to explore it.")] = False,
         json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
