@@ -163,6 +163,24 @@ class Engine:
         except ENGINE_FAILURES as exc:
             return _short(exc)
 
+    def image_tags(self, repository: str) -> list[str]:
+        """Every ``repository:tag`` of ``repository`` on the engine."""
+        with _calling(f"listing images {repository}"):
+            found = self._api.images(name=repository)
+        return sorted(tag for image in found for tag in image.get("RepoTags") or [] if tag.startswith(f"{repository}:"))
+
+    def remove_image(self, tag: str) -> bool:
+        """Remove the tag (and the image, if no other tag holds it); True if the image itself went.
+        EngineError when a container still uses it."""
+        with _calling(f"removing image {tag}"):
+            outcome = self._api.remove_image(tag)
+        return any("Deleted" in entry for entry in outcome or [])
+
+    def layers_size(self) -> int:
+        """Bytes of every image layer on the engine, each counted once (as `docker system df`)."""
+        with _calling("measuring image disk use"):
+            return int(self._api.df().get("LayersSize") or 0)
+
     def import_image_file(self, tarball: str, repository: str, tag: str) -> None:
         """Import a root filesystem tarball as an image (like `docker import`)."""
         with _calling(f"importing {repository}:{tag}"):
