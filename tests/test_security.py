@@ -56,8 +56,8 @@ def attack(vector: str, tmp_path: Path, lab_name: str, *args: str, env: dict[str
     file = tmp_path / f"{vector}.yaml"
     file.write_text(text.replace("@MARKER@", str(marker)).replace("@PROBE@", str(probe)).replace("@ID@", run_id))
     core_pattern = CORE_PATTERN.read_text()
-    probe.touch()
     try:
+        probe.touch()
         done = simlab("run", str(file), "--name", lab_name, "--json", "-", *args, env=env)
     finally:
         if CORE_PATTERN.read_text() != core_pattern:
@@ -247,6 +247,7 @@ def userns_engine(engine) -> dict[str, str]:
             daemon.kill()
             daemon.wait()
         log.close()
+        Path(log.name).unlink()
         subprocess.run(["ip", "link", "del", bridge])
         subprocess.run(["umount", "-l", f"{paths['exec-root']}/netns/default"], capture_output=True)
         # the remapped engine adds <dir>.<uid>.<gid> beside its own folders
