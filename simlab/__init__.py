@@ -1,3 +1,68 @@
-"""simlab: container-orchestrated multi-host network labs, checked step by step."""
+"""simlab: container-orchestrated multi-host network labs, checked step by step.
+
+The Python API (see README, "From Python / pytest")::
+
+    import simlab
+    with simlab.lab("gateway-nat") as lab:
+        print(lab.exec("container-a", "ip -br addr").output)
+    result = simlab.run("gateway-nat")
+
+Names are imported on first use, so ``import simlab`` (and the CLI's start) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+from simlab.errors import EngineError, InputError, SimlabError
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Builder": "simlab.api", "RunningLab": "simlab.api", "load": "simlab.api", "connect": "simlab.api",
+    "start": "simlab.api", "lab": "simlab.api", "run": "simlab.api", "validate": "simlab.api",
+    "load_paths": "simlab.api", "run_many": "simlab.api", "CheckFailed": "simlab.api", "topology_of": "simlab.api",
+    "Scenario": "simlab.scenario", "Topology": "simlab.topology", "ScenarioResult": "simlab.results",
+    "StepResult": "simlab.results", "ExecResult": "simlab.engine", "Engine": "simlab.engine",
+    "Event": "simlab.events",
+}
+__all__ = ["EngineError", "InputError", "SimlabError", "__version__", *_LAZY]
+
+if TYPE_CHECKING:
+    from simlab.api import (Builder, CheckFailed, RunningLab, connect, lab, load, load_paths, run, run_many, start,
+                            topology_of, validate)
+    from simlab.engine import Engine, ExecResult
+    from simlab.events import Event
+    from simlab.results import ScenarioResult, StepResult
+    from simlab.scenario import Scenario
+    from simlab.topology import Topology
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'simlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``simlab.lab`` and ``simlab.validate`` are API functions, and also the names of
+    submodules; importing a submodule sets it as an attribute of its package, which would
+    hide the function. (Code inside simlab imports ``from simlab.lab import ...``, which
+    goes by sys.modules and is not affected.)"""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

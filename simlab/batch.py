@@ -19,6 +19,7 @@ Records (one line each, the output base64-encoded):
 from __future__ import annotations
 
 import base64
+import itertools
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from simlab.checks.route import route_command
 from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
+from simlab.engine import EXEC_ATTEMPTS, never_started
 from simlab.lab import Lab
 from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
@@ -162,12 +164,16 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
     Every command ends within its step's limit, so the exec is given up (EngineTimeout) when
     it stays silent longer than the longest limit and some slack."""
     silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
-    stream, exit_code = lab.engine.exec_stream(lab.container(host), ["sh", "-c", batch_script(steps, default_timeout)],
-                                               env=PING_ENV, idle_timeout=silence)
+    argv = ["sh", "-c", batch_script(steps, default_timeout)]
     runs = [StepRun(step) for step in steps]
+    for attempt in range(EXEC_ATTEMPTS):
+        stream, exit_code = lab.engine.exec_stream(lab.container(host), argv, env=PING_ENV, idle_timeout=silence)
+        first, stream = _first_chunk(stream)
+        if not (first.startswith(b"OCI runtime exec failed") and never_started(exit_code(), first.decode())):
+            break  # else the runtime could not start the script (seen under heavy load): it never ran
     pending = b""
     current = 0
-    for out, _err in stream:
+    for out, _err in itertools.chain([(first, None)], stream):
         if not out:
             continue
         pending += out
@@ -185,6 +191,15 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
         exit_code()  # an EngineError when the engine itself is gone, rather than a failed step
         if runs[current].commands:
             yield runs[current]  # the step the script stopped in
+
+
+def _first_chunk(stream: Iterator[tuple[bytes | None, bytes | None]]
+                 ) -> tuple[bytes, Iterator[tuple[bytes | None, bytes | None]]]:
+    """The first output of ``stream`` (b"" if none), and the rest of it."""
+    for out, err in stream:
+        if out or err:
+            return out or err or b"", stream
+    return b"", iter(())
 
 
 def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:

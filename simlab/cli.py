@@ -17,27 +17,27 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
-from simlab import engines
+from simlab import api, engines
 from simlab.engine import Engine
 from simlab.errors import EngineError, InputError, SimlabError
-from simlab.image import DEFAULT_BASE, ensure_image
+from simlab.image import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
-from simlab.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel, start_lab
+from simlab.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
 from simlab.junit import junit_xml
 from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
-from simlab.runner import run_scenario
-from simlab.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.scenario import Scenario, Step, load_scenario, shipped_scenarios
+from simlab.security import refuse_untrusted, require_isolation
 from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
-from simlab.validate import Batch, EngineSlots, Options, collect, default_jobs, load_all
+from simlab.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
          "that they behave as a scenario says.\n\n"
          "Start with `simlab list`, then `simlab run gateway-nat`.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    no_args_is_help=True, pretty_exceptions_enable=False)
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
 
@@ -53,6 +53,19 @@ def main() -> None:
     from simlab.entry import main as entry_main
 
     entry_main()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from simlab import __version__
+        typer.echo(f"simlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print simlab's version and exit.")] = False) -> None:
+    """Options before any command."""
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -103,11 +116,11 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
        engine: EngineName = None,
        ) -> None:
     """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
-    topology = load_scenario(file).topology
+    scenario = load_scenario(file)
     progress = _progress()
-    engine = _connect_with_image(progress, engine)
-    lab = start_lab(engine, topology, name or topology.name, progress, privileged, str(file.resolve()))
-    _print_explore_hints(lab.name, sorted(lab.containers))
+    lab = api.start(scenario, engine=_connect_with_image(progress, engine), name=name or scenario.name,
+                    emit=progress, privileged=privileged)
+    _print_explore_hints(lab.name, lab.hosts)
 
 
 @app.command()
@@ -241,6 +254,16 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
         raise typer.Exit(2)
 
 
+@image_app.command("prune")
+@reports_errors
+def image_prune() -> None:
+    """Remove the fabric helper images (simlab-fabric:*) of other simlab or pyroute2 versions."""
+    removed, freed = prune_helper_images(Engine.connect())
+    for tag, deleted in removed:
+        typer.echo(f"removed {tag}" + ("" if deleted else " (only the tag: another tag holds the same image)"))
+    typer.echo(f"freed {freed / 1e6:.1f} MB" if removed else "no old helper images")
+
+
 @app.command("list")
 @reports_errors
 def list_scenarios() -> None:
@@ -257,9 +280,14 @@ def schema() -> None:
     write_json(scenario_schema(), "-")
 
 
+def _shipped_names(incomplete: str) -> list[str]:
+    """Shell completion of `simlab run`: the shipped scenarios (files complete as files)."""
+    return [p.stem for p in shipped_scenarios() if p.stem.startswith(incomplete)]
+
+
 @app.command()
 @reports_errors
-def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
+def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
                                                     help="A shipped scenario (see `simlab list`) or a scenario file.")],
         keep: Annotated[bool, typer.Option(help="Leave the lab up afterwards, to explore it.")] = False,
         json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
@@ -272,6 +300,9 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
                                                          "(as validate --timeout does for each scenario).")] = None,
         step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                     "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+        untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
+                                                "keeps container root apart from host root (userns-remap, rootless), "
+                                                "and refuse privileged hosts and other images.")] = False,
         engine: EngineName = None,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
@@ -280,13 +311,17 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
     or an engine problem, 130 when interrupted. The lab is removed afterwards
     unless --keep, also after a failure, a timeout or Ctrl-C.
     """
-    scenario = load_scenario(resolve_scenario(scenario_ref))
+    scenario = api.load(scenario_ref)
+    if untrusted:
+        if privileged:
+            raise InputError("--untrusted and --privileged exclude each other")
+        refuse_untrusted(scenario.file)
+        require_isolation(_connect(engine))  # refused before anything is printed or started
     progress = _progress(to_stderr=json_out == "-")
     _print_title(scenario, progress)
-    engine = _connect_with_image(progress, engine)
-    result = run_scenario(engine, scenario, name or scenario.name, progress, keep=keep,
-                          pause=_pause_for_enter if step else None, privileged=privileged,
-                          exact_name=name is not None, timeout=timeout, step_timeout_default=step_timeout)
+    result = api.run(scenario, engine=_connect_with_image(progress, engine), name=name, keep=keep, emit=progress,
+                     pause=_pause_for_enter if step else None, privileged=privileged, timeout=timeout,
+                     step_timeout=step_timeout)
     lab_name = result.lab
     progress.line("")
     for line in summary_lines(result):
@@ -306,7 +341,7 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
         metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
-    scenarios, bad = _load_paths(paths, topologies=True)
+    scenarios, bad = api.load_paths(paths, topologies=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:
@@ -328,6 +363,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
              step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                          "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+             untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
+                                                     "keeps container root apart from host root (userns-remap, rootless), "
+                                                     "and refuse privileged hosts and other images.")] = False,
              engine: Annotated[Optional[list[str]], typer.Option(
                  "--engine", metavar="NAME[=SLOTS]",
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
@@ -344,12 +382,17 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     """
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
-    scenarios, bad = _load_paths(paths)
+    scenarios, bad = api.load_paths(paths)
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
+                      step_timeout=step_timeout, untrusted=untrusted)
+    if untrusted:
+        scenarios, refused = refuse_untrusted_files(scenarios)
+        bad += refused
+        for spec in specs or [None] if scenarios else []:  # refused before any container starts
+            require_isolation(engines.connect(spec))
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
-    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
-                      step_timeout=step_timeout)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)
@@ -368,26 +411,18 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-def _load_paths(paths: list[str] | None, topologies: bool = False) -> tuple[list[Scenario], list[ScenarioResult]]:
-    """The scenarios under ``paths``, and an error result for each bad path or file."""
-    files, bad_paths = collect(paths or [])
-    scenarios, bad_files = load_all(files, topologies)
-    return scenarios, bad_paths + bad_files
-
-
 def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO,
                specs: list[engines.EngineSpec]) -> tuple[list[ScenarioResult], bool]:
-    """Run the batch; when no engine can be reached, every scenario is an error."""
+    """Run the batch with a progress line; image builds show as in `simlab run`. When no
+    engine can be reached, every scenario is an error."""
     try:
         slots = _batch_engines(specs, options, out)
     except EngineError as exc:
         return [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
-    progress = BatchProgress(len(scenarios), out)
-    batch = Batch(slots, options, progress)
+    progress, building = BatchProgress(len(scenarios), out), TerminalProgress(out)
     try:
-        return batch.run(scenarios), False
-    except KeyboardInterrupt:
-        return batch.results, True
+        return api.run_many(scenarios, options, slots, emit=lambda e: (
+            building if e.kind.startswith("image.") else progress)(e))
     finally:
         progress.finish()
 

@@ -26,12 +26,8 @@ import requests.exceptions
 
 from simlab.endpoint import Endpoint, resolve_endpoint
 from simlab.errors import EngineError, EngineTimeout, NameTaken
+from simlab.security import HOST_CAPS
 
-# Least privilege that runs every tutorial command: ip netns needs SYS_ADMIN
-# (mounts), ping needs NET_RAW, everything else NET_ADMIN. Unmasking /proc
-# (MaskedPaths/ReadonlyPaths empty, what the CLI's systempaths=unconfined
-# sends) lets `sysctl -w` write /proc/sys inside the host.
-HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
 UNKNOWN_EXIT = 255  # the engine lost the exit code (the container went away mid-command)
@@ -43,6 +39,13 @@ EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output befo
 # stream is read for DRAIN more seconds and then closed from this side.
 LIVENESS_POLL = 1.0
 DRAIN = 0.3
+EXEC_ATTEMPTS = 3
+NOT_STARTED = 126  # the exit code of an exec whose process the runtime could not start
+
+
+def never_started(exit_code: int, output: str) -> bool:
+    """Whether an exec failed before its command ran ("OCI runtime exec failed: ... setns")."""
+    return exit_code == NOT_STARTED and output.lstrip().startswith("OCI runtime exec failed")
 NO_ENGINE_HELP = ("Start Docker Desktop or dockerd, or point DOCKER_HOST / `docker context use` at an engine. "
                   "On Debian as root, `make engine` installs and starts one.")
 
@@ -62,8 +65,11 @@ class ContainerSpec:
     privileged: bool = False
     pid_mode: str | None = None
     network_mode: str = "none"
-    unmask_proc: bool = False
     auto_remove: bool = False  # the engine removes the container once its main process ends
+    cap_drop: list[str] = field(default_factory=list)
+    readonly_paths: list[str] | None = None  # None: the engine's default
+    cgroupns: str | None = None  # None: the engine's default
+    userns_mode: str | None = None
     extra_hosts: list[str] = field(default_factory=list)  # "NAME:ADDRESS" lines for /etc/hosts
 
 
@@ -118,6 +124,13 @@ class Engine:
             info["ServerVersion"] = self._api.version().get("Version", info.get("ServerVersion", ""))
         return info
 
+    def security_options(self) -> list[str]:
+        """`docker info`'s SecurityOptions ('name=seccomp,profile=default', 'name=userns', ...)."""
+        if not hasattr(self, "_security_options"):
+            with _calling("asking the engine for its security options"):
+                self._security_options: list[str] = list(self._api.info().get("SecurityOptions") or [])
+        return self._security_options
+
     # images
 
     def image_exists(self, name: str) -> bool:
@@ -151,6 +164,24 @@ class Engine:
         except ENGINE_FAILURES as exc:
             return _short(exc)
 
+    def image_tags(self, repository: str) -> list[str]:
+        """Every ``repository:tag`` of ``repository`` on the engine."""
+        with _calling(f"listing images {repository}"):
+            found = self._api.images(name=repository)
+        return sorted(tag for image in found for tag in image.get("RepoTags") or [] if tag.startswith(f"{repository}:"))
+
+    def remove_image(self, tag: str) -> bool:
+        """Remove the tag (and the image, if no other tag holds it); True if the image itself went.
+        EngineError when a container still uses it."""
+        with _calling(f"removing image {tag}"):
+            outcome = self._api.remove_image(tag)
+        return any("Deleted" in entry for entry in outcome or [])
+
+    def layers_size(self) -> int:
+        """Bytes of every image layer on the engine, each counted once (as `docker system df`)."""
+        with _calling("measuring image disk use"):
+            return int(self._api.df().get("LayersSize") or 0)
+
     def import_image_file(self, tarball: str, repository: str, tag: str) -> None:
         """Import a root filesystem tarball as an image (like `docker import`)."""
         with _calling(f"importing {repository}:{tag}"):
@@ -180,11 +211,11 @@ class Engine:
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
             security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
-            privileged=spec.privileged, pid_mode=spec.pid_mode, auto_remove=spec.auto_remove,
+            privileged=spec.privileged, pid_mode=spec.pid_mode, cap_drop=spec.cap_drop or None,
+            cgroupns=spec.cgroupns, userns_mode=spec.userns_mode, auto_remove=spec.auto_remove,
             extra_hosts=spec.extra_hosts or None)
-        if spec.unmask_proc:
-            host_config["MaskedPaths"] = []
-            host_config["ReadonlyPaths"] = []
+        if spec.readonly_paths is not None:
+            host_config["ReadonlyPaths"] = spec.readonly_paths
         with _calling(f"creating {spec.name}"):
             try:
                 created = self._api.create_container(spec.image, command=spec.command, name=spec.name,
@@ -244,10 +275,16 @@ class Engine:
 
     def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT) -> ExecResult:
         """Run argv in the container; return its exit code and combined output.
-        EngineTimeout if it prints nothing for ``timeout`` seconds."""
-        stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
-        output = b"".join(out or err or b"" for out, err in stream)
-        return ExecResult(exit_code(), output.decode(errors="replace"))
+        EngineTimeout if it prints nothing for ``timeout`` seconds. An exec the runtime failed
+        to start (seen under heavy load) is tried again: the command never ran."""
+        for attempt in range(EXEC_ATTEMPTS):
+            stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
+            output = b"".join(out or err or b"" for out, err in stream).decode(errors="replace")
+            code = exit_code()
+            if not never_started(code, output) or attempt == EXEC_ATTEMPTS - 1:
+                return ExecResult(code, output)
+            time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def exec_stream(self, container_id: str, argv: list[str], env: dict[str, str] | None = None,
                     idle_timeout: float | None = EXEC_TIMEOUT
@@ -358,7 +395,7 @@ def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> Engin
         return EngineError(
             f"The engine refused {doing}: {reason}. This engine does not allow privileged containers; "
             f"leave out --privileged / `privileged: true`. simlab's default (capabilities "
-            f"{', '.join(HOST_CAPS)}, seccomp and apparmor unconfined, writable /proc/sys) runs every "
+            f"{', '.join(HOST_CAPS)}, apparmor unconfined, writable /proc/sys/net) runs every "
             f"step of the shipped scenarios.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from simlab.engine import UNCONFINED, ContainerInfo, ContainerSpec, Engine
 from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
+from simlab.security import HELPER_USERNS
 from simlab.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
 BRIDGE = "br0"
@@ -95,7 +96,7 @@ def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) 
     Started beside the lab's containers, so its start-up costs no time of its own."""
     spec = ContainerSpec(name=name, image=image, labels=labels, command=None,  # the image's CMD
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
-                         security_opt=UNCONFINED, auto_remove=True)
+                         security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS)
     helper = engine.create(spec)
     engine.start(helper, name)
     return helper

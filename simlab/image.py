@@ -17,6 +17,8 @@ from pathlib import Path
 from simlab.engine import Engine
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
+from simlab.fabric import HELPER_REPOSITORY, helper_tag
+from simlab.resources import shipped_folder
 from simlab.topology import DEFAULT_IMAGE
 
 DEFAULT_BASE = "ubuntu:24.04"
@@ -25,8 +27,9 @@ DEBIAN_MIRROR = os.environ.get("SIMLAB_DEBIAN_MIRROR", "http://deb.debian.org/de
 
 
 def images_dir() -> Path:
+    """The image build contexts that come with simlab (SIMLAB_IMAGES overrides, for tests)."""
     override = os.environ.get("SIMLAB_IMAGES")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "images"
+    return Path(override) if override else shipped_folder("images")
 
 
 def ensure_image(engine: Engine, emit: Emit = ignore, rebuild: bool = False, base: str = DEFAULT_BASE) -> None:
@@ -41,6 +44,19 @@ def ensure_image(engine: Engine, emit: Emit = ignore, rebuild: bool = False, bas
     for line in engine.build(str(context), DEFAULT_IMAGE, {"BASE_IMAGE": base}):
         emit(Event("image.line", line))
     emit(Event("image.done", f"built {DEFAULT_IMAGE} on {base}"))
+
+
+def prune_helper_images(engine: Engine) -> tuple[list[tuple[str, bool]], int]:
+    """Remove every fabric helper image but the one this simlab uses (older simlab or
+    pyroute2 versions each built their own). Return each tag removed, with whether the
+    image itself went (not only the tag), and the bytes freed on the engine."""
+    current = helper_tag()
+    old = [tag for tag in engine.image_tags(HELPER_REPOSITORY) if tag != current]
+    if not old:
+        return [], 0
+    before = engine.layers_size()
+    removed = [(tag, engine.remove_image(tag)) for tag in old]
+    return removed, max(0, before - engine.layers_size())
 
 
 def _usable_base(engine: Engine, base: str, emit: Emit) -> str:

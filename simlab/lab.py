@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from simlab.engine import HOST_CAPS, UNCONFINED, ContainerSpec, Engine, ExecResult
+from simlab.engine import ContainerSpec, Engine, ExecResult
 from simlab.errors import Cancelled, InputError, NameTaken, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
                            switched_segments, wire)
+from simlab.security import host_options, isolation, share_sysfs
 from simlab.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -130,6 +131,8 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
+        if isolation(engine.security_options()):  # before wiring: the helper ends once it has wired
+            share_sysfs(engine, helper, list(host_pids.values()))
         wire(engine, helper, plan_fabric(topology, host_pids, switch_pids),
              partial(start_helper_named, name=container_name(name, "-fabric2")))
         # The helper removes itself once simlab has its answer. Setup commands can take long:
@@ -189,12 +192,12 @@ def host_entries(topology: Topology) -> list[str]:
 
 def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str,
                names: list[str]) -> ContainerSpec:
-    privileged = privileged or host.privileged
+    options = host_options(privileged or host.privileged)
     return ContainerSpec(
         name=container_name(lab, host.name), image=host.image, labels=_labels(lab, host.name, "host", run_id, file),
-        hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **host.sysctls}, privileged=privileged,
-        cap_add=[] if privileged else HOST_CAPS, security_opt=[] if privileged else UNCONFINED,
-        unmask_proc=not privileged, extra_hosts=names)
+        hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **host.sysctls}, privileged=options.privileged,
+        cap_add=options.cap_add, cap_drop=options.cap_drop, security_opt=options.security_opt,
+        readonly_paths=options.readonly_paths, cgroupns=options.cgroupns, extra_hosts=names)
 
 
 def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str, str]:

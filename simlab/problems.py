@@ -16,7 +16,9 @@ class Problems:
     def add(self, path: Path_, message: str) -> None:
         """Record ``message`` at the line of ``path``, naming the key, like steps[2].expect."""
         where = f"{key_name(path)}: " if path else ""
-        self.messages.append(f"{self.source.file}:{self.source.line(path)}: {one_line(where + message)}")
+        # Data built in code has no lines: name the key alone.
+        at = f"{self.source.file}:{self.source.line(path)}" if self.source.lines else self.source.file
+        self.messages.append(f"{at}: {one_line(where + message)}")
 
     def raise_if_any(self) -> None:
         if self.messages:

@@ -22,8 +22,9 @@ from simlab.checks.capture import Evidence, Spot
 from simlab.checks.outcome import REASONS
 from simlab.errors import InputError
 from simlab.problems import Problems
+from simlab.resources import shipped_folder
 from simlab.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
-from simlab.yamlsource import Path_, load_yaml
+from simlab.yamlsource import Path_, Source, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
 # What each kind of step is (its key) and the keys it takes besides the common ones.
@@ -173,13 +174,18 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Load and check a scenario (or plain topology) file; raise InputError listing every problem."""
     data, source = load_yaml(path)
+    return scenario_from_data(data, source, Path(path).stem)
+
+
+def scenario_from_data(data: Any, source: Source, default_name: str) -> Scenario:
+    """Check loaded data (from YAML, or built in code) as a scenario; InputError lists every problem."""
     problems = Problems(source)
     if not isinstance(data, dict):
         problems.add((), "a scenario file must be a mapping with at least 'hosts' (and usually 'steps')")
         problems.raise_if_any()
     for key in data.keys() - SCENARIO_KEYS:
         problems.add((key,), f"unknown key {key!r}; known keys: {', '.join(sorted(SCENARIO_KEYS))}")
-    topology = parse_topology(data, problems, default_name=Path(path).stem)
+    topology = parse_topology(data, problems, default_name=default_name)
     raw_steps = data.get("steps", [])
     if not isinstance(raw_steps, list):
         problems.add(("steps",), "steps must be a list")
@@ -192,7 +198,7 @@ def load_scenario(path: str | Path) -> Scenario:
         _check_namespaces(topology, steps, problems)
         _check_spots(topology, steps, problems)
     problems.raise_if_any()
-    return Scenario(topology, steps, str(path), str(data.get("tutorial", "")))
+    return Scenario(topology, steps, source.file, str(data.get("tutorial", "")))
 
 
 def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -> Step | None:
@@ -567,7 +573,7 @@ def _check_spots(topology: Topology, steps: list[Step], problems: Problems) -> N
 def shipped_scenarios_dir() -> Path:
     """The scenarios that come with simlab (SIMLAB_SCENARIOS overrides, for tests)."""
     override = os.environ.get("SIMLAB_SCENARIOS")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "scenarios"
+    return Path(override) if override else shipped_folder("scenarios")
 
 
 def shipped_scenarios() -> list[Path]:

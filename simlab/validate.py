@@ -20,12 +20,13 @@ from pathlib import Path
 from simlab.batch import DEFAULT_STEP_TIMEOUT
 from simlab.engine import Engine
 from simlab.engines import prepare
-from simlab.errors import EngineError, SimlabError
+from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, load_scenario, shipped_scenarios
+from simlab.security import refuse_untrusted
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -42,6 +43,7 @@ class Options:
     fail_fast: bool = False
     keep_failed: bool = False
     step_timeout: float = DEFAULT_STEP_TIMEOUT
+    untrusted: bool = False  # hardened mode (security.py): files checked before, engine checked by the caller
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
@@ -79,6 +81,18 @@ def load_all(files: list[Path], topologies: bool = False) -> tuple[list[Scenario
             continue
         scenarios.append(scenario)
     return scenarios, errors
+
+
+def refuse_untrusted_files(scenarios: list[Scenario]) -> tuple[list[Scenario], list[ScenarioResult]]:
+    """The scenarios --untrusted may run, and an error result for each it refuses."""
+    allowed, refused = [], []
+    for scenario in scenarios:
+        try:
+            refuse_untrusted(scenario.file)
+            allowed.append(scenario)
+        except InputError as exc:
+            refused.append(_input_error(scenario.file, str(exc), scenario.name))
+    return allowed, refused
 
 
 def _input_error(file: str, message: str, name: str | None = None) -> ScenarioResult:

@@ -35,7 +35,8 @@ steps:
 
 @pytest.fixture(scope="session")
 def extra_engines(engine):
-    started = [ExtraEngine("slt1"), ExtraEngine("slt2")]
+    tag = os.getpid() % 100000  # two test sessions on one machine must not share an engine
+    started = [ExtraEngine(f"sl{tag}a"), ExtraEngine(f"sl{tag}b")]
     try:
         for extra in started:
             extra.start()
@@ -188,3 +189,31 @@ def test_engines_come_from_the_environment_and_the_config_file(tmp_path):
         engines.EngineSpec("ctx1"), engines.EngineSpec("tcp://10.0.0.9:2376", 6)]
     assert engines.configured_specs(["x=2"], {"SIMLAB_ENGINES": "a"}) == [engines.EngineSpec("x", 2)]
     assert engines.configured_specs(None, {"HOME": str(tmp_path / "nowhere")}) == []
+
+
+def test_an_engine_lost_mid_run_names_the_cause_and_the_lab_left(engine, extra_engines, tmp_path, lab_name,
+                                                                 no_leftovers):
+    victim = extra_engines[0]
+    scenarios(tmp_path / "one", 1, sleep=30)
+    argv = [sys.executable, "-m", "simlab", "run", str(tmp_path / "one" / "pair-00.yaml"), "--name", lab_name,
+            "--engine", victim.url]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(c["State"] == "running" for c in _safe_containers(victim)):
+            assert time.monotonic() < deadline and proc.poll() is None, "the lab never ran"
+            time.sleep(0.2)
+        time.sleep(2)  # into the sleep step
+        victim.kill()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        if not victim.answers():
+            victim.start()
+    assert proc.returncode == 2, out + err
+    error = next(line for line in out.splitlines() if "error:" in line)
+    assert "The Docker engine failed" in error  # the cause comes first ...
+    assert f"the lab {lab_name} is left on the engine" in error  # ... then what was left, and how to remove it
+    assert f"`simlab down {lab_name}` removes it once the engine answers" in error
+    assert simlab("down", lab_name, "--engine", victim.url).returncode == 0
+    assert lab_containers(victim) == []

@@ -1,0 +1,110 @@
+"""What a lab host may do to the engine host: the container options of each
+mode, and whether an engine keeps container root apart from host root.
+
+A scenario file is code run as root in its hosts. The default options give
+back every protection the tutorial does not need (README, Security); they
+still leave SYS_ADMIN in the engine's user namespace, which a hostile file can
+turn against the engine host. Only an engine that maps container root to an
+unprivileged user (userns-remap, rootless) contains such a file: the
+hardened mode (``--untrusted``) insists on one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simlab.errors import EngineError, InputError
+from simlab.problems import Problems
+from simlab.topology import DEFAULT_IMAGE
+from simlab.yamlsource import load_yaml
+
+if TYPE_CHECKING:
+    from simlab.engine import Engine
+
+# ip netns needs SYS_ADMIN (mounts), ping NET_RAW, the rest NET_ADMIN.
+HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
+# Docker's default capabilities that no tutorial command uses.
+HOST_CAP_DROP = ["MKNOD", "AUDIT_WRITE", "SETFCAP", "SYS_CHROOT"]
+# Docker's default AppArmor profile forbids mount, which ip netns needs; the
+# engine's default seccomp profile allows mount, umount2, setns and unshare to
+# a container with SYS_ADMIN, so it stays.
+HOST_SECURITY_OPT = ["apparmor=unconfined"]
+# Docker's read-only /proc paths, with /proc/sys split so that only
+# /proc/sys/net (per network namespace: `sysctl -w net.*`) is writable.
+HOST_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sysrq-trigger",
+                       *(f"/proc/sys/{d}" for d in ("abi", "crypto", "debug", "dev", "fs", "kernel", "user", "vm"))]
+# A private cgroup namespace hides the root of every cgroup v1 hierarchy (where
+# release_agent lives) and the kernel refuses new hierarchies from inside one.
+HOST_CGROUPNS = "private"
+# The fabric helper creates links in the engine host's kernel: it needs real
+# NET_ADMIN, so it stays in the engine's user namespace even on a remapped one.
+HELPER_USERNS = "host"
+
+ISOLATING = {"userns": "user-namespace remapped (userns-remap)", "rootless": "rootless"}
+ISOLATION_HELP = ("--untrusted needs an engine that maps container root to an unprivileged user: "
+                  "start dockerd with --userns-remap=default (Debian: apt-get install uidmap) "
+                  "or use rootless Docker")
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    """The host container's privileges, as ContainerSpec fields."""
+
+    privileged: bool
+    cap_add: list[str]
+    cap_drop: list[str]
+    security_opt: list[str]
+    readonly_paths: list[str] | None  # None: the engine's default
+    cgroupns: str | None
+
+
+def host_options(privileged: bool) -> HostOptions:
+    if privileged:
+        return HostOptions(True, [], [], [], None, None)
+    return HostOptions(False, list(HOST_CAPS), list(HOST_CAP_DROP), list(HOST_SECURITY_OPT),
+                       list(HOST_READONLY_PATHS), HOST_CGROUPNS)
+
+
+def isolation(security_options: list[str]) -> str | None:
+    """How the engine isolates container root ('userns', 'rootless'), from `docker info`'s
+    SecurityOptions ('name=userns', 'name=seccomp,profile=default', ...); None if it does not."""
+    names = {part[5:] for opt in security_options for part in opt.split(",") if part.startswith("name=")}
+    return next((name for name in ISOLATING if name in names), None)
+
+
+def require_isolation(engine: Engine) -> str:
+    """The engine's way of isolating container root; EngineError (before any container
+    starts) when it has none."""
+    how = isolation(engine.security_options())
+    if how is None:
+        raise EngineError(f"this engine runs containers as the engine host's root; {ISOLATION_HELP}")
+    return how
+
+
+def refuse_untrusted(file: str) -> None:
+    """InputError (file:line) for what --untrusted does not grant a file: privileged hosts
+    and images other than the tutorial's."""
+    data, source = load_yaml(file)
+    problems = Problems(source)
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if isinstance(data, dict) and data.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
+        problems.add(("image",), f"--untrusted runs only the image {DEFAULT_IMAGE}")
+    for name, host in (hosts.items() if isinstance(hosts, dict) else []):
+        if not isinstance(host, dict):
+            continue
+        if host.get("privileged", False) is not False:
+            problems.add(("hosts", name, "privileged"), "--untrusted refuses privileged hosts")
+        if host.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
+            problems.add(("hosts", name, "image"), f"--untrusted runs only the image {DEFAULT_IMAGE}")
+    problems.raise_if_any()
+
+
+def share_sysfs(engine: Engine, helper: str, pids: list[int]) -> None:
+    """On an engine that remaps container root, let the hosts' `ip netns exec` mount /sys
+    (see sysfs_agent.py); run by the fabric helper, which may mount into them."""
+    agent = Path(__file__).with_name("sysfs_agent.py").read_text()
+    done = engine.exec(helper, ["python3", "-c", agent, *map(str, pids)])
+    if done.exit_code != 0:
+        raise EngineError(f"giving the hosts a sysfs for `ip netns exec` failed: {done.output.strip()}")

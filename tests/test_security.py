@@ -1,0 +1,275 @@
+"""Escape tests: hostile scenarios (tests/data/hostile/) try to act on the
+engine host from a lab host, and must be blocked.
+
+Each hostile file has one step that attacks and prints ``BLOCKED: why`` or
+``ESCAPED: what``; where the attack would act on the engine host (release_agent,
+core_pattern) its payload only creates a marker file there, and the marker is
+the proof, whatever the step printed. The engine host must be this machine
+(a local engine), or the markers could not be seen. Every run restores what
+an escape could have changed: the marker and probe files, core_pattern.
+
+Vectors that the default mode does not block really reach the engine host
+when they run, so they run only when asked (SIMLAB_ESCAPES=1), to measure the
+table in README's Security section; the detector is then shown to work.
+
+Hardened mode (--untrusted) runs on a second dockerd with --userns-remap,
+started for the session on its own socket, data-root, exec-root and bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, simlab
+
+HOSTILE = DATA / "hostile"
+VECTORS = sorted(p.stem for p in HOSTILE.glob("*.yaml"))
+CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
+# What the default mode blocks (README, Security); the rest escape in default mode.
+DEFAULT_BLOCKS = {"release-agent", "host-disk", "host-mount", "kernel-module", "sysrq"}
+RUN_ESCAPES = os.environ.get("SIMLAB_ESCAPES") == "1"
+
+
+@dataclass
+class Outcome:
+    verdict: str  # BLOCKED or ESCAPED, as the attacking step saw it
+    why: str
+    marker: bool  # the payload ran on the engine host
+
+
+def attack(vector: str, tmp_path: Path, lab_name: str, *args: str, env: dict[str, str] | None = None) -> Outcome:
+    """Run one hostile scenario and undo whatever it reached on the engine host."""
+    run_id = uuid.uuid4().hex[:12]
+    marker, probe = Path(f"/tmp/simlab-escape-{run_id}"), Path(f"/tmp/simlab-probe-{run_id}")
+    text = (HOSTILE / f"{vector}.yaml").read_text()
+    file = tmp_path / f"{vector}.yaml"
+    file.write_text(text.replace("@MARKER@", str(marker)).replace("@PROBE@", str(probe)).replace("@ID@", run_id))
+    core_pattern = CORE_PATTERN.read_text()
+    try:
+        probe.touch()
+        done = simlab("run", str(file), "--name", lab_name, "--json", "-", *args, env=env)
+    finally:
+        if CORE_PATTERN.read_text() != core_pattern:
+            CORE_PATTERN.write_text(core_pattern)
+        _disarm_hierarchy(run_id)
+        escaped = marker.exists()
+        marker.unlink(missing_ok=True)
+        probe.unlink(missing_ok=True)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    output = json.loads(done.stdout)["steps"][0]["output"]
+    verdicts = re.findall(r"^(BLOCKED|ESCAPED): (.*)$", output, re.M)
+    assert verdicts, output
+    print(f"{vector}: {verdicts[-1][0]} marker={escaped}: {verdicts[-1][1][:200]}")
+    return Outcome(verdicts[-1][0], verdicts[-1][1], escaped)
+
+
+def _disarm_hierarchy(run_id: str) -> None:
+    """Empty the release_agent of a cgroup hierarchy the attack made: the kernel
+    drops an unmounted hierarchy only once nothing refers to it."""
+    name = f"name=simlab-{run_id}"
+    if name not in Path("/proc/self/cgroup").read_text():
+        return
+    mount = Path(f"/tmp/simlab-cg-{run_id}")
+    mount.mkdir()
+    try:
+        if subprocess.run(["mount", "-t", "cgroup", "-o", f"none,{name}", "cgroup", str(mount)]).returncode == 0:
+            (mount / "release_agent").write_text("\n")
+            subprocess.run(["umount", str(mount)], check=True)
+    finally:
+        mount.rmdir()
+
+
+@pytest.fixture
+def local_engine():
+    host = os.environ.get("DOCKER_HOST", "unix://")
+    if not host.startswith("unix://") or os.geteuid() != 0:
+        pytest.skip("escape tests need a local engine and root, to see the engine host's markers")
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_default_mode(engine, local_engine, vector, lab_name, no_leftovers, tmp_path):
+    blocks = vector in DEFAULT_BLOCKS
+    if not blocks and not RUN_ESCAPES:
+        pytest.skip("escapes in default mode (README, Security); SIMLAB_ESCAPES=1 runs it")
+    outcome = attack(vector, tmp_path, lab_name)
+    if blocks:
+        assert (outcome.verdict, outcome.marker) == ("BLOCKED", False), outcome
+    else:
+        assert outcome.verdict == "ESCAPED", outcome
+        assert outcome.marker or vector not in ("release-agent", "core-pattern"), outcome
+
+
+def test_hostile_files_are_valid_scenarios():
+    done = simlab("check", str(HOSTILE))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(VECTORS) == {"release-agent", "core-pattern", "sysrq", "host-disk", "host-mount", "kernel-module"}
+
+
+def test_default_host_keeps_what_the_tutorial_does_not_need(engine, lab_name, no_leftovers):
+    simlab("up", str(DATA / "mixed" / "passing.yaml"), "--name", lab_name, check=True)
+    try:
+        done = simlab("exec", lab_name, "a", "--", "sh", "-c",
+                      "grep Seccomp: /proc/self/status; sysctl -w net.ipv4.ip_forward=1;"
+                      "ip netns add x && ip netns exec x sysctl -w net.ipv4.ip_forward=1;"
+                      "echo core >/proc/sys/kernel/core_pattern; mknod /tmp/null c 1 3;"
+                      "readlink /proc/self/ns/cgroup")
+    finally:
+        simlab("down", lab_name, check=True)
+    out = done.stdout + done.stderr
+    assert "Seccomp:\t2" in out  # the engine's default profile
+    assert out.count("net.ipv4.ip_forward = 1") == 2  # in the host and in a namespace
+    assert "/proc/sys/kernel/core_pattern: Read-only file system" in out
+    assert "mknod: /tmp/null: Operation not permitted" in out
+    assert os.readlink("/proc/self/ns/cgroup") not in out or os.environ.get("DOCKER_HOST", "unix://")[:7] != "unix://"
+
+
+def test_host_options_by_mode():
+    from simlab.security import host_options
+
+    default = host_options(False)
+    assert default.cap_add == ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"] and "MKNOD" in default.cap_drop
+    assert default.cgroupns == "private" and "seccomp=unconfined" not in default.security_opt
+    assert "/proc/sys/kernel" in default.readonly_paths and "/proc/sys/net" not in default.readonly_paths
+    assert host_options(True).privileged and host_options(True).readonly_paths is None
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["name=seccomp,profile=default"], None),
+    (["name=seccomp,profile=default", "name=userns"], "userns"),
+    (["name=seccomp,profile=default", "name=rootless", "name=cgroupns"], "rootless"),
+    ([], None),
+])
+def test_isolation_read_from_docker_info(options, expected):
+    from simlab.security import isolation
+
+    assert isolation(options) == expected
+
+
+# --untrusted: what it refuses, before any container
+
+PRIVILEGED = """\
+name: asks-too-much
+image: alpine
+hosts:
+  a:
+    interfaces: {eth0: 10.0.0.1/24}
+    privileged: true
+  b: {interfaces: {eth0: 10.0.0.2/24}, image: busybox}
+links: [[a:eth0, b:eth0]]
+steps:
+  - {title: a reaches b, host: a, ping: 10.0.0.2}
+"""
+
+
+def test_untrusted_refuses_privileged_hosts_and_other_images(tmp_path):
+    file = tmp_path / "asks-too-much.yaml"
+    file.write_text(PRIVILEGED)
+    done = simlab("run", str(file), "--untrusted", env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"simlab: error: {file}:2: image: --untrusted runs only the image ubuntu_with_basic_net",
+        f"{file}:6: hosts.a.privileged: --untrusted refuses privileged hosts",
+        f"{file}:7: hosts.b.image: --untrusted runs only the image ubuntu_with_basic_net"]
+    assert done.stdout == ""
+
+
+def test_untrusted_validate_reports_refused_files_like_bad_ones(tmp_path):
+    (tmp_path / "asks-too-much.yaml").write_text(PRIVILEGED)
+    done = simlab("validate", str(tmp_path), "--untrusted", env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    file = tmp_path / "asks-too-much.yaml"
+    assert f"ERROR   {file}:2: image: --untrusted runs only the image ubuntu_with_basic_net" in done.stdout
+    assert f"{file}:6: hosts.a.privileged: --untrusted refuses privileged hosts" in done.stdout
+
+
+def test_untrusted_refuses_an_engine_that_does_not_isolate_root(engine, no_leftovers, tmp_path):
+    if engine.security_options() and "name=userns" in engine.security_options():
+        pytest.skip("the test engine isolates root")
+    for args in (["run", "gateway-nat"], ["validate"]):
+        done = simlab(*args, "--untrusted")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.splitlines() == [
+            "simlab: error: this engine runs containers as the engine host's root; --untrusted needs an engine "
+            "that maps container root to an unprivileged user: start dockerd with --userns-remap=default "
+            "(Debian: apt-get install uidmap) or use rootless Docker"], done.stderr
+        assert done.stdout == ""
+    assert simlab("run", "gateway-nat", "--untrusted", "--privileged").stderr == (
+        "simlab: error: --untrusted and --privileged exclude each other\n")
+
+
+# --untrusted on a user-namespace-remapped engine
+
+@pytest.fixture(scope="session")
+def userns_engine(engine) -> dict[str, str]:
+    """A second dockerd with --userns-remap=default, the images copied in from the test
+    engine; the environment to reach it. Removed afterwards, with its bridge and data."""
+    if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("docker"):
+        pytest.skip("a second engine needs root, dockerd and the docker CLI")
+    if not shutil.which("newuidmap"):  # Debian's uidmap gives dockerd the subordinate ids
+        subprocess.run(["apt-get", "install", "-y", "-q", "uidmap"], check=True, capture_output=True)
+    from simlab.fabric import helper_image
+
+    name, bridge = f"simlab-userns-{os.getpid()}", f"slus{os.getpid()}"
+    paths = {"data-root": f"/var/lib/{name}", "exec-root": f"/run/{name}", "pidfile": f"/run/{name}.pid"}
+    env = {**os.environ, "DOCKER_HOST": f"unix:///run/{name}.sock"}
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    log = open(f"/tmp/{name}.log", "w")
+    daemon = subprocess.Popen(["dockerd", "--host", env["DOCKER_HOST"], "--bridge", bridge, "--iptables=false",
+                               "--ip-masq=false", "--userns-remap=default",
+                               *(f"--{key}={value}" for key, value in paths.items())],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "info"], env=env, capture_output=True).returncode != 0:
+            assert daemon.poll() is None and time.monotonic() < deadline, open(log.name).read()
+            time.sleep(0.5)
+        images = ["ubuntu_with_basic_net", helper_image(engine)]
+        save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "load", "-q"], stdin=save.stdout, env=env, check=True, capture_output=True)
+        assert save.wait() == 0
+        yield env
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+        Path(log.name).unlink()
+        subprocess.run(["ip", "link", "del", bridge])
+        subprocess.run(["umount", "-l", f"{paths['exec-root']}/netns/default"], capture_output=True)
+        # the remapped engine adds <dir>.<uid>.<gid> beside its own folders
+        for path in [*Path("/run").glob(f"{name}*"), *Path("/var/lib").glob(f"{name}*")]:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def userns_leftovers(userns_engine):
+    """Assert that a test leaves no container on the remapped engine."""
+    yield
+    left = subprocess.run(["docker", "ps", "-aq"], env=userns_engine, capture_output=True, text=True).stdout
+    assert left.split() == [], "containers left behind on the remapped engine"
+
+
+def test_untrusted_runs_every_shipped_scenario_on_a_remapped_engine(userns_engine, userns_leftovers):
+    done = simlab("validate", "--untrusted", env=userns_engine)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASSED") >= 8  # a line per scenario as it ends, and the table
+
+
+@pytest.mark.parametrize("vector", VECTORS)
+def test_untrusted_blocks(userns_engine, userns_leftovers, local_engine, vector, lab_name, tmp_path):
+    outcome = attack(vector, tmp_path, lab_name, "--untrusted", env=userns_engine)
+    assert (outcome.verdict, outcome.marker) == ("BLOCKED", False), outcome
