@@ -37,6 +37,8 @@ EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output befo
 # ended, for instance when its container stopped. So a quiet stream is checked on: every
 # LIVENESS_POLL seconds without data the exec's state is asked, and once it has ended the
 # stream is read for DRAIN more seconds and then closed from this side.
+UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
+EXEC_START = {"Tty": False, "Detach": False}
 LIVENESS_POLL = 1.0
 DRAIN = 0.3
 EXEC_ATTEMPTS = 3
@@ -296,8 +298,12 @@ class Engine:
         doing = f"running {argv[0]} in {container_id[:12]}"
         with _calling(doing):
             exec_id = self._api.exec_create(container_id, argv, environment=env)["Id"]
-            sock = self._api.exec_start(exec_id, socket=True)
-        reader = _ExecReader(self._api, exec_id, sock, doing, idle_timeout)
+            # What docker-py's exec_start(socket=True) does, keeping the response: the bytes that
+            # came with the HTTP headers sit in its buffer, not in the socket.
+            response = self._api._post_json(self._api._url("/exec/{0}/start", exec_id), data=EXEC_START,
+                                            headers=UPGRADE, stream=True)
+            sock = self._api._get_raw_response_socket(response)
+        reader = _ExecReader(self._api, exec_id, sock, doing, idle_timeout, _already_read(response))
         return reader.chunks(), reader.exit_code
 
 
@@ -306,23 +312,23 @@ class _ExecReader:
     docker-py reads exec streams with no timeout at all."""
 
     def __init__(self, api: docker.APIClient, exec_id: str, sock: object, doing: str,
-                 idle_timeout: float | None) -> None:
+                 idle_timeout: float | None, early: bytes = b"") -> None:
         self._api, self._exec_id, self._doing, self._idle_timeout = api, exec_id, doing, idle_timeout
         self._holder = sock  # keeps the HTTP response (and so the socket) from being collected
         self._sock = sock._sock if isinstance(sock, socket.SocketIO) else sock
         self._code: int | None = None
+        self._early = early
 
     def chunks(self) -> Iterator[tuple[bytes | None, bytes | None]]:
-        pending = b""
+        pending = self._early
         try:
-            while (data := self._receive()):
-                pending += data
-                while len(pending) >= 8:
-                    kind, size = struct.unpack(">BxxxL", pending[:8])
-                    if len(pending) < 8 + size:
-                        break
-                    payload, pending = pending[8:8 + size], pending[8 + size:]
+            while True:
+                while len(pending) >= 8 and len(pending) >= 8 + (size := struct.unpack(">BxxxL", pending[:8])[1]):
+                    kind, payload, pending = pending[0], pending[8:8 + size], pending[8 + size:]
                     yield (payload, None) if kind != 2 else (None, payload)
+                if not (data := self._receive()):
+                    return
+                pending += data
         finally:
             self._close()
 
@@ -371,6 +377,26 @@ class _ExecReader:
                 closable.close()
             except OSError:
                 pass
+
+
+def _already_read(response: object) -> bytes:
+    """Bytes of an upgraded stream that the HTTP client read along with the headers: they are
+    in the response's buffer and would never come from the socket (seen under heavy load)."""
+    buffer = getattr(getattr(getattr(response, "raw", None), "_fp", None), "fp", None)
+    raw = getattr(buffer, "raw", None)
+    target = getattr(raw, "_sock", None)
+    if buffer is None or target is None:
+        return b""
+    early = b""
+    target.setblocking(False)  # read what is buffered, and what is already there, never wait
+    try:
+        while (data := buffer.read1(65536)):
+            early += data
+    except OSError:
+        pass
+    finally:
+        target.setblocking(True)
+    return early
 
 
 @contextmanager
