@@ -93,6 +93,7 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
     """The shell script that runs ``steps`` in order and reports each command (and, after each
     step that went as expected, the output of ``after(step)`` when that gives commands)."""
     lines = [PRELUDE]
+    extras: dict[str, str] = {}  # each distinct after-step script, defined once as a function
     for s, step in enumerate(steps):
         ns = shlex.quote(step.netns or "")
         commands = step_commands(step)
@@ -103,7 +104,10 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
                 lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
         extra = after(step) if after else None
         if extra:
-            lines.append(f"printf '{MARK} after {s} %s\\n' \"$( ({extra}) 2>/dev/null | base64 | tr -d '\\n')\"")
+            if extra not in extras:
+                extras[extra] = f"after{len(extras)}"
+                lines.insert(1, f"{extras[extra]}() {{\n{extra}\n}}")
+            lines.append(f"printf '{MARK} after {s} %s\\n' \"$( ({extras[extra]}) 2>/dev/null | base64 | tr -d '\\n')\"")
         lines.append(f"printf '{MARK} end {s}\\n'")
     return "\n".join(lines) + "\n"
 

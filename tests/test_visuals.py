@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,8 +13,8 @@ from conftest import DATA, ROOT, simlab
 
 from simlab.graph import from_state, from_topology, render_dot, render_mermaid, render_svg
 from simlab.results import ScenarioResult, StepResult
-from simlab.runner import _same_host_run
-from simlab.scenario import load_scenario
+from simlab.batch import _parse, batch_script
+from simlab.scenario import RunStep, load_scenario
 from simlab.state.collect import match_peers, parse_dump
 from simlab.state.diff import diff_states
 from simlab.state.model import HostState, LabState
@@ -103,15 +104,15 @@ def test_graph_cli_refuses_an_unwritable_output_at_once():
     assert done.stderr.strip() == "simlab: error: cannot write /nonexistent/g.svg: no folder /nonexistent"
 
 
-def _unused():
-    steps = load_scenario(GATEWAY_NAT).steps
-
-    class Watch:
-        def ends_batch(self, step):
-            return step.title.startswith("Create")
-
-    assert len(_same_host_run(steps, 0)) == 16
-    assert len(_same_host_run(steps, 0, Watch())) == 1
+def test_batch_runs_the_after_step_script_once_defined_after_each_step_that_went_well():
+    steps = [RunStep(host="a", title="one", commands=["true"]), RunStep(host="a", title="two", commands=["true"]),
+             RunStep(host="a", title="three", commands=["false"])]
+    script = batch_script(steps, after=lambda step: "echo state; echo 'of it'")
+    assert script.count("echo state") == 1  # defined once, called per step
+    done = subprocess.run(["sh", "-c", script], capture_output=True, timeout=30)
+    records = [_parse(line) for line in done.stdout.splitlines()]
+    assert [(kind, step, value) for kind, step, value in records if kind == "after"] == [
+        ("after", 0, "state\nof it\n"), ("after", 1, "state\nof it\n")]  # not after the failed step
 
 
 class _Details(HTMLParser):
