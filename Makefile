@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup venv engine image test unit bench clean
+.PHONY: setup venv engine image browser test unit bench clean
 
 setup: venv engine image
 
@@ -23,7 +23,11 @@ engine: venv
 image: venv engine
 	$(BIN)/simlab image build --if-missing
 
-test: setup
+# Debian's chromium, for the tests that open the HTML report in a real browser.
+browser:
+	scripts/ensure-chromium.sh
+
+test: setup browser
 	$(BIN)/python -m pytest -v
 
 unit: venv

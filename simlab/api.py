@@ -21,7 +21,7 @@ from simlab.events import Emit, ignore
 from simlab.image import ensure_image
 from simlab.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
-from simlab.runner import Pause, judge, run_scenario
+from simlab.runner import Pause, StepWatch, judge, run_scenario
 from simlab.scenario import DEFAULT_DEADLINE, PingStep, Scenario, load_scenario, resolve_scenario, scenario_from_data
 from simlab.topology import Topology
 from simlab.validate import Batch, EngineSlots, Options, collect, load_all
@@ -194,16 +194,17 @@ def lab(what: Labbable, engine: Engine | None = None, name: str | None = None, e
 def run(scenario: Scenario | Builder | str | Path, engine: Engine | None = None, name: str | None = None,
         keep: bool = False, emit: Emit = ignore, privileged: bool = False, pause: Pause | None = None,
         cancel: threading.Event | None = None, timeout: float | None = None,
-        step_timeout: float = DEFAULT_STEP_TIMEOUT) -> ScenarioResult:
+        step_timeout: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None) -> ScenarioResult:
     """Run a scenario in a fresh lab and return its result. The lab is removed afterwards unless
-    ``keep``. A failure inside the run is the result's ``error``; Ctrl-C (or ``timeout``) removes
+    ``keep``. ``watch`` sees the lab before the first step and after each (runner.StepWatch;
+    the state recorder of --explain/--html is one). A failure inside the run is the result's ``error``; Ctrl-C (or ``timeout``) removes
     the lab and the result says why in ``stopped``. Bad input raises InputError, no engine
     EngineError. Without ``name`` the lab takes the scenario's, with a suffix if it is taken."""
     scenario = _scenario(scenario)
     engine = engine or connect(emit)
     return run_scenario(engine, scenario, name or scenario.name, emit, keep=keep, pause=pause,
                         privileged=privileged, cancel=cancel, exact_name=name is not None, timeout=timeout,
-                        step_timeout_default=step_timeout)
+                        step_timeout_default=step_timeout, watch=watch)
 
 
 def load_paths(paths: list[str | Path] | None, topologies: bool = False

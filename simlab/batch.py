@@ -13,6 +13,7 @@ open, and one that blocks is ended at its limit.
 
 Records (one line each, the output base64-encoded):
     @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS OUTPUT_B64
+    @@simlab after STEP OUTPUT_B64   (what the caller's after-step commands printed)
     @@simlab end STEP
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import base64
 import itertools
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from simlab.checks import PING_ENV, ping_command
@@ -70,6 +71,9 @@ class StepRun:
 
     step: Step
     commands: list[CommandRun] = field(default_factory=list)
+    after: str | None = None  # output of the after-step commands, when the caller gave some
+
+AfterStep = Callable[[Step], "str | None"]  # shell commands to run after a step, or None
 
 
 def step_commands(step: Step) -> list[str]:
@@ -131,9 +135,12 @@ def timed_out(step: Step, run: CommandRun, default: float = DEFAULT_STEP_TIMEOUT
     return run.exit_code in TIMED_OUT and run.seconds >= step_timeout(step, default) - 0.05
 
 
-def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT) -> str:
-    """The shell script that runs ``steps`` in order and reports each command."""
+def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT, after: AfterStep | None = None
+                 ) -> str:
+    """The shell script that runs ``steps`` in order and reports each command (and, after each
+    step that went as expected, the output of ``after(step)`` when that gives commands)."""
     lines = [PRELUDE]
+    extras: dict[str, str] = {}  # each distinct after-step script, defined once as a function
     for s, step in enumerate(steps):
         ns = shlex.quote(step.netns or "")
         commands = step_commands(step)
@@ -142,6 +149,12 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
             lines.append(f"run {ns} {shlex.quote(command)} {limit}; record {s} {c}")
             if isinstance(step, (RunStep, ServeStep)):
                 lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
+        extra = after(step) if after else None
+        if extra:
+            if extra not in extras:
+                extras[extra] = f"after{len(extras)}"
+                lines.insert(1, f"{extras[extra]}() {{\n{extra}\n}}")
+            lines.append(f"printf '{MARK} after {s} %s\\n' \"$( ({extras[extra]}) 2>/dev/null | base64 | tr -d '\\n')\"")
         lines.append(f"printf '{MARK} end {s}\\n'")
     return "\n".join(lines) + "\n"
 
@@ -158,13 +171,13 @@ def _stop_unless_expected(step: RunStep | ServeStep, last: bool) -> str:
     return stop
 
 
-def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT
-              ) -> Iterator[StepRun]:
+def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT,
+              after: AfterStep | None = None) -> Iterator[StepRun]:
     """Run ``steps`` on ``host`` in one exec, yielding each StepRun as soon as it is done.
     Every command ends within its step's limit, so the exec is given up (EngineTimeout) when
     it stays silent longer than the longest limit and some slack."""
     silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
-    argv = ["sh", "-c", batch_script(steps, default_timeout)]
+    argv = ["sh", "-c", batch_script(steps, default_timeout, after)]
     runs = [StepRun(step) for step in steps]
     for attempt in range(EXEC_ATTEMPTS):
         stream, exit_code = lab.engine.exec_stream(lab.container(host), argv, env=PING_ENV, idle_timeout=silence)
@@ -184,6 +197,8 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
                 command, code, seconds, output = payload
                 runs[index].commands.append(
                     CommandRun(step_commands(steps[index])[command], code, output, seconds))
+            elif kind == "after":
+                runs[index].after = payload
             elif kind == "end":
                 current = index + 1
                 yield runs[index]
@@ -203,12 +218,15 @@ def _first_chunk(stream: Iterator[tuple[bytes | None, bytes | None]]
 
 
 def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
-    """('cmd', step, (command, exit code, seconds, output)), ('end', step, None), or ('', -1, None)."""
+    """('cmd', step, (command, exit code, seconds, output)), ('after', step, output), ('end', step, None),
+    or ('', -1, None)."""
     words = line.decode(errors="replace").split(" ")
     if len(words) < 3 or words[0] != MARK:
         return "", -1, None
     if words[1] == "end":
         return "end", int(words[2]), None
+    if words[1] == "after":
+        return "after", int(words[2]), base64.b64decode(words[3] if len(words) > 3 else "").decode(errors="replace")
     _, _, step, command, code, millis, *encoded = words
     output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
     output = output.rstrip("\n")  # as the shell's $(...) would give it

@@ -32,6 +32,11 @@ from simlab.security import refuse_untrusted, require_isolation
 from simlab.topology import DEFAULT_IMAGE
 from simlab.schema import scenario_schema
 from simlab.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
+from simlab import graph as pictures
+from simlab.state.collect import declared_topology, inspect_lab
+from simlab.state.record import StateRecorder
+from simlab.state.text import state_lines
+from simlab.webreport import index_page, page_name, scenario_page
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -304,6 +309,10 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
                                                 "keeps container root apart from host root (userns-remap, rootless), "
                                                 "and refuse privileged hosts and other images.")] = False,
         engine: EngineName = None,
+        explain: Annotated[bool, typer.Option(help="Under each step, print what it changed in the lab.")] = False,
+        html: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
+                                                    help="Write a self-contained HTML report with the lab's "
+                                                         "picture at every step.")] = None,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
 
@@ -312,17 +321,24 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     unless --keep, also after a failure, a timeout or Ctrl-C.
     """
     scenario = api.load(scenario_ref)
+    check_writable(html)
     if untrusted:
         if privileged:
             raise InputError("--untrusted and --privileged exclude each other")
         refuse_untrusted(scenario.file)
         require_isolation(_connect(engine))  # refused before anything is printed or started
-    progress = _progress(to_stderr=json_out == "-")
+    progress = _progress(to_stderr=json_out == "-", explain=explain)
     _print_title(scenario, progress)
+    recorder = StateRecorder(scenario, progress) if explain or html else None
     result = api.run(scenario, engine=_connect_with_image(progress, engine), name=name, keep=keep, emit=progress,
                      pause=_pause_for_enter if step else None, privileged=privileged, timeout=timeout,
-                     step_timeout=step_timeout)
+                     step_timeout=step_timeout, watch=recorder)
     lab_name = result.lab
+    if recorder is not None:
+        recorder.attach(result)
+    if html:
+        write_text(scenario_page(result, scenario.topology, scenario.description, scenario.tutorial), html)
+        progress.line(f"  HTML report: {html}", dim=True)
     progress.line("")
     for line in summary_lines(result):
         progress.line(line)
@@ -371,6 +387,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
                       "(default: two per CPU of that engine). Default: SIMLAB_ENGINES (comma-separated), the "
                       "engines: list of ~/.config/simlab/config.yaml, else the one default engine.")] = None,
+             html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
+                                                         help="Write an HTML report here: index.html and a page "
+                                                              "per scenario.")] = None,
              ) -> None:
     """Run many scenarios, each in its own lab, several at once, and report for CI.
 
@@ -383,8 +402,10 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
     scenarios, bad = api.load_paths(paths)
+    if html:
+        _check_report_folder(html)
     options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
-                      step_timeout=step_timeout, untrusted=untrusted)
+                      step_timeout=step_timeout, untrusted=untrusted, record=bool(html))
     if untrusted:
         scenarios, refused = refuse_untrusted_files(scenarios)
         bad += refused
@@ -402,6 +423,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
         write_json([r.to_dict() for r in everything], json_out)
     if junit:
         write_text(junit_xml(everything), junit)
+    if html:
+        _write_html_report(Path(html), everything, scenarios)
+        print(f"HTML report: {Path(html) / 'index.html'}", file=out)
     if keep_failed:
         _print_kept_labs(results, scenarios, out)
     if interrupted:
@@ -409,6 +433,82 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     if any(r.error for r in everything):
         raise typer.Exit(2)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command()
+@reports_errors
+def inspect(lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
+            as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON (stable, see README).")] = False,
+            engine: EngineName = None) -> None:
+    """Show a running lab's live state: per host and namespace, interfaces (state, addresses,
+    bridge master, veth peer), routes, forwarding, NAT and filter rules."""
+    running = open_lab(_connect(engine), lab)
+    state = inspect_lab(running, declared_topology(running))
+    if as_json:
+        write_json(state.to_dict(), "-")
+        return
+    for line in state_lines(state):
+        typer.echo(line)
+
+
+@app.command()
+@reports_errors
+def graph(source: Annotated[str, typer.Argument(metavar="FILE|LAB",
+                                                help="A topology or scenario file, or a lab that is up.")],
+          fmt: Annotated[str, typer.Option("--format", help="svg, mermaid or dot.")] = "svg",
+          output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE",
+                                                        help="Write here (default: standard output).")] = None,
+          engine: EngineName = None) -> None:
+    """Draw a lab: from a file, the declared topology (no engine needed); from a lab that
+    is up, what is there now, namespaces, bridges and veths made by steps included."""
+    if fmt not in pictures.FORMATS:
+        raise InputError(f"--format: {fmt!r} is not one of {', '.join(pictures.FORMATS)}")
+    check_writable(output)
+    if Path(source).is_file():
+        picture = pictures.from_topology(load_scenario(source).topology)
+    else:
+        running = open_lab(_connect(engine), source)
+        topology = declared_topology(running)
+        picture = pictures.from_state(inspect_lab(running, topology), topology)
+    write_text(pictures.FORMATS[fmt](picture), output or "-")
+
+
+def _check_report_folder(folder: str) -> None:
+    """Make the report folder now, so that a bad path is an error before any lab starts."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write the HTML report into {folder}: {exc.strerror}") from None
+    check_writable(str(Path(folder) / "index.html"))
+
+
+def _write_html_report(folder: Path, results: list[ScenarioResult], scenarios: list[Scenario]) -> None:
+    by_file = {s.file: s for s in scenarios}
+    pages: list[str] = []
+    for result in results:
+        scenario = by_file.get(result.file)
+        name = page_name(result)
+        if name in pages:  # two scenarios of one name
+            name = f"{name[:-5]}-{len(pages)}.html"
+        pages.append(name)
+        write_text(scenario_page(result, scenario.topology if scenario else None,
+                                 scenario.description if scenario else "", scenario.tutorial if scenario else ""),
+                   str(folder / name))
+    write_text(index_page(results, pages), str(folder / "index.html"))
+
+
+def check_writable(path: str | None) -> None:
+    """InputError now, before any container starts, if a report could not be written to ``path``."""
+    if not path or path == "-":
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise InputError(f"cannot write {path}: it is a folder")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: no folder {folder}")
+    if not os.access(target if target.exists() else folder, os.W_OK):
+        raise InputError(f"cannot write {path}: permission denied")
 
 
 def _run_batch(scenarios: list[Scenario], options: Options, out: TextIO,

@@ -20,9 +20,10 @@ PASS_MARK, FAIL_MARK, SKIP_MARK = "✔", "✘", "-"
 class TerminalProgress:
     """An Emit that prints what the core does, as it happens."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, explain: bool = False) -> None:
         self.out = out or sys.stdout
         self.color = self.out.isatty()
+        self.explain = explain  # print what each step changed in the lab (recorded states)
 
     def __call__(self, event: Event) -> None:
         if event.kind == "step.start":
@@ -34,6 +35,9 @@ class TerminalProgress:
         elif event.kind == "step.done":
             for line in step_lines(event.payload, color=self.color):
                 self.line(line)
+        elif event.kind == "step.state":
+            if self.explain:
+                self._changes(*event.payload)
         elif event.kind == "image.line":
             self.line(f"  | {event.message}", dim=True)
         elif event.kind in ("lab.node_started", "lab.setup_done"):
@@ -45,6 +49,15 @@ class TerminalProgress:
         self.line("")
         suffix = paint(f"  [{section}]", self.color, dim=True) if section else ""
         self.line(f"{index:>3}. {paint(title, self.color, bold=True)}{suffix}")
+
+    def _changes(self, index: int, changes: list) -> None:
+        shown = [c for c in changes if c.what != "host"]
+        if not shown:
+            return
+        self.line(f"      changed in the lab:", dim=True)
+        for change in shown:
+            color = "green" if change.added else "red"
+            self.line(f"        {paint(change.text(), self.color, fg=color)}")
 
     def line(self, text: str, dim: bool = False) -> None:
         if dim:

@@ -31,6 +31,10 @@ class StepResult:
     shown: list[str] = field(default_factory=list)  # the commands as a learner would type them
     evidence: list[str] = field(default_factory=list)  # each seen/unseen expectation, marked, with its count
     packets: list[str] = field(default_factory=list)  # what the captures saw: "HOST:IFACE  tcpdump line"
+    # Recorded only with --explain/--html: the lab's state after the step (LabState.to_dict)
+    # and what changed since the step before (Change.to_dict each).
+    state: dict | None = None
+    changes: list[dict] | None = None
 
 
 @dataclass
@@ -46,6 +50,7 @@ class ScenarioResult:
     engine: str = ""  # the engine it ran on (validate over several engines)
     retries: list[str] = field(default_factory=list)  # earlier tries lost with their engine, and why
     engine_failed: bool = False  # the error came from the engine (worth a try elsewhere), not the scenario
+    lab_state: dict | None = None  # recorded only with --explain/--html: the lab as built, before step 1
 
     @property
     def passed(self) -> bool:
@@ -71,7 +76,13 @@ class ScenarioResult:
         return 0 if self.passed else 1
 
     def to_dict(self) -> dict:
-        return {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
+        data = {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
                 "error": self.error, "stopped": self.stopped, "kept": self.kept, "duration": round(self.duration, 3),
                 "engine": self.engine, "retries": self.retries,
-                "steps": [{**asdict(s), "duration": round(s.duration, 3)} for s in self.steps]}
+                "steps": [_without_unrecorded({**asdict(s), "duration": round(s.duration, 3)}) for s in self.steps]}
+        return _without_unrecorded({**data, "lab_state": self.lab_state})
+
+
+def _without_unrecorded(data: dict) -> dict:
+    """Recorded states appear in JSON only when they were recorded."""
+    return {k: v for k, v in data.items() if v is not None or k not in ("state", "changes", "lab_state")}

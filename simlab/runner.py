@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from simlab.batch import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
                           step_commands, step_timeout, timed_out)
@@ -39,10 +40,22 @@ Pause = Callable[[int, Step], None]
 MAX_BATCH_TEXT = 64 * 1024  # characters of commands per exec: the script travels as one argument (128 KiB max)
 
 
+class StepWatch(Protocol):
+    """Sees the lab around the steps (state.record.StateRecorder records its state after each)."""
+
+    def after_step(self, step: Step) -> str | None:
+        """Shell commands to run on the step's host right after ``step``, in the step's own exec
+        (an exec costs more than most steps); their output comes back in ``StepRun.after``."""
+
+    def __call__(self, lab: Lab, index: int, run: StepRun | None) -> None:
+        """Called once before the first step (index 0, no run), then after each step that ran."""
+
+
 def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
                  pause: Pause | None = None, privileged: bool = False,
                  cancel: threading.Event | None = None, exact_name: bool = True, timeout: float | None = None,
-                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT) -> ScenarioResult:
+                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None
+                 ) -> ScenarioResult:
     """Run every step in a fresh lab. The lab is removed afterwards unless ``keep``,
     also after a failure or Ctrl-C (which sets ``stopped`` instead of raising).
     ``cancel``, set from another thread, stops the run at the next step boundary; to cut a
@@ -59,7 +72,7 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
         lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
                         cancel, exact=exact_name, run_id=run_id)
         result.lab = lab.name
-        _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default)
+        _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default, watch)
     except KeyboardInterrupt:
         result.stopped = "interrupted"
     except SimlabError as exc:
@@ -112,9 +125,11 @@ def _remove_lab(engine: Engine, run_id: str, result: ScenarioResult, emit: Emit,
 
 
 def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None,
-               cancel: threading.Event, default_timeout: float) -> None:
+               cancel: threading.Event, default_timeout: float, watch: StepWatch | None = None) -> None:
     steps = scenario.steps
     position, stopped = 0, False
+    if watch is not None:
+        watch(lab, 0, None)
     while position < len(steps) and not stopped and not cancel.is_set():
         batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
         for offset, step in enumerate(batch):
@@ -124,7 +139,7 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                 pause(index, step)
             if offset == 0:
                 captures = start_captures(lab, _spots(step))  # before the batch: its step is the probe
-                runs = run_batch(lab, batch[0].host, batch, default_timeout)
+                runs = run_batch(lab, batch[0].host, batch, default_timeout, watch.after_step if watch else None)
             try:
                 run = next(runs, None)  # the batch runs while we wait here
                 step_result = judge(index, run or StepRun(step), default_timeout)
@@ -136,6 +151,8 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                 judge_evidence(step_result, step.evidence, captures)
             result.steps.append(step_result)
             emit(Event("step.done", step.title, lab.name, payload=step_result))
+            if watch is not None and run is not None:
+                watch(lab, index, run)
             if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
                 stopped = True
                 break

@@ -27,6 +27,7 @@ from simlab.results import ScenarioResult
 from simlab.runner import run_scenario
 from simlab.scenario import Scenario, load_scenario, shipped_scenarios
 from simlab.security import refuse_untrusted
+from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -44,6 +45,7 @@ class Options:
     keep_failed: bool = False
     step_timeout: float = DEFAULT_STEP_TIMEOUT
     untrusted: bool = False  # hardened mode (security.py): files checked before, engine checked by the caller
+    record: bool = False  # record the lab's state after every step (for --html)
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
@@ -234,8 +236,12 @@ class Batch:
             self._running[lab] = (cancel, engine)
         self.emit(Event("validate.start", scenario.name, lab))
         try:
+            recorder = StateRecorder(scenario) if self.options.record else None
             result = run_scenario(engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
-                                  timeout=self.options.timeout, step_timeout_default=self.options.step_timeout)
+                                  timeout=self.options.timeout, step_timeout_default=self.options.step_timeout,
+                                  watch=recorder)
+            if recorder is not None:
+                recorder.attach(result)
         except Exception as exc:  # one scenario's crash must not take the others down
             result = ScenarioResult(scenario.name, scenario.file, lab, error=f"simlab failed: {exc!r}")
             _remove_quietly(engine, lab)
