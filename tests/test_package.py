@@ -100,3 +100,13 @@ def test_version():
     from simlab import __version__
 
     assert simlab("--version", check=True).stdout == f"simlab {__version__}\n"
+
+
+def test_every_subpackage_ships_in_the_wheel():
+    """A subpackage missing from pyproject's list installs fine in a checkout and breaks every
+    installed wheel (it happened with simlab.checks): the list must name each one."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "simlab").rglob("__init__.py")}
+    assert found - listed == set()
