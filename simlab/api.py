@@ -22,6 +22,7 @@ from simlab.image import ensure_image
 from simlab.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
 from simlab.runner import Pause, StepWatch, judge, run_scenario
+from simlab.state.model import LabState
 from simlab.scenario import DEFAULT_DEADLINE, PingStep, Scenario, load_scenario, resolve_scenario, scenario_from_data
 from simlab.topology import Topology
 from simlab.validate import Batch, EngineSlots, Options, collect, load_all
@@ -162,6 +163,13 @@ class RunningLab:
         if not outcome.passed:
             raise CheckFailed(outcome)
         return outcome
+
+    def inspect(self) -> LabState:
+        """The lab's live state, as `simlab inspect` shows it: per host and namespace, interfaces
+        (addresses, bridge master, veth peer), routes, forwarding, rules; ``to_dict()`` for JSON."""
+        from simlab.state.collect import inspect_lab
+
+        return inspect_lab(self._lab, self.topology)
 
     def down(self) -> None:
         """Remove the lab (``lab()`` does this on leaving its block)."""

@@ -72,6 +72,10 @@ def test_a_lab_built_in_code_answers_and_goes_away(engine, lab_name, no_leftover
         assert (wrong.passed, wrong.expected, wrong.got) == (False, "no-reply", "reply")
         lab.exec("a", "ip netns add red")
         assert lab.ping("a", "10.0.0.2", netns="red", expect="unreachable").passed
+        state = lab.inspect().to_dict()
+        eth0 = state["hosts"]["a"]["root"]["interfaces"]["eth0"]
+        assert "10.0.0.1/24" in eth0["addresses"] and eth0["peer"]["host"] == "b"
+        assert "red" in state["hosts"]["a"]["netns"]
         with pytest.raises(simlab.InputError, match="has no host 'c'"):
             lab.ping("c", "10.0.0.2")
     assert any(e.kind == "lab.up" for e in events)

@@ -147,3 +147,14 @@ def test_html_page_has_a_section_per_step_and_opens_the_failed_one():
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch
     index = index_page([_result()], ["demo.html"])
     assert 'href="demo.html"' in index and "step 2: expected reply, got no-reply" in index
+
+
+def test_html_page_shows_the_packet_evidence_and_the_hint():
+    step = StepResult(1, "the outside host sees the NAT address", "ping", "container-a/red", ["ping"], "reply",
+                      "reply", False, target="172.17.0.3", hint="Is MASQUERADE in place?",
+                      evidence=["✘ seen at outside:eth0 src 172.17.0.2 (0 packets)"],
+                      packets=["outside:eth0  IP 192.168.15.1 > 172.17.0.3: ICMP echo request"])
+    page = scenario_page(ScenarioResult("nat", "nat.yaml", "x", [step]), None)
+    assert "The packets" in page and "IP 192.168.15.1 &gt; 172.17.0.3: ICMP echo request" in page
+    assert '<li class="removed">✘ seen at outside:eth0 src 172.17.0.2 (0 packets)</li>' in page
+    assert "Is MASQUERADE in place?" in page

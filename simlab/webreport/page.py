@@ -135,6 +135,10 @@ def _step(step: StepResult, topology: Topology | None) -> str:
         parts.append(f'<p class="note">{escape(step.note)}</p>')
     parts.append(_transcript(step))
     parts.append(_verdict(step, status))
+    if step.hint and status == "fail":
+        parts.append(f'<p class="note"><b>Hint:</b> {escape(step.hint)}</p>')
+    if step.evidence:
+        parts.append(_packets(step))
     changes = [Change.from_dict(c) for c in step.changes or []]
     shown_changes = [c for c in changes if c.what != "host"]
     if shown_changes:
@@ -151,14 +155,23 @@ def _step(step: StepResult, topology: Topology | None) -> str:
 def _transcript(step: StepResult) -> str:
     """The commands as typed, each followed by what it printed."""
     prompt = f'<span class="prompt">{escape(step.where)} $</span> '
-    if step.kind == "ping":
-        lines = [prompt + escape(f"ping {step.target}")] + [escape(line) for line in step.output.splitlines()]
+    if step.kind != "run":  # a probe: shown as the learner would type it (the full command is in the JSON)
+        typed = step.shown or [f"ping {step.target}"]
+        lines = [prompt + escape(command) for command in typed] + [escape(line) for line in step.output.splitlines()]
     elif step.output:  # a run step's output is its transcript: "$ command" lines, then what each printed
         lines = [prompt + escape(line[2:]) if line.startswith("$ ") else escape(line)
                  for line in step.output.splitlines()]
     else:
         lines = [prompt + escape(command) for command in step.commands]
     return "<pre>" + "\n".join(lines) + "</pre>"
+
+
+def _packets(step: StepResult) -> str:
+    """The packet evidence: each seen/unseen expectation, then where the captures saw packets go."""
+    items = "".join(f'<li class="{"removed" if line.lstrip().startswith("✘") else "added"}">{escape(line)}</li>'
+                    for line in step.evidence)
+    seen = "\n".join(escape(packet) for packet in step.packets) or "(no packets captured)"
+    return f'<div><b>The packets</b><ul class="changes">{items}</ul><pre>{seen}</pre></div>'
 
 
 def _verdict(step: StepResult, status: str) -> str:
