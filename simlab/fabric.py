@@ -109,8 +109,9 @@ def run_plan(engine: Engine, helper: str, plan: dict) -> None:
     """Hand ``plan`` to a started helper and wait until it is built; EngineError with the
     helper's reason on failure, within HANDOFF_TIMEOUT seconds whatever the engine does.
     The plan goes in as a file (no size limit); one exec waits for the outcome."""
-    handoff = (f'cd {PLAN_DIR} && timeout {HANDOFF_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" '
-               f'&& cat done; touch read')
+    # head blocks on the helper's answer FIFO until the outcome line comes: no polling loop
+    # (one `sleep` process every 5 ms took CPU from the wiring on a loaded machine).
+    handoff = f'cd {PLAN_DIR} && timeout {HANDOFF_TIMEOUT} head -n 1 answer; touch read'
     try:
         engine.put_file(helper, PLAN_DIR, {"plan.json": json.dumps(plan).encode(), "ready": b""})
         outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=HANDOFF_TIMEOUT + 10)
@@ -159,7 +160,7 @@ def _default_for(route: Route) -> str:
 HELPER_DOCKERFILE = f"""\
 FROM {INFRA_IMAGE}
 COPY simlab {AGENT_DIR}
-RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR}
+RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR} && mkfifo {PLAN_DIR}/answer
 ENV PYTHONPATH={AGENT_DIR}
 CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
 """
