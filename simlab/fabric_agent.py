@@ -124,7 +124,8 @@ def wait_for(path, timeout):
 PLAN_WAIT = 10  # seconds: simlab writes the plan as soon as the lab's containers run
 READ_WAIT = 10  # seconds for simlab to read the outcome
 ANSWER = "answer"  # a FIFO, made in the helper image
-LIFETIME = 300  # a hard cap, whatever happens (a netlink call that never returns)
+LIFETIME = 300  # a hard cap, whatever happens (a netlink call that never returns), plus
+PER_ITEM = 0.25  # seconds for each host and link of the plan (fabric.HANDOFF_PER_ITEM)
 
 
 def wait_for_plan(folder, timeout=PLAN_WAIT):
@@ -139,7 +140,9 @@ def main():
     folder = sys.argv[1]
     signal.alarm(LIFETIME)  # SIGALRM ends the process: the engine then removes the container
     try:
-        build(wait_for_plan(folder))
+        plan = wait_for_plan(folder)
+        signal.alarm(LIFETIME + int(PER_ITEM * (len(plan["hosts"]) + len(plan["veths"]))))  # as simlab waits
+        build(plan)
         outcome, code = "ok", 0
     except PlanError as exc:
         if not os.path.exists(os.path.join(folder, "ready")):
