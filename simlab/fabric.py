@@ -122,12 +122,16 @@ def run_plan(engine: Engine, helper: str, plan: dict) -> None:
         raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s") from None
     except EngineError as exc:
         raise HelperGone(f"wiring the lab failed: the fabric helper is gone ({exc})") from None
+    # The answer decides, not the exit code: the helper ends as soon as `read` exists, and the
+    # engine can lose the exit code of an exec whose container has just stopped.
+    answer = outcome.output.strip()
+    if answer == "ok":
+        return
     if outcome.exit_code == TIMED_OUT:  # not gone, only slow: another helper would find half a lab
         raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s")
-    if outcome.exit_code != 0 or outcome.output.strip() != "ok":
-        if not outcome.output.strip():
-            raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
-        raise EngineError(f"wiring the lab failed: {outcome.output.strip()}")
+    if not answer:
+        raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
+    raise EngineError(f"wiring the lab failed: {answer}")
 
 
 def handoff_timeout(plan: dict) -> float:
