@@ -33,7 +33,9 @@ HELPER_REPOSITORY = "simlab-fabric"
 # The helper ends itself (and the engine removes it) when no plan came soon after its start
 # and soon after it answered (fabric_agent.PLAN_WAIT, READ_WAIT): whatever happens to simlab
 # (kill -9), a helper with the engine host's PID namespace does not linger.
-HANDOFF_TIMEOUT = 60  # seconds for the helper to build a plan: a thousand hosts take a few
+HANDOFF_TIMEOUT = 60  # seconds for the helper to build a plan, plus HANDOFF_PER_ITEM for each host and link:
+HANDOFF_PER_ITEM = 0.25  # a thousand-host chain took over 60 s on a loaded 2-core machine
+TIMED_OUT = 124  # timeout's exit code: the helper was there but gave no answer in time
 HELPER_MAX_AGE = 600  # a helper older than this is a leftover (one that never started): removed
 
 
@@ -108,22 +110,34 @@ class HelperGone(EngineError):
 
 def run_plan(engine: Engine, helper: str, plan: dict) -> None:
     """Hand ``plan`` to a started helper and wait until it is built; EngineError with the
-    helper's reason on failure, within HANDOFF_TIMEOUT seconds whatever the engine does.
+    helper's reason on failure, within handoff_timeout(plan) seconds whatever the engine does.
     The plan goes in as a file (no size limit); one exec waits for the outcome."""
-    handoff = (f'cd {PLAN_DIR} && timeout {HANDOFF_TIMEOUT} sh -c "while [ ! -e done ]; do sleep 0.005; done" '
-               f'&& cat done; touch read')
+    limit = handoff_timeout(plan)
+    # head blocks on the helper's answer FIFO until the outcome line comes: no polling loop
+    # (one `sleep` process every 5 ms took CPU from the wiring on a loaded machine).
+    handoff = f'cd {PLAN_DIR} && timeout {limit:g} head -n 1 answer; rc=$?; touch read; exit $rc'
     try:
         engine.put_file(helper, PLAN_DIR, {"plan.json": json.dumps(plan).encode(), "ready": b""})
-        outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=HANDOFF_TIMEOUT + 10)
+        outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=limit + 10)
     except EngineTimeout:
-        raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within "
-                          f"{HANDOFF_TIMEOUT} s") from None
+        raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s") from None
     except EngineError as exc:
         raise HelperGone(f"wiring the lab failed: the fabric helper is gone ({exc})") from None
-    if outcome.exit_code != 0 or outcome.output.strip() != "ok":
-        if not outcome.output.strip():
-            raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
-        raise EngineError(f"wiring the lab failed: {outcome.output.strip()}")
+    # The answer decides, not the exit code: the helper ends as soon as `read` exists, and the
+    # engine can lose the exit code of an exec whose container has just stopped.
+    answer = outcome.output.strip()
+    if answer == "ok":
+        return
+    if outcome.exit_code == TIMED_OUT:  # not gone, only slow: another helper would find half a lab
+        raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s")
+    if not answer:
+        raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
+    raise EngineError(f"wiring the lab failed: {answer}")
+
+
+def handoff_timeout(plan: dict) -> float:
+    """Seconds a helper may take to build ``plan``."""
+    return HANDOFF_TIMEOUT + HANDOFF_PER_ITEM * (len(plan["hosts"]) + len(plan["veths"]))
 
 
 def wire(engine: Engine, helper: str, plan: dict, start_another: Callable[[], str]) -> list[str]:
@@ -160,7 +174,7 @@ def _default_for(route: Route) -> str:
 HELPER_DOCKERFILE = f"""\
 FROM {INFRA_IMAGE}
 COPY simlab {AGENT_DIR}
-RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR}
+RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR} && mkfifo {PLAN_DIR}/answer
 ENV PYTHONPATH={AGENT_DIR}
 CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
 """
