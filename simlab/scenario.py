@@ -346,15 +346,29 @@ def _parse_run(raw: dict, path: Path_, common: dict, problems: Problems) -> RunS
     return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, **texts)
 
 
-def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
-    target = raw["ping"]
+def _target(raw: dict, key: str, path: Path_, problems: Problems, usage: str) -> str | None:
+    """The one address or host name a probe step takes (``key``: ping, route, trace)."""
+    target = raw[key]
     if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
-        problems.add(path + ("ping",), "ping takes one address or host name to ping")
+        problems.add(path + (key,), usage)
         return None
-    expect = raw.get("expect", "reply")
-    if expect not in PING_EXPECT:
-        problems.add(path + ("expect",), f"a ping step expects one of {', '.join(PING_EXPECT)}, not {expect!r}")
-        expect = "reply"
+    return target
+
+
+def _expect(raw: dict, kind: str, choices: tuple[str, ...], path: Path_, problems: Problems) -> str:
+    """The step's ``expect``, one of ``choices`` (the first is the default)."""
+    expect = raw.get("expect", choices[0])
+    if expect not in choices:
+        problems.add(path + ("expect",), f"a {kind} step expects one of {', '.join(choices)}, not {expect!r}")
+        expect = choices[0]
+    return expect
+
+
+def _parse_ping(raw: dict, path: Path_, common: dict, problems: Problems) -> PingStep | None:
+    target = _target(raw, "ping", path, problems, "ping takes one address or host name to ping")
+    if target is None:
+        return None
+    expect = _expect(raw, "ping", PING_EXPECT, path, problems)
     count = _number(raw, "count", 1, (1, 100), path, problems, "count is how many probes to send, from 1 to 100")
     deadline = _number(raw, "deadline", DEFAULT_DEADLINE[expect] + 0.2 * (count - 1), (0.1, 60), path, problems,
                        "deadline is seconds to wait, from 0.1 to 60")
@@ -406,10 +420,7 @@ def _parse_connect(raw: dict, path: Path_, common: dict, problems: Problems) -> 
     if target is None:
         problems.add(path + ("connect",), "connect takes HOST:PORT (an address or host name, and a port 1-65535)")
         return None
-    expect = raw.get("expect", "open")
-    if expect not in CONNECT_EXPECT:
-        problems.add(path + ("expect",), f"a connect step expects one of {', '.join(CONNECT_EXPECT)}, not {expect!r}")
-        expect = "open"
+    expect = _expect(raw, "connect", CONNECT_EXPECT, path, problems)
     proto = raw.get("proto", "tcp")
     if proto not in PROTOS:
         problems.add(path + ("proto",), f"proto is tcp or udp, not {proto!r}")
@@ -457,14 +468,10 @@ def _parse_serve(raw: dict, path: Path_, common: dict, problems: Problems) -> Se
 
 
 def _parse_route(raw: dict, path: Path_, common: dict, problems: Problems) -> RouteStep | None:
-    target = raw["route"]
-    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
-        problems.add(path + ("route",), "route takes one destination address")
+    target = _target(raw, "route", path, problems, "route takes one destination address")
+    if target is None:
         return None
-    expect = raw.get("expect", "route")
-    if expect not in ROUTE_EXPECT:
-        problems.add(path + ("expect",), f"a route step expects one of {', '.join(ROUTE_EXPECT)}, not {expect!r}")
-        expect = "route"
+    expect = _expect(raw, "route", ROUTE_EXPECT, path, problems)
     fields = {key: _text(raw, key, path, problems) for key in ("via", "dev", "src")}
     if expect != "route":
         for key in sorted(k for k, v in fields.items() if v is not None):
@@ -473,9 +480,8 @@ def _parse_route(raw: dict, path: Path_, common: dict, problems: Problems) -> Ro
 
 
 def _parse_trace(raw: dict, path: Path_, common: dict, problems: Problems) -> TraceStep | None:
-    target = raw["trace"]
-    if not isinstance(target, str) or not PING_TARGET_RE.fullmatch(target.strip()):
-        problems.add(path + ("trace",), "trace takes one destination address or host name")
+    target = _target(raw, "trace", path, problems, "trace takes one destination address or host name")
+    if target is None:
         return None
     hops = raw.get("path")
     if not isinstance(hops, list) or not hops or not all(isinstance(h, str) and h.strip() for h in hops):

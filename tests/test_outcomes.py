@@ -5,22 +5,18 @@ these answers must break."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from simlab.batch import PRELUDE
 
-from conftest import DATA, simlab
+from conftest import DATA, run_steps, simlab
 
 OUTCOMES = DATA / "outcomes"
 
 
 def test_every_answer_is_told_apart(engine, lab_name, no_leftovers, tmp_path):
-    report = tmp_path / "r.json"
-    done = simlab("run", str(OUTCOMES / "answers.yaml"), "--name", lab_name, "--json", str(report))
-    assert done.returncode == 0, done.stdout + done.stderr
-    steps = {s["title"]: s for s in json.loads(report.read_text())["steps"]}
+    steps = run_steps(OUTCOMES / "answers.yaml", lab_name, tmp_path)
     assert steps["b by name"]["target"] == "b (10.2.0.2)"
     assert (steps["filtered"]["got"], steps["filtered"]["reason"], steps["filtered"]["peer"]) == (
         "unreachable: filtered, from 10.12.0.2", "filtered", "10.12.0.2")

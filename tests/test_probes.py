@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import json
-
-from conftest import DATA, simlab
+from conftest import DATA, run_steps, simlab
 
 PROBES = DATA / "probes"
 
 
 def test_every_probe_kind_holds(engine, lab_name, no_leftovers, tmp_path):
-    report = tmp_path / "r.json"
-    done = simlab("run", str(PROBES / "probes.yaml"), "--name", lab_name, "--json", str(report))
-    assert done.returncode == 0, done.stdout + done.stderr
-    steps = {s["title"]: s for s in json.loads(report.read_text())["steps"]}
+    steps = run_steps(PROBES / "probes.yaml", lab_name, tmp_path)
     assert steps["a connects over TCP"]["seen_as"] == "10.1.0.2"
     assert steps["a connects over TCP"]["kind"] == "connect"
     assert (steps["TCP filtered"]["reason"], steps["TCP filtered"]["peer"]) == ("filtered", "10.12.0.2")
