@@ -29,6 +29,19 @@ class ExtraEngine:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Start dockerd. After a SIGKILL its old containerd is still there and now and then does
+        not answer the new dockerd ("timeout waiting for containerd to start"): then that
+        containerd is ended (its shims, and so the containers, stay) and dockerd starts again."""
+        try:
+            self._start()
+        except RuntimeError:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(30)
+            self._end_orphans(shims=False)
+            self._start()
+
+    def _start(self) -> None:
         if subprocess.run(["ip", "link", "show", self.bridge], capture_output=True).returncode != 0:
             subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
         with open(self.log, "ab") as log:
@@ -81,8 +94,8 @@ class ExtraEngine:
         shutil.rmtree(self.data_root, ignore_errors=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)
 
-    def _end_orphans(self) -> None:
-        """A containerd (and its shims) left by a killed dockerd of this engine."""
+    def _end_orphans(self, shims: bool = True) -> None:
+        """A containerd (and its shims, unless not ``shims``) left by a killed dockerd of this engine."""
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
@@ -90,7 +103,7 @@ class ExtraEngine:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if str(self.exec_root) in cmdline and "containerd" in cmdline:
+            if str(self.exec_root) in cmdline and "containerd" in cmdline and (shims or "shim" not in cmdline):
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:
