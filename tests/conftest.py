@@ -101,14 +101,14 @@ def scenario_copy(tmp_path: Path, shipped: str, name: str) -> Path:
     return path
 
 
-def run_steps(file: Path, lab: str, tmp_path: Path) -> dict[str, dict]:
-    """`simlab run FILE` that must pass; its steps from the JSON report, by title."""
+def run_steps(file: Path, lab: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict[str, dict]]:
+    """`simlab run FILE` that must pass: how it ended, and its steps from the JSON report, by title."""
     import json
 
     report = tmp_path / "r.json"
     done = simlab("run", str(file), "--name", lab, "--json", str(report))
     assert done.returncode == 0, done.stdout + done.stderr
-    return {s["title"]: s for s in json.loads(report.read_text())["steps"]}
+    return done, {s["title"]: s for s in json.loads(report.read_text())["steps"]}
 
 
 def lab_containers(engine, lab: str) -> list:

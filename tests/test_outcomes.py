@@ -16,7 +16,7 @@ OUTCOMES = DATA / "outcomes"
 
 
 def test_every_answer_is_told_apart(engine, lab_name, no_leftovers, tmp_path):
-    steps = run_steps(OUTCOMES / "answers.yaml", lab_name, tmp_path)
+    done, steps = run_steps(OUTCOMES / "answers.yaml", lab_name, tmp_path)
     assert steps["b by name"]["target"] == "b (10.2.0.2)"
     assert (steps["filtered"]["got"], steps["filtered"]["reason"], steps["filtered"]["peer"]) == (
         "unreachable: filtered, from 10.12.0.2", "filtered", "10.12.0.2")

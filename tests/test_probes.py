@@ -9,7 +9,7 @@ PROBES = DATA / "probes"
 
 
 def test_every_probe_kind_holds(engine, lab_name, no_leftovers, tmp_path):
-    steps = run_steps(PROBES / "probes.yaml", lab_name, tmp_path)
+    done, steps = run_steps(PROBES / "probes.yaml", lab_name, tmp_path)
     assert steps["a connects over TCP"]["seen_as"] == "10.1.0.2"
     assert steps["a connects over TCP"]["kind"] == "connect"
     assert (steps["TCP filtered"]["reason"], steps["TCP filtered"]["peer"]) == ("filtered", "10.12.0.2")
