@@ -13,8 +13,6 @@ Names are imported on first use, so ``import simlab`` (and the CLI's start) stay
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from simlab.errors import EngineError, InputError, SimlabError
@@ -25,8 +23,8 @@ _LAZY = {
     "Builder": "simlab.api", "RunningLab": "simlab.api", "load": "simlab.api", "connect": "simlab.api",
     "start": "simlab.api", "lab": "simlab.api", "run": "simlab.api", "validate": "simlab.api",
     "load_paths": "simlab.api", "run_many": "simlab.api", "CheckFailed": "simlab.api", "topology_of": "simlab.api",
-    "Scenario": "simlab.scenario", "Topology": "simlab.topology", "ScenarioResult": "simlab.results",
-    "StepResult": "simlab.results", "ExecResult": "simlab.engine", "Engine": "simlab.engine",
+    "Scenario": "simlab.model.scenario", "Topology": "simlab.model.topology", "ScenarioResult": "simlab.results",
+    "StepResult": "simlab.results", "ExecResult": "simlab.engines.client", "Engine": "simlab.engines.client",
     "Event": "simlab.events",
 }
 __all__ = ["EngineError", "InputError", "SimlabError", "__version__", *_LAZY]
@@ -34,11 +32,11 @@ __all__ = ["EngineError", "InputError", "SimlabError", "__version__", *_LAZY]
 if TYPE_CHECKING:
     from simlab.api import (Builder, CheckFailed, RunningLab, connect, lab, load, load_paths, run, run_many, start,
                             topology_of, validate)
-    from simlab.engine import Engine, ExecResult
+    from simlab.engines.client import Engine, ExecResult
     from simlab.events import Event
     from simlab.results import ScenarioResult, StepResult
-    from simlab.scenario import Scenario
-    from simlab.topology import Topology
+    from simlab.model.scenario import Scenario
+    from simlab.model.topology import Topology
 
 
 def __getattr__(name: str) -> Any:
@@ -51,18 +49,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """``simlab.lab`` and ``simlab.validate`` are API functions, and also the names of
-    submodules; importing a submodule sets it as an attribute of its package, which would
-    hide the function. (Code inside simlab imports ``from simlab.lab import ...``, which
-    goes by sys.modules and is not affected.)"""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -14,19 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Union
 
-from simlab.batch import DEFAULT_STEP_TIMEOUT, StepRun, run_batch
-from simlab.engine import Engine, ExecResult
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT, StepRun, run_batch
+from simlab.engines.client import Engine, ExecResult
 from simlab.errors import EngineError, InputError
 from simlab.events import Emit, ignore
-from simlab.image import ensure_image
-from simlab.lab import Lab, destroy_lab, start_lab
+from simlab.labs.images import ensure_image
+from simlab.labs.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
-from simlab.runner import Pause, StepWatch, judge, run_scenario
+from simlab.runs.runner import Pause, StepWatch, judge, run_scenario
 from simlab.state.model import LabState
-from simlab.scenario import DEFAULT_DEADLINE, PingStep, Scenario, load_scenario, resolve_scenario, scenario_from_data
-from simlab.topology import Topology
-from simlab.validate import Batch, EngineSlots, Options, collect, load_all
-from simlab.yamlsource import Source
+from simlab.model.scenario import DEFAULT_DEADLINE, PingStep, Scenario, load_scenario, resolve_scenario, scenario_from_data
+from simlab.model.topology import Topology
+from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all
+from simlab.model.yamlsource import Source
 
 
 class CheckFailed(AssertionError):

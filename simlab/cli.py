@@ -17,26 +17,28 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
-from simlab import api, engines
-from simlab.engine import Engine
+from simlab import api
+from simlab.engines import named as engines
+from simlab.labs import readiness
+from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
-from simlab.image import DEFAULT_BASE, ensure_image, prune_helper_images
-from simlab.batch import DEFAULT_STEP_TIMEOUT
+from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
-from simlab.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
-from simlab.junit import junit_xml
-from simlab.report import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
+from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
+from simlab.reports.junit import junit_xml
+from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
-from simlab.scenario import Scenario, Step, load_scenario, shipped_scenarios
-from simlab.security import refuse_untrusted, require_isolation
-from simlab.topology import DEFAULT_IMAGE
-from simlab.schema import scenario_schema
-from simlab.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
+from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
+from simlab.labs.security import refuse_untrusted, require_isolation
+from simlab.model.topology import DEFAULT_IMAGE
+from simlab.model.schema import scenario_schema
+from simlab.runs.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
 from simlab import graph as pictures
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
-from simlab.webreport import index_page, page_name, scenario_page
+from simlab.reports.html import index_page, page_name, scenario_page
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -242,7 +244,7 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
     the kernel can make veths and bridges, slots. Exit 2 when none is reachable."""
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
-    found = run_parallel(engines.status, specs or [None])
+    found = run_parallel(readiness.status, specs or [None])
     if as_json:
         write_json([s.to_dict() for s in found], "-")
     else:

@@ -20,8 +20,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture(scope="session")
 def engine():
-    from simlab.engine import Engine
-    from simlab.image import ensure_image
+    from simlab.engines.client import Engine
+    from simlab.labs.images import ensure_image
 
     engine = Engine.connect()
     ensure_image(engine)
@@ -93,7 +93,7 @@ def interrupt_when(args: list[str], ready: Callable[[], bool], what: str,
 
 def scenario_copy(tmp_path: Path, shipped: str, name: str) -> Path:
     """A copy of a shipped scenario under another ``name`` (so that its labs are this test's own)."""
-    from simlab.scenario import shipped_scenarios_dir
+    from simlab.model.scenario import shipped_scenarios_dir
 
     text = (shipped_scenarios_dir() / f"{shipped}.yaml").read_text()
     path = tmp_path / f"{name}.yaml"

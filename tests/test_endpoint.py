@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simlab.endpoint import resolve_endpoint
+from simlab.engines.endpoint import resolve_endpoint
 from simlab.errors import EngineError
 
 from conftest import simlab

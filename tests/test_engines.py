@@ -14,9 +14,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from simlab import engines
-from simlab.endpoint import named_endpoint
-from simlab.engine import Engine
+from simlab.engines import named as engines
+from simlab.labs import readiness
+from simlab.engines.endpoint import named_endpoint
+from simlab.engines.client import Engine
 
 from conftest import ROOT, simlab
 from extra_engines import ExtraEngine, lab_containers
@@ -41,7 +42,7 @@ def extra_engines(engine):
         for extra in started:
             extra.start()
         for extra in started:  # images copied from the main engine, as a batch does
-            engines.prepare(Engine.connect(named_endpoint(extra.url), extra.url), [engine])
+            readiness.prepare(Engine.connect(named_endpoint(extra.url), extra.url), [engine])
         yield started
     finally:
         for extra in started:

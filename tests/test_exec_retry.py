@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import subprocess
 
-from simlab.batch import run_batch
-from simlab.engine import Engine, ExecResult
-from simlab.lab import Lab
-from simlab.scenario import RunStep
+from simlab.runs.script import run_batch
+from simlab.engines.client import Engine, ExecResult
+from simlab.labs.lab import Lab
+from simlab.model.scenario import RunStep
 
 NOT_STARTED = b"OCI runtime exec failed: exec failed: unable to start container process: setns process: exit status 1"
 

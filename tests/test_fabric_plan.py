@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from simlab.fabric import plan_fabric, switched_segments
-from simlab.problems import Problems
-from simlab.topology import parse_topology
-from simlab.yamlsource import parse_yaml
+from simlab.labs.fabric import plan_fabric, switched_segments
+from simlab.model.problems import Problems
+from simlab.model.topology import parse_topology
+from simlab.model.yamlsource import parse_yaml
 
 TOPOLOGY = """
 hosts:

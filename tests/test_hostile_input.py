@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from simlab.errors import InputError
-from simlab.junit import junit_xml
-from simlab.problems import Problems
+from simlab.reports.junit import junit_xml
+from simlab.model.problems import Problems
 from simlab.results import ScenarioResult, StepResult
-from simlab.scenario import MAX_STEP_SCRIPT, MAX_STEPS, load_scenario
-from simlab.topology import MAX_COMMAND, MAX_HOSTS, check_image
-from simlab.yamlsource import MAX_FILE_BYTES, Source
+from simlab.model.scenario import MAX_STEP_SCRIPT, MAX_STEPS, load_scenario
+from simlab.model.topology import MAX_COMMAND, MAX_HOSTS, check_image
+from simlab.model.yamlsource import MAX_FILE_BYTES, Source
 
 from conftest import DATA, simlab
 
@@ -121,7 +121,7 @@ def test_check_accepts_topologies_and_every_good_file() -> None:
 
 
 def test_validate_still_refuses_a_topology_for_running() -> None:
-    from simlab.validate import load_all
+    from simlab.runs.validate import load_all
 
     scenarios, errors = load_all([DATA / "mixed" / "topology-only.yaml"])
     assert scenarios == [] and "no steps" in errors[0].error

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from simlab.errors import SimlabError
-from simlab.lab import LABEL_LAB, destroy_lab, start_lab
-from simlab.scenario import load_scenario
-from simlab.topology import Route
+from simlab.labs.lab import LABEL_LAB, destroy_lab, start_lab
+from simlab.model.scenario import load_scenario
+from simlab.model.topology import Route
 
 from conftest import ROOT, interrupt_when, running, simlab
 

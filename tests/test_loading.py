@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from simlab.errors import InputError
-from simlab.scenario import PingStep, RunStep, load_scenario, resolve_scenario, shipped_scenarios
-from simlab.topology import Endpoint
+from simlab.model.scenario import PingStep, RunStep, load_scenario, resolve_scenario, shipped_scenarios
+from simlab.model.topology import Endpoint
 
 from conftest import DATA
 
@@ -98,7 +98,7 @@ def test_ping_options_are_parsed(tmp_path: Path) -> None:
 
 
 def test_every_host_knows_every_other_by_name(tmp_path: Path) -> None:
-    from simlab.lab import host_entries
+    from simlab.labs.lab import host_entries
 
     path = tmp_path / "names.yaml"
     path.write_text("hosts:\n  r: {interfaces: {lo: 8.8.8.8/32, eth0: 10.0.0.1/24, eth1: [10.1.0.1/24, 10.1.0.9/24]}}\n"

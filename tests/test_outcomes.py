@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from simlab.batch import PRELUDE
+from simlab.runs.script import PRELUDE
 
 from conftest import DATA, run_steps, simlab
 

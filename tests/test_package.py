@@ -24,7 +24,8 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout:
 
 WHERE = """
 import io, tarfile
-from simlab import fabric, image, scenario
+from simlab.labs import fabric, images as image
+from simlab.model import scenario
 print(scenario.shipped_scenarios_dir())
 print(image.images_dir())
 names = tarfile.open(fileobj=io.BytesIO(fabric._helper_context())).getnames()
@@ -64,7 +65,7 @@ def test_the_wheel_installed_elsewhere_runs_a_shipped_scenario(engine, tmp_path,
 
 
 def test_image_prune_removes_old_helper_images_and_keeps_the_current_one(engine):
-    from simlab.fabric import helper_image
+    from simlab.labs.fabric import helper_image
 
     current = helper_image(engine)
     old = "simlab-fabric:0123456789ab"

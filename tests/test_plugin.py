@@ -51,7 +51,7 @@ def test_b_is_silent(simlab_lab):
 
 
 def test_keep_failed_keeps_exactly_the_failed_lab(engine, pytester_env, lab_name, no_leftovers):
-    from simlab.lab import destroy_lab
+    from simlab.labs.lab import destroy_lab
 
     passed, failed, shared = f"{lab_name}-ok", f"{lab_name}-bad", f"{lab_name}-mod"
     pytester_env.makepyfile(test_keep=PAIR + f'''
@@ -90,7 +90,7 @@ def test_shared_passes(shared):
 
 
 def test_keep_failed_keeps_a_shared_lab_whose_test_failed(engine, pytester_env, lab_name, no_leftovers):
-    from simlab.lab import destroy_lab
+    from simlab.labs.lab import destroy_lab
 
     pytester_env.makepyfile(test_shared=PAIR + f'''
 import pytest

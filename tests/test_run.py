@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from simlab.scenario import shipped_scenarios
+from simlab.model.scenario import shipped_scenarios
 
 from conftest import DATA, simlab
 

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from simlab.scenario import shipped_scenarios
-from simlab.schema import scenario_schema
+from simlab.model.scenario import shipped_scenarios
+from simlab.model.schema import scenario_schema
 
 from conftest import simlab
 
@@ -45,8 +45,8 @@ def test_schema_command_prints_the_schema() -> None:
 
 
 def test_schema_and_loader_know_the_same_keys():
-    from simlab.scenario import SCENARIO_KEYS, STEP_KEYS
-    from simlab.topology import HOST_KEYS
+    from simlab.model.scenario import SCENARIO_KEYS, STEP_KEYS
+    from simlab.model.topology import HOST_KEYS
 
     schema = scenario_schema()
     assert set(schema["properties"]) == SCENARIO_KEYS

@@ -135,7 +135,7 @@ def test_default_host_keeps_what_the_tutorial_does_not_need(engine, lab_name, no
 
 
 def test_host_options_by_mode():
-    from simlab.security import host_options
+    from simlab.labs.security import host_options
 
     default = host_options(False)
     assert default.cap_add == ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"] and "MKNOD" in default.cap_drop
@@ -151,7 +151,7 @@ def test_host_options_by_mode():
     ([], None),
 ])
 def test_isolation_read_from_docker_info(options, expected):
-    from simlab.security import isolation
+    from simlab.labs.security import isolation
 
     assert isolation(options) == expected
 
@@ -218,7 +218,7 @@ def userns_engine(engine) -> dict[str, str]:
         pytest.skip("a second engine needs root, dockerd and the docker CLI")
     if not shutil.which("newuidmap"):  # Debian's uidmap gives dockerd the subordinate ids
         subprocess.run(["apt-get", "install", "-y", "-q", "uidmap"], check=True, capture_output=True)
-    from simlab.fabric import helper_image
+    from simlab.labs.fabric import helper_image
 
     name, bridge = f"simlab-userns-{os.getpid()}", f"slus{os.getpid()}"
     paths = {"data-root": f"/var/lib/{name}", "exec-root": f"/run/{name}", "pidfile": f"/run/{name}.pid"}

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 
-from simlab.scenario import shipped_scenarios
+from simlab.model.scenario import shipped_scenarios
 
 from conftest import ROOT, lab_containers, scenario_copy, simlab
 

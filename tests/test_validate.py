@@ -7,8 +7,8 @@ import shutil
 import time
 import xml.etree.ElementTree as ET
 
-from simlab.lab import LABEL_LAB
-from simlab.scenario import shipped_scenarios
+from simlab.labs.lab import LABEL_LAB
+from simlab.model.scenario import shipped_scenarios
 
 from conftest import DATA, interrupt_when, running, simlab
 

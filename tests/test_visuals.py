@@ -13,12 +13,12 @@ from conftest import DATA, ROOT, simlab
 
 from simlab.graph import from_state, from_topology, render_dot, render_mermaid, render_svg
 from simlab.results import ScenarioResult, StepResult
-from simlab.batch import _parse, batch_script
-from simlab.scenario import RunStep, load_scenario
+from simlab.runs.script import _parse, batch_script
+from simlab.model.scenario import RunStep, load_scenario
 from simlab.state.collect import match_peers, parse_dump
 from simlab.state.diff import diff_states
 from simlab.state.model import HostState, LabState
-from simlab.webreport import index_page, scenario_page
+from simlab.reports.html import index_page, scenario_page
 
 GATEWAY_NAT = ROOT / "scenarios" / "gateway-nat.yaml"
 

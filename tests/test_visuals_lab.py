@@ -14,7 +14,7 @@ import pytest
 
 from conftest import DATA, ROOT, simlab
 
-from simlab.lab import container_name
+from simlab.labs.lab import container_name
 
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots of the reports, kept (ignored by git)
 FAILS = DATA / "visuals-fails.yaml"

@@ -1,9 +1,10 @@
 """Checks: what a probe step runs on a host and how its output becomes an outcome.
 
-This package owns the probe commands (one module per probe kind) and the
-outcome taxonomy (outcome.py). It may import the scenario model and results,
-never the engine or the lab directly: commands run through the batch script
-(batch.py) or through the Lab object a caller passes in.
+Owns: the probe commands, one module per probe kind (ping, connect, serve, route,
+trace), packet evidence (capture.py) and the outcome taxonomy (outcome.py).
+May import: errors.py and results.py; never the engine, a lab or the scenario model:
+commands run through the step script (runs/script.py) or through the Lab object a
+caller passes in.
 """
 
 from simlab.checks.outcome import REASONS, Outcome

@@ -2,7 +2,7 @@
 rendered as SVG (pure-Python layout, no host dependency), mermaid or Graphviz dot.
 
 Owns: model.py (``Picture``, ``from_topology``, ``from_state``), svg.py, text.py.
-May import: topology.py, state.model and state.diff; never docker or the engine.
+May import: model.topology, state.model and state.diff; never docker or the engine.
 """
 
 from simlab.graph.model import Edge, Node, Picture, from_state, from_topology

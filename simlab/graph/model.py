@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from simlab.state.diff import Change
 from simlab.state.model import ROOT, HostState, Interface, LabState
-from simlab.topology import Endpoint, Topology
+from simlab.model.topology import Endpoint, Topology
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Owns: ``LabState`` and its parts (model.py, with the stable ``to_dict``),
 ``inspect_lab`` (collect.py: one exec per host, in parallel), ``diff_states``
 (diff.py) and ``StateRecorder`` (record.py: the state after every step of a run).
-May import: lab.py, batch.py, events.py, topology.py, errors.py, results.py, scenario.py;
+May import: labs.lab, runs.script, events.py, model, errors.py, results.py;
 never docker (the engine is reached through Lab).
 """
 

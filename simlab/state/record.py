@@ -2,7 +2,7 @@
 
 A ``StateRecorder`` is the runner's StepWatch. Before the first step it inspects
 every host; after each run step, the inspect script runs in the step's own exec
-(batch.py), so recording costs no exec of its own, and its output replaces that
+(runs/script.py), so recording costs no exec of its own, and its output replaces that
 host's part of the state. A ping changes nothing worth showing: its state is the
 one before. Each step gets the state after it and the changes since the step
 before; ``attach`` puts them on the results.
@@ -10,11 +10,11 @@ before; ``attach`` puts them on the results.
 
 from __future__ import annotations
 
-from simlab.batch import StepRun
+from simlab.runs.script import StepRun
 from simlab.events import Emit, Event, ignore
-from simlab.lab import Lab
+from simlab.labs.lab import Lab
 from simlab.results import ScenarioResult
-from simlab.scenario import RunStep, Scenario, Step
+from simlab.model.scenario import RunStep, Scenario, Step
 from simlab.state.collect import SCRIPT, host_state, inspect_lab, match_peers
 from simlab.state.diff import Change, diff_states
 from simlab.state.model import LabState

@@ -19,11 +19,11 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
-from simlab.engine import UNCONFINED, ContainerInfo, ContainerSpec, Engine
+from simlab.engines.client import UNCONFINED, ContainerInfo, ContainerSpec, Engine
 from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
-from simlab.security import HELPER_USERNS
-from simlab.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
+from simlab.labs.security import HELPER_USERNS
+from simlab.model.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
 BRIDGE = "br0"
 AGENT_DIR = "/opt/simlab"

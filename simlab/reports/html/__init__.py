@@ -2,9 +2,9 @@
 outcome and the picture of the lab at that step, changes highlighted) and an index page
 for `simlab validate --html DIR`. Inline CSS, SVG and script; nothing is fetched.
 
-Owns: page.py. May import: results.py, scenario.py, topology.py, graph, state; never docker.
+Owns: page.py. May import: results.py, model, graph, state; never docker.
 """
 
-from simlab.webreport.page import index_page, page_name, scenario_page
+from simlab.reports.html.page import index_page, page_name, scenario_page
 
 __all__ = ["index_page", "page_name", "scenario_page"]

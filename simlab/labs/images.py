@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from simlab.engine import Engine
+from simlab.engines.client import Engine
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
-from simlab.fabric import HELPER_REPOSITORY, helper_tag
+from simlab.labs.fabric import HELPER_REPOSITORY, helper_tag
 from simlab.resources import shipped_folder
-from simlab.topology import DEFAULT_IMAGE
+from simlab.model.topology import DEFAULT_IMAGE
 
 DEFAULT_BASE = "ubuntu:24.04"
 LOCAL_BASE = "simlab-base:bookworm"

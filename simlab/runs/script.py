@@ -31,9 +31,9 @@ from simlab.checks.route import route_command
 from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
-from simlab.engine import EXEC_ATTEMPTS, never_started
-from simlab.lab import Lab
-from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
+from simlab.engines.client import EXEC_ATTEMPTS, never_started
+from simlab.labs.lab import Lab
+from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
 MARK = "@@simlab"
 DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)

@@ -9,7 +9,7 @@ from simlab.graph import from_state, from_topology, render_svg
 from simlab.results import ScenarioResult, StepResult
 from simlab.state.diff import Change
 from simlab.state.model import LabState
-from simlab.topology import Topology
+from simlab.model.topology import Topology
 
 CSS = """
 :root { --pass: #2b8a3e; --fail: #c92a2a; --skip: #868e96; --accent: #e8590c; --ink: #212529; --muted: #6c757d;

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from simlab.engine import ContainerSpec, Engine, ExecResult
+from simlab.engines.client import ContainerSpec, Engine, ExecResult
 from simlab.errors import Cancelled, InputError, NameTaken, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
+from simlab.labs.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
                            switched_segments, wire)
-from simlab.security import host_options, isolation, share_sysfs
-from simlab.topology import MAX_NAME, Host, Topology, valid_name
+from simlab.labs.security import host_options, isolation, share_sysfs
+from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
 LABEL_NODE = "simlab.host"

@@ -17,16 +17,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simlab.batch import DEFAULT_STEP_TIMEOUT
-from simlab.engine import Engine
-from simlab.engines import prepare
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT
+from simlab.engines.client import Engine
+from simlab.labs.readiness import prepare
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import deferred_interrupts, destroy_lab
+from simlab.labs.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
-from simlab.runner import run_scenario
-from simlab.scenario import Scenario, load_scenario, shipped_scenarios
-from simlab.security import refuse_untrusted
+from simlab.runs.runner import run_scenario
+from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios
+from simlab.labs.security import refuse_untrusted
 from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simlab.errors import EngineError, InputError
-from simlab.problems import Problems
-from simlab.topology import DEFAULT_IMAGE
-from simlab.yamlsource import load_yaml
+from simlab.model.problems import Problems
+from simlab.model.topology import DEFAULT_IMAGE
+from simlab.model.yamlsource import load_yaml
 
 if TYPE_CHECKING:
-    from simlab.engine import Engine
+    from simlab.engines.client import Engine
 
 # ip netns needs SYS_ADMIN (mounts), ping NET_RAW, the rest NET_ADMIN.
 HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]

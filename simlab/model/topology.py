@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from simlab.problems import Problems
-from simlab.yamlsource import Path_
+from simlab.model.problems import Problems
+from simlab.model.yamlsource import Path_
 
 DEFAULT_IMAGE = "ubuntu_with_basic_net"
 NAME_CHARS = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # what a container name allows

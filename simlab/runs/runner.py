@@ -2,7 +2,7 @@
 
 The runner emits events (``step.start``, ``step.done`` with a StepResult) and
 returns a ScenarioResult; it never prints. Consecutive steps on one host run
-in one exec (batch.py), their results streaming back as each step ends. A run
+in one exec (script.py), their results streaming back as each step ends. A run
 or serve step that does not go as expected stops the story (later steps would
 only fail for the same reason) and the rest are reported as skipped; a probe
 (ping, connect, route, trace) that fails does not. A step with packet evidence
@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from simlab.batch import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
+from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
                           step_commands, step_timeout, timed_out)
 from simlab.checks import classify_ping
 from simlab.checks.capture import Capture, Evidence, Spot, start_captures, stop_captures
@@ -29,12 +29,12 @@ from simlab.checks.ping import resolved_target
 from simlab.checks.route import classify_route
 from simlab.checks.route import describe as describe_route
 from simlab.checks.trace import classify_trace
-from simlab.engine import Engine
+from simlab.engines.client import Engine
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.lab import Lab, new_run_id, remove_run, start_lab
+from simlab.labs.lab import Lab, new_run_id, remove_run, start_lab
 from simlab.results import ScenarioResult, StepResult
-from simlab.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
+from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
 
 Pause = Callable[[int, Step], None]
 MAX_BATCH_TEXT = 64 * 1024  # characters of commands per exec: the script travels as one argument (128 KiB max)

@@ -24,9 +24,8 @@ import docker.tls
 import docker.utils
 import requests.exceptions
 
-from simlab.endpoint import Endpoint, resolve_endpoint
+from simlab.engines.endpoint import Endpoint, resolve_endpoint
 from simlab.errors import EngineError, EngineTimeout, NameTaken
-from simlab.security import HOST_CAPS
 
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
@@ -420,8 +419,7 @@ def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> Engin
     if privileged and ("unable to apply caps" in reason or "operation not permitted" in reason):
         return EngineError(
             f"The engine refused {doing}: {reason}. This engine does not allow privileged containers; "
-            f"leave out --privileged / `privileged: true`. simlab's default (capabilities "
-            f"{', '.join(HOST_CAPS)}, apparmor unconfined, writable /proc/sys/net) runs every "
+            f"leave out --privileged / `privileged: true`: simlab's default host options run every "
             f"step of the shipped scenarios.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
 

@@ -21,10 +21,10 @@ from simlab.checks.capture import PROTOS as PACKET_PROTOS
 from simlab.checks.capture import Evidence, Spot
 from simlab.checks.outcome import REASONS
 from simlab.errors import InputError
-from simlab.problems import Problems
+from simlab.model.problems import Problems
 from simlab.resources import shipped_folder
-from simlab.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
-from simlab.yamlsource import Path_, Source, load_yaml
+from simlab.model.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, check_command, parse_topology
+from simlab.model.yamlsource import Path_, Source, load_yaml
 
 SCENARIO_KEYS = TOPOLOGY_KEYS | {"tutorial", "steps"}
 # What each kind of step is (its key) and the keys it takes besides the common ones.

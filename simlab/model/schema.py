@@ -8,8 +8,8 @@ complete and check files as they are typed. A test keeps the two in step.
 from __future__ import annotations
 
 from simlab.checks.outcome import REASONS
-from simlab.scenario import CONNECT_EXPECT, KIND_KEYS, PING_EXPECT, PROTOS, ROUTE_EXPECT, RUN_EXPECT
-from simlab.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
+from simlab.model.scenario import CONNECT_EXPECT, KIND_KEYS, PING_EXPECT, PROTOS, ROUTE_EXPECT, RUN_EXPECT
+from simlab.model.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
 
 NAME = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": MAX_NAME}
 IFNAME = {"type": "string", "pattern": IFNAME_RE.pattern, "maxLength": MAX_IFNAME}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simlab.errors import InputError
-from simlab.yamlsource import Path_, Source
+from simlab.model.yamlsource import Path_, Source
 
 
 class Problems:

@@ -5,7 +5,7 @@ docker CLI's config.json, then the default socket. docker-py 7 reads only
 DOCKER_HOST, and takes a value it cannot parse with a traceback or, for
 ``unix://``, as the default socket: here every value is checked, and a bad
 one (or a context that does not exist) is an EngineError naming it, never a
-silent fall back to another engine. No docker import: engine.py connects.
+silent fall back to another engine. No docker import: client.py connects.
 """
 
 from __future__ import annotations

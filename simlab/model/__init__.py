@@ -1,0 +1,8 @@
+"""The scenario model: files read and checked into ``Scenario`` and ``Topology`` objects.
+
+Owns: yamlsource.py (safe YAML with line numbers), problems.py (every error of a file,
+as ``file:line: key: ...``), topology.py (hosts, links, segments, addresses, routes),
+scenario.py (steps and their expectations), schema.py (the JSON Schema of a file).
+May import: errors.py, resources.py and the pure parts of checks (outcome, capture);
+never docker, an engine or a lab: a file is checked without any engine.
+"""

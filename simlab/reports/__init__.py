@@ -1,0 +1,6 @@
+"""Reports: the same result objects (results.py) rendered for people and for CI.
+
+Owns: terminal.py (progress and summary tables), junit.py (JUnit XML), html/ (the
+self-contained HTML pages).
+May import: results.py, events.py, errors.py, model, graph, state; never an engine or a lab.
+"""
