@@ -19,6 +19,10 @@ class Cancelled(SimlabError):
     """The run was stopped from outside (a timeout, --fail-fast, Ctrl-C in a batch)."""
 
 
+class PrivilegedRefused(EngineError):
+    """The engine does not allow privileged containers (its caller knows the alternative)."""
+
+
 class EngineTimeout(EngineError):
     """An engine call did not answer within its deadline."""
 

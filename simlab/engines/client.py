@@ -25,7 +25,7 @@ import docker.utils
 import requests.exceptions
 
 from simlab.engines.endpoint import Endpoint, resolve_endpoint
-from simlab.errors import EngineError, EngineTimeout, NameTaken
+from simlab.errors import EngineError, EngineTimeout, NameTaken, PrivilegedRefused
 
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
 ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
@@ -417,10 +417,8 @@ def _short(exc: Exception) -> str:
 def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> EngineError:
     reason = _short(exc)
     if privileged and ("unable to apply caps" in reason or "operation not permitted" in reason):
-        return EngineError(
-            f"The engine refused {doing}: {reason}. This engine does not allow privileged containers; "
-            f"leave out --privileged / `privileged: true`: simlab's default host options run every "
-            f"step of the shipped scenarios.")
+        return PrivilegedRefused(f"The engine refused {doing}: {reason}. This engine does not allow "
+                                 f"privileged containers; leave out --privileged / `privileged: true`.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
 
 

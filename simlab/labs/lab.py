@@ -21,11 +21,11 @@ from functools import partial
 from typing import TypeVar
 
 from simlab.engines.client import ContainerSpec, Engine, ExecResult
-from simlab.errors import Cancelled, InputError, NameTaken, SimlabError
+from simlab.errors import Cancelled, InputError, NameTaken, PrivilegedRefused, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
                            switched_segments, wire)
-from simlab.labs.security import host_options, isolation, share_sysfs
+from simlab.labs.security import HOST_CAPS, host_options, isolation, share_sysfs
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -168,7 +168,12 @@ def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, priv
 def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> tuple[str, int]:
     """Create and start a container; return its id and the PID of its main process."""
     container_id = engine.create(spec)
-    engine.start(container_id, spec.name, spec.privileged)
+    try:
+        engine.start(container_id, spec.name, spec.privileged)
+    except PrivilegedRefused as exc:
+        raise PrivilegedRefused(f"{exc} simlab's default (capabilities {', '.join(HOST_CAPS)}, apparmor "
+                                f"unconfined, writable /proc/sys/net) runs every step of the shipped "
+                                f"scenarios.") from None
     emit(Event("lab.node_started", f"started {spec.name}", lab))
     return container_id, engine.pid(container_id)
 
