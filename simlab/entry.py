@@ -36,6 +36,10 @@ def main() -> None:
         print("simlab: interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     finally:
+        # The command is over and its exit code decided: a stop signal from now on (the
+        # interpreter's own shutdown) must not turn a finished run into an exit by signal.
+        for signum in (signal.SIGINT, *STOP_SIGNALS):
+            signal.signal(signum, signal.SIG_IGN)
         if _held:  # stopped while the command line was parsed: nothing ran
             sys.exit(EXIT_INTERRUPTED)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simlab.labs.fabric import plan_fabric, switched_segments
+from simlab.labs.fabric import handoff_timeout, plan_fabric, switched_segments
 from simlab.model.problems import Problems
 from simlab.model.topology import parse_topology
 from simlab.model.yamlsource import parse_yaml
@@ -19,6 +19,15 @@ segments:
 """
 
 
+CONTAINERS = {"a": "A", "b": "B", "c": "C", "d": "D"}  # host -> container id
+
+
+def test_a_plan_has_an_id_and_a_time_limit_that_grows_with_it() -> None:
+    small = plan_fabric(load(TOPOLOGY), CONTAINERS, {"lan": "S"})
+    assert len(small["id"]) == 12 and small["id"] != plan_fabric(load(TOPOLOGY), CONTAINERS, {"lan": "S"})["id"]
+    assert small["limit"] == handoff_timeout(small) > 60
+
+
 def load(text: str):
     data, source = parse_yaml(text, "t.yaml")
     problems = Problems(source)
@@ -30,16 +39,19 @@ def load(text: str):
 def test_segments_of_three_get_a_switch_and_pairs_a_veth() -> None:
     topology = load(TOPOLOGY)
     assert switched_segments(topology) == ["lan"]
-    plan = plan_fabric(topology, {"a": 1, "b": 2, "c": 3, "d": 4}, {"lan": 9})
-    assert plan["bridges"] == [{"pid": 9, "name": "br0"}]
-    ports = [(v["a_pid"], v["a_name"], v["b_pid"], v["b_name"], v["b_master"]) for v in plan["veths"]]
-    assert ports == [(1, "eth0", 9, "p0", "br0"), (2, "eth0", 9, "p1", "br0"), (3, "eth0", 9, "p2", "br0"),
-                     (1, "eth1", 4, "eth0", None)]
+    plan = plan_fabric(topology, CONTAINERS, {"lan": "S"})
+    assert plan["bridges"] == [{"container": "S", "name": "br0"}]
+    # a switch port is the end made up, with its bridge as master; the host's end is the peer
+    ports = [(v["a"], v["a_name"], v["a_master"], v["b"], v["b_name"]) for v in plan["veths"]]
+    assert ports == [("S", "p0", "br0", "A", "eth0"), ("S", "p1", "br0", "B", "eth0"), ("S", "p2", "br0", "C", "eth0"),
+                     ("A", "eth1", None, "D", "eth0")]
+    assert [(v["a_host"], v["b_host"]) for v in plan["veths"]] == [("lan", "a"), ("lan", "b"), ("lan", "c"), ("a", "d")]
 
 
 def test_hosts_get_addresses_routes_and_up_links() -> None:
-    plan = plan_fabric(load(TOPOLOGY), {"a": 1, "b": 2, "c": 3, "d": 4}, {"lan": 9})
+    plan = plan_fabric(load(TOPOLOGY), CONTAINERS, {"lan": "S"})
     a, _, c, _ = plan["hosts"]
+    assert a["container"] == "A" and c["container"] == "C"
     assert a["up"] == ["eth0", "eth1"]
     assert a["addresses"] == [["eth0", "10.0.0.1/24"], ["eth1", "10.1.0.1/30"]]
     assert a["routes"] == [{"text": "default via 10.0.0.254", "dst": "0.0.0.0/0", "gateway": "10.0.0.254", "dev": None}]

@@ -15,8 +15,8 @@ from functools import partial
 
 from simlab.engines.client import ContainerInfo, ContainerSpec
 from simlab.errors import EngineError
-from simlab.labs.fabric import (HELPER_MAX_AGE, INFRA_IMAGE, HelperGone, helper_image, remove_stale_helpers, run_plan,
-                           start_helper, wire)
+from simlab.labs.fabric import (HELPER_MAX_AGE, INFRA_IMAGE, LABEL_HELPER, HelperGone, cancel_plan,
+                                remove_stale_helpers, run_plan, start_helper, wire)
 from simlab.labs.lab import LABEL_LAB, LABEL_ROLE, container_name
 
 from conftest import DATA, ROOT, interrupt_when, lab_containers, scenario_copy, simlab
@@ -79,12 +79,25 @@ def test_a_silent_exec_gives_up_at_its_idle_limit(engine, lab_name, no_leftovers
         engine.remove(container)
 
 
-def test_a_helper_killed_during_the_handoff_fails_fast(engine, lab_name, no_leftovers):
+def a_plan(**parts) -> dict:
+    return {"id": uuid.uuid4().hex[:12], "limit": 30, "stall": 30, "bridges": [], "veths": [], "hosts": [], **parts}
+
+
+def helpers(engine) -> list:
+    return [c for c in engine.containers({LABEL_ROLE: "fabric"}) if c.labels.get(LABEL_HELPER)]
+
+
+def own_helper(engine, monkeypatch, idle: str = "3") -> str:
+    """A helper of this test's own, with a short idle time (SIMLAB_HELPER_IDLE)."""
+    monkeypatch.setenv("SIMLAB_HELPER_IDLE", idle)
+    return start_helper(engine, {LABEL_ROLE: "fabric"})
+
+
+def test_a_helper_killed_during_the_handoff_fails_fast(engine, lab_name, no_leftovers, monkeypatch):
     switch = sleeper(engine, lab_name)
-    image = helper_image(engine)
-    helper = start_helper(engine, image, container_name(lab_name, "-fabric"), {LABEL_LAB: lab_name})
+    helper = own_helper(engine, monkeypatch)
     # Thousands of bridges keep the helper busy for seconds: it dies in the middle.
-    plan = {"bridges": [{"pid": engine.pid(switch), "name": f"b{i}"} for i in range(3000)], "veths": [], "hosts": []}
+    plan = a_plan(bridges=[{"container": switch, "name": f"b{i}"} for i in range(3000)])
     removal = threading.Timer(0.5, engine.remove, (helper,))
     removal.start()
     try:
@@ -97,18 +110,90 @@ def test_a_helper_killed_during_the_handoff_fails_fast(engine, lab_name, no_left
         engine.remove(switch)
 
 
-def test_a_helper_gone_before_the_handoff_is_replaced(engine, lab_name, no_leftovers):
-    image = helper_image(engine)
-    labels = {LABEL_LAB: lab_name, LABEL_ROLE: "fabric"}
-    helper = start_helper(engine, image, container_name(lab_name, "-fabric"), labels)
+def test_a_helper_gone_before_the_handoff_is_replaced(engine, lab_name, no_leftovers, monkeypatch):
+    switch = sleeper(engine, lab_name)
+    helper = own_helper(engine, monkeypatch)
     engine.remove(helper)
-    another = partial(start_helper, engine, image, container_name(lab_name, "-fabric2"), labels)
-    helpers = finishes_within(30, lambda: wire(engine, helper, {"bridges": [], "veths": [], "hosts": []}, another))
-    assert len(helpers) == 2 and helpers[0] == helper
-    deadline = time.monotonic() + 15
-    while lab_containers(engine, lab_name):  # the helper that answered removes itself
-        assert time.monotonic() < deadline, "the helper did not remove itself after answering"
+    try:
+        plan = a_plan(bridges=[{"container": switch, "name": "br0"}])
+        used, pids = finishes_within(30, lambda: wire(engine, helper, plan, partial(own_helper, engine, monkeypatch)))
+        assert used != helper and pids == {switch: engine.pid(switch)}
+        assert "br0" in engine.exec(switch, ["ip", "-br", "link"]).output
+    finally:
+        engine.remove(switch)
+    deadline = time.monotonic() + 20
+    while any(c.id == used for c in helpers(engine)):  # idle for 3 s, the helper ends itself
+        assert time.monotonic() < deadline, "the helper did not end itself once idle"
         time.sleep(0.2)
+
+
+def test_a_helper_wires_a_plan_whose_containers_start_after_it_came(engine, lab_name, no_leftovers, monkeypatch):
+    """The plan names containers that are only created: the helper finds each one's process
+    as it starts and wires it then, and answers with their PIDs."""
+    labels = {LABEL_LAB: lab_name, LABEL_ROLE: "host"}
+    a, b = (engine.create(ContainerSpec(container_name(lab_name, n), INFRA_IMAGE, labels)) for n in ("a", "b"))
+    helper = own_helper(engine, monkeypatch)
+    plan = a_plan(veths=[{"a": a, "a_host": "a", "a_name": "eth0", "a_master": None,
+                          "b": b, "b_host": "b", "b_name": "eth0"}],
+                  hosts=[{"host": "a", "container": a, "up": ["eth0"], "addresses": [["eth0", "10.9.0.1/30"]],
+                          "routes": []},
+                         {"host": "b", "container": b, "up": ["eth0"], "addresses": [["eth0", "10.9.0.2/30"]],
+                          "routes": []}])
+    try:
+        wiring = threading.Thread(target=lambda: plan.update(pids=run_plan(engine, helper, plan)), daemon=True)
+        wiring.start()
+        time.sleep(1)  # the helper holds the plan and waits for the containers' processes
+        assert wiring.is_alive()
+        engine.start(a, "a")
+        engine.start(b, "b")
+        wiring.join(30)
+        assert plan["pids"] == {a: engine.pid(a), b: engine.pid(b)}
+        assert engine.exec(a, ["ping", "-c1", "-W2", "10.9.0.2"]).exit_code == 0
+    finally:
+        engine.remove(a)
+        engine.remove(b)
+
+
+def test_a_plan_whose_containers_never_start_fails_and_a_cancelled_one_ends(engine, lab_name, no_leftovers,
+                                                                          monkeypatch):
+    never = engine.create(ContainerSpec(container_name(lab_name, "never"), INFRA_IMAGE,
+                                        {LABEL_LAB: lab_name, LABEL_ROLE: "host"}))
+    helper = own_helper(engine, monkeypatch)
+    host = {"host": "never", "container": never, "up": [], "addresses": [], "routes": []}
+    try:
+        started = time.monotonic()
+        try:
+            finishes_within(30, lambda: run_plan(engine, helper, a_plan(stall=2, hosts=[host])))
+            raise AssertionError("a plan whose container never starts must fail")
+        except EngineError as exc:
+            assert "never did not start: none came up for 2 s" in str(exc)
+        assert time.monotonic() - started < 10
+        plan = a_plan(hosts=[host])
+        threading.Timer(1, cancel_plan, (engine, helper, plan)).start()
+        try:
+            finishes_within(15, lambda: run_plan(engine, helper, plan))
+            raise AssertionError("a cancelled plan must not pass")
+        except EngineError as exc:
+            assert "cancelled" in str(exc)
+    finally:
+        engine.remove(never)
+
+
+def test_concurrent_plans_share_one_helper(engine, lab_name, no_leftovers, monkeypatch):
+    switches = [sleeper(engine, f"{lab_name}{i}") for i in range(4)]
+    helper = own_helper(engine, monkeypatch)
+    plans = [a_plan(bridges=[{"container": s, "name": "br0"}]) for s in switches]
+    try:
+        results: list = []
+        threads = [threading.Thread(target=lambda p=p: results.append(run_plan(engine, helper, p))) for p in plans]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(pid for r in results for pid in r.values()) == sorted(engine.pid(s) for s in switches)
+    finally:
+        for switch in switches:
+            engine.remove(switch)
 
 
 def test_stale_helpers_are_removed_and_young_ones_kept():
@@ -118,25 +203,29 @@ def test_stale_helpers_are_removed_and_young_ones_kept():
         def remove(self, container_id):
             removed.append(container_id)
     now = 10_000.0
-    helpers = [ContainerInfo("old", "h1", {}, "created", now - HELPER_MAX_AGE - 1),
-               ContainerInfo("young", "h2", {}, "created", now - 5)]
-    remove_stale_helpers(Engine(), helpers, now)
+    found = [ContainerInfo("old", "h1", {}, "created", now - HELPER_MAX_AGE - 1),
+             ContainerInfo("young", "h2", {}, "created", now - 5),
+             ContainerInfo("serving", "h3", {}, "running", now - HELPER_MAX_AGE - 1)]
+    remove_stale_helpers(Engine(), found, now)
     assert removed == ["old"]
 
 
 def test_the_helper_of_a_killed_simlab_ends_by_itself(engine, tmp_path, lab_name, no_leftovers):
+    for old in helpers(engine):  # this test's simlab starts a helper of its own, idle for 3 s
+        engine.remove(old.id)
+    env = {**os.environ, "SIMLAB_HELPER_IDLE": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "simlab", "up", str(PASSING), "--name", lab_name], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 60
-        while not any(c.labels.get(LABEL_ROLE) == "fabric" and c.state == "running"
-                      for c in lab_containers(engine, lab_name)):
+        while not any(c.state == "running" for c in helpers(engine)):
             assert time.monotonic() < deadline and proc.poll() is None, "the helper never ran"
             time.sleep(0.02)
         proc.kill()  # kill -9: simlab cannot clean up
         proc.wait(10)
-        deadline = time.monotonic() + 40
-        while any(c.labels.get(LABEL_ROLE) == "fabric" for c in lab_containers(engine, lab_name)):
+        # idle 3 s after the plan; a plan whose containers stopped coming up fails after its stall (60 s)
+        deadline = time.monotonic() + 90
+        while helpers(engine):
             assert time.monotonic() < deadline, "the fabric helper outlived its simlab"
             time.sleep(0.5)
     finally:

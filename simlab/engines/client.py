@@ -149,13 +149,6 @@ class Engine:
                 if isinstance(chunk, dict) and "error" in chunk:
                     raise EngineError(f"loading {name} into {other.name} failed: {chunk['error']}")
 
-    def remove_image(self, name: str) -> None:
-        with _calling(f"removing image {name}"):
-            try:
-                self._api.remove_image(name, force=True)
-            except docker.errors.ImageNotFound:
-                pass
-
     def pull(self, name: str) -> str | None:
         """Pull ``name``; return None on success or the engine's reason it failed."""
         repository, _, tag = name.partition(":")
@@ -274,12 +267,13 @@ class Engine:
         with _calling(f"copying {', '.join(files)} into {container_id[:12]}"):
             self._api.put_archive(container_id, folder, archive.getvalue())
 
-    def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT) -> ExecResult:
+    def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT,
+             env: dict[str, str] | None = None) -> ExecResult:
         """Run argv in the container; return its exit code and combined output.
         EngineTimeout if it prints nothing for ``timeout`` seconds. An exec the runtime failed
         to start (seen under heavy load) is tried again: the command never ran."""
         for attempt in range(EXEC_ATTEMPTS):
-            stream, exit_code = self.exec_stream(container_id, argv, idle_timeout=timeout)
+            stream, exit_code = self.exec_stream(container_id, argv, env=env, idle_timeout=timeout)
             output = b"".join(out or err or b"" for out, err in stream).decode(errors="replace")
             code = exit_code()
             if not never_started(code, output) or attempt == EXEC_ATTEMPTS - 1:

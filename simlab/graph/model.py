@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simlab.state.diff import Change
-from simlab.state.model import ROOT, HostState, Interface, LabState
+from simlab.state.model import HostState, Interface, LabState
 from simlab.model.topology import Endpoint, Topology
 
 

@@ -54,7 +54,7 @@ def render_svg(picture: Picture) -> str:
              f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" '
              f'class="simlab-graph">',
              f"<title>{escape(picture.title)}</title>",
-             f'<rect width="100%" height="100%" fill="#ffffff"/>']
+             '<rect width="100%" height="100%" fill="#ffffff"/>']
     for node in picture.nodes.values():
         if node.kind == "host":
             parts.append(_box(node, boxes[node.id]))

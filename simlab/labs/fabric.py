@@ -1,11 +1,15 @@
 """The wires of a lab: veth pairs and switch bridges, made on the engine's kernel.
 
-``plan_fabric`` turns a topology and the PIDs of its running containers into
-a plan; ``start_helper`` starts a short-lived helper container (host PID
-namespace; its image carries pyroute2 and fabric_agent.py) beside the lab's
-containers, and ``run_plan`` hands it the plan. The same code path works on a local Linux engine, Docker
-Desktop on macOS and a remote engine, and simlab never needs netlink on the
-machine it runs on.
+``plan_fabric`` turns a topology and the ids of its created containers into a
+plan. One helper container per engine (host PID namespace; its image carries
+pyroute2 and fabric_agent.py) builds the plans of every lab for a while and
+then ends itself: ``shared_helper`` picks a running one from the engine's
+containers, ``start_helper`` starts a new one. ``wire`` hands a plan over right
+after the lab's containers are created, before they start: the helper finds
+their processes itself and wires each link as soon as both its ends run, so
+the wiring goes on while the engine starts the rest. The same code path works
+on a local Linux engine, Docker Desktop on macOS and a remote engine, and
+simlab never needs netlink on the machine it runs on.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import os
 import tarfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,39 +36,52 @@ AGENT_DIR = "/opt/simlab"
 PLAN_DIR = f"{AGENT_DIR}/plan"
 INFRA_IMAGE = DEFAULT_IMAGE  # switches and the helper: the host image has python3 and iproute2
 HELPER_REPOSITORY = "simlab-fabric"
-# The helper ends itself (and the engine removes it) when no plan came soon after its start
-# and soon after it answered (fabric_agent.PLAN_WAIT, READ_WAIT): whatever happens to simlab
-# (kill -9), a helper with the engine host's PID namespace does not linger.
-HANDOFF_TIMEOUT = 60  # seconds for the helper to build a plan, plus HANDOFF_PER_ITEM for each host and link:
-HANDOFF_PER_ITEM = 0.25  # a thousand-host chain took over 60 s on a loaded 2-core machine
+LABEL_HELPER = "simlab.fabric"  # on a helper: the fingerprint of its image
+# A helper ends itself this many seconds after its last plan (SIMLAB_HELPER_IDLE), and takes
+# no new plan after fabric_agent.MAX_LIFE: whatever happens to simlab (kill -9), a helper with
+# the engine host's PID namespace does not linger.
+HELPER_IDLE = 30.0
+HANDOFF_TIMEOUT = 60  # seconds for the helper to build a plan once its containers run, plus
+HANDOFF_PER_ITEM = 0.25  # for each host and link (a thousand-host chain took over 60 s, loaded)
+STALL = 60  # seconds the helper waits for the next container of a plan to come up, then fails it
+# The hand-off exec is silent until the answer, which comes once every container runs: its own
+# limit is only a backstop, the caller waits for it with the plan's limit once they all run.
+HANDOFF_EXEC_LIMIT = 3600
 TIMED_OUT = 124  # timeout's exit code: the helper was there but gave no answer in time
-HELPER_MAX_AGE = 600  # a helper older than this is a leftover (one that never started): removed
+CLOSED = 75  # the handoff's exit code when the helper takes no more plans: use another
+HELPER_MAX_AGE = 600  # a helper created this long ago and never started is a leftover: removed
+INLINE_PLAN = 96 * 1024  # bytes: a smaller plan travels in the handoff exec's environment
 
 
-def plan_fabric(topology: Topology, host_pids: dict[str, int], switch_pids: dict[str, int]) -> dict:
-    """The helper's plan: bridges in switches, veths between namespaces, then addresses and routes."""
-    veths = [_veth(link.a, link.b, host_pids) for link in topology.links]
+def plan_fabric(topology: Topology, hosts: dict[str, str], switches: dict[str, str]) -> dict:
+    """The helper's plan for the containers ``hosts`` (host -> container id) and ``switches``
+    (segment -> container id): bridges in switches, veths between namespaces, then each
+    host's addresses and routes."""
+    veths = [_veth(link.a, link.b, hosts) for link in topology.links]
     bridges = []
     for segment in topology.segments:
-        if segment.name not in switch_pids:  # a two-member segment is a plain veth pair
-            veths.append(_veth(*segment.members, host_pids))
+        if segment.name not in switches:  # a two-member segment is a plain veth pair
+            veths.append(_veth(*segment.members, hosts))
             continue
-        bridges.append({"pid": switch_pids[segment.name], "name": BRIDGE})
+        switch = switches[segment.name]
+        bridges.append({"container": switch, "name": BRIDGE})
         for port, end in enumerate(segment.members):
-            veths.append({"a_pid": host_pids[end.host], "a_name": end.interface,
-                          "b_pid": switch_pids[segment.name], "b_name": f"p{port}", "b_master": BRIDGE})
+            veths.append({"a": switch, "a_host": segment.name, "a_name": f"p{port}", "a_master": BRIDGE,
+                          "b": hosts[end.host], "b_host": end.host, "b_name": end.interface})
     wired = topology.wired_interfaces()
-    hosts = []
+    plan_hosts = []
     for host in topology.hosts.values():
-        hosts.append({
+        plan_hosts.append({
             "host": host.name,
-            "pid": host_pids[host.name],
+            "container": hosts[host.name],
             "up": sorted(end.interface for end in wired if end.host == host.name),
             "addresses": [[ifname, str(addr)] for ifname, addrs in host.addresses.items() for addr in addrs],
             "routes": [{"text": r.text, "dst": str(r.destination) if r.destination else _default_for(r),
                         "gateway": str(r.via) if r.via else None, "dev": r.dev} for r in host.routes],
         })
-    return {"bridges": bridges, "veths": veths, "hosts": hosts}
+    plan = {"id": uuid.uuid4().hex[:12], "bridges": bridges, "veths": veths, "hosts": plan_hosts, "stall": STALL}
+    plan["limit"] = handoff_timeout(plan)
+    return plan
 
 
 def switched_segments(topology: Topology) -> list[str]:
@@ -93,10 +112,21 @@ def _helper_fingerprint() -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
-def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) -> str:
-    """Start the fabric helper: it imports pyroute2, then waits for a plan (see run_plan).
-    Started beside the lab's containers, so its start-up costs no time of its own."""
-    spec = ContainerSpec(name=name, image=image, labels=labels, command=None,  # the image's CMD
+def shared_helper(containers: list[ContainerInfo]) -> str | None:
+    """A running helper of this simlab among ``containers`` (the newest), or None."""
+    fingerprint = _helper_fingerprint()
+    running = [c for c in containers if c.labels.get(LABEL_HELPER) == fingerprint and c.state == "running"]
+    return max(running, key=lambda c: c.created).id if running else None
+
+
+def start_helper(engine: Engine, labels: dict[str, str], emit: Emit = ignore) -> str:
+    """Start a fabric helper for this engine (building its image first if need be); it takes
+    plans until it has been idle for a while (see fabric_agent.py)."""
+    image = helper_image(engine, emit)
+    name = f"{HELPER_REPOSITORY}-{_helper_fingerprint()}-{uuid.uuid4().hex[:6]}"
+    idle = os.environ.get("SIMLAB_HELPER_IDLE") or f"{HELPER_IDLE:g}"
+    spec = ContainerSpec(name=name, image=image, labels={**labels, LABEL_HELPER: _helper_fingerprint()},
+                         command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR, idle],
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
                          security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS)
     helper = engine.create(spec)
@@ -105,32 +135,40 @@ def start_helper(engine: Engine, image: str, name: str, labels: dict[str, str]) 
 
 
 class HelperGone(EngineError):
-    """The helper ended (or was never there) before it took the plan."""
+    """The helper ended (or was never there, or takes no more plans) before it took the plan."""
 
 
-def run_plan(engine: Engine, helper: str, plan: dict) -> None:
-    """Hand ``plan`` to a started helper and wait until it is built; EngineError with the
-    helper's reason on failure, within handoff_timeout(plan) seconds whatever the engine does.
-    The plan goes in as a file (no size limit); one exec waits for the outcome."""
-    limit = handoff_timeout(plan)
-    # head blocks on the helper's answer FIFO until the outcome line comes: no polling loop
-    # (one `sleep` process every 5 ms took CPU from the wiring on a loaded machine).
-    handoff = f'cd {PLAN_DIR} && timeout {limit:g} head -n 1 answer; rc=$?; touch read; exit $rc'
+def run_plan(engine: Engine, helper: str, plan: dict) -> dict[str, int]:
+    """Hand ``plan`` to a running helper and wait until it is built; return the PID of each
+    container (by id). EngineError with the helper's reason on failure, within the plan's
+    limit whatever the engine does; HelperGone if another helper should be tried."""
+    plan_id = plan["id"]
+    text = json.dumps(plan, separators=(",", ":"))
+    inline = len(text) < INLINE_PLAN
+    # head blocks on the answer FIFO until the outcome line comes: no polling loop. The lock
+    # keeps a helper from closing between the `closed` check and the plan's arrival.
+    take = (f'[ ! -e closed ] && mkfifo answer-{plan_id} && '
+            + (f'printf %s "$SIMLAB_PLAN" > plan-{plan_id}.json && ' if inline else '')
+            + f'mv plan-{plan_id}.json go-{plan_id}.json')
+    limit = HANDOFF_EXEC_LIMIT
+    handoff = (f"cd {PLAN_DIR} && flock -s lock -c '{take}' || exit {CLOSED}; "
+               f"timeout {limit:g} head -n 1 answer-{plan_id}; rc=$?; touch read-{plan_id}; exit $rc")
     try:
-        engine.put_file(helper, PLAN_DIR, {"plan.json": json.dumps(plan).encode(), "ready": b""})
-        outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=limit + 10)
+        if not inline:
+            engine.put_file(helper, PLAN_DIR, {f"plan-{plan_id}.json": text.encode()})
+        outcome = engine.exec(helper, ["sh", "-c", handoff], timeout=limit + 10,
+                              env={"SIMLAB_PLAN": text} if inline else None)
     except EngineTimeout:
         raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s") from None
     except EngineError as exc:
         raise HelperGone(f"wiring the lab failed: the fabric helper is gone ({exc})") from None
-    # The answer decides, not the exit code: the helper ends as soon as `read` exists, and the
-    # engine can lose the exit code of an exec whose container has just stopped.
+    # The answer decides, not the exit code: the engine can lose the exit code of an exec.
     answer = outcome.output.strip()
-    if answer == "ok":
-        return
+    if answer.startswith("ok"):
+        return {container: int(pid) for container, pid in json.loads(answer[2:].strip() or "{}").items()}
     if outcome.exit_code == TIMED_OUT:  # not gone, only slow: another helper would find half a lab
         raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {limit:g} s")
-    if not answer:
+    if not answer or outcome.exit_code == CLOSED:
         raise HelperGone("wiring the lab failed: the fabric helper ended before it answered")
     raise EngineError(f"wiring the lab failed: {answer}")
 
@@ -140,30 +178,40 @@ def handoff_timeout(plan: dict) -> float:
     return HANDOFF_TIMEOUT + HANDOFF_PER_ITEM * (len(plan["hosts"]) + len(plan["veths"]))
 
 
-def wire(engine: Engine, helper: str, plan: dict, start_another: Callable[[], str]) -> list[str]:
-    """Build ``plan`` with ``helper``. If that helper is gone before it answered (it gave up
-    waiting, as on an engine so loaded that the lab's containers took over PLAN_WAIT seconds
-    to start, or it was killed), try once more with a fresh one. Return the helpers started."""
-    helpers = [helper]
+def wire(engine: Engine, helper: str | None, plan: dict, start_another: Callable[[], str]
+         ) -> tuple[str, dict[str, int]]:
+    """Build ``plan`` with ``helper`` (None: start one). If that helper is gone before it
+    answered (it ended, idle, just then; it was killed), try once more with a fresh one.
+    Return the helper that built it and the PID of each container."""
+    if helper is None:
+        helper = start_another()
     try:
-        run_plan(engine, helper, plan)
+        return helper, run_plan(engine, helper, plan)
     except HelperGone:
-        helpers.append(start_another())
-        run_plan(engine, helpers[-1], plan)
-    return helpers
+        helper = start_another()
+        return helper, run_plan(engine, helper, plan)
+
+
+def cancel_plan(engine: Engine, helper: str, plan: dict) -> None:
+    """Tell ``helper`` to give up ``plan``, whose containers are being removed (a start that
+    failed): its hand-off then ends at once instead of at its limit."""
+    try:
+        engine.exec(helper, ["sh", "-c", f"cd {PLAN_DIR} && touch cancel-{plan['id']}"], timeout=10)
+    except EngineError:
+        pass
 
 
 def remove_stale_helpers(engine: Engine, helpers: list[ContainerInfo], now: float) -> None:
-    """Remove helpers older than HELPER_MAX_AGE: only one that never started (its simlab was
-    killed between creating and starting it) lives that long."""
+    """Remove helpers created long ago that never started: only one whose simlab was killed
+    between creating and starting it lives that long."""
     for helper in helpers:
-        if now - helper.created > HELPER_MAX_AGE:
+        if helper.state == "created" and now - helper.created > HELPER_MAX_AGE:
             engine.remove(helper.id)
 
 
-def _veth(a: Endpoint, b: Endpoint, pids: dict[str, int]) -> dict:
-    return {"a_pid": pids[a.host], "a_name": a.interface, "b_pid": pids[b.host], "b_name": b.interface,
-            "b_master": None}
+def _veth(a: Endpoint, b: Endpoint, containers: dict[str, str]) -> dict:
+    return {"a": containers[a.host], "a_host": a.host, "a_name": a.interface, "a_master": None,
+            "b": containers[b.host], "b_host": b.host, "b_name": b.interface}
 
 
 def _default_for(route: Route) -> str:
@@ -174,7 +222,7 @@ def _default_for(route: Route) -> str:
 HELPER_DOCKERFILE = f"""\
 FROM {INFRA_IMAGE}
 COPY simlab {AGENT_DIR}
-RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR} && mkfifo {PLAN_DIR}/answer
+RUN python3 -m compileall -q {AGENT_DIR} && mkdir -p {PLAN_DIR} && touch {PLAN_DIR}/lock
 ENV PYTHONPATH={AGENT_DIR}
 CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
 """

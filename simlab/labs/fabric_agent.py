@@ -1,34 +1,69 @@
 """Runs inside the fabric helper container, on the engine's kernel.
 
-simlab copies this file and pyroute2 into a short-lived helper
-container that shares the engine host's PID namespace, so /proc/PID/ns/net
-reaches every lab container. It must import nothing but the standard
-library and pyroute2. Veth ends are created directly inside the target
-namespaces: nothing ever appears in the engine host's own namespace.
+One helper serves every lab of an engine for a while: it shares the engine
+host's PID namespace, so /proc/PID/ns/net reaches every lab container, and it
+builds the wires of each plan simlab hands it. It must import nothing but the
+standard library and pyroute2. Veth ends are created directly inside the
+target namespaces: nothing ever appears in the engine host's own namespace.
 
-Plan (JSON, in the folder named by the first argument): {"bridges": [{"pid", "name"}],
-       "veths": [{"a_pid", "a_name", "b_pid", "b_name", "b_master"}],
-       "hosts": [{"host", "pid", "up": [names], "addresses": [[ifname, cidr]],
-                  "routes": [{"text", "dst", "gateway", "dev"}]}]}
+Containers are named in a plan by their ids, before they start: simlab hands
+the plan over as soon as the containers are created and starts them while
+the helper watches /proc for their processes (a ``sleep`` whose cgroup or
+mounts name the container). Each wire is made as soon as both its ends run,
+so wiring goes on while the engine is still starting the rest of the lab.
+
+Hand-off (all in the folder named by the first argument): simlab writes the
+plan as ``plan-ID.json``, makes the FIFO ``answer-ID`` and renames the plan to
+``go-ID.json``, under a shared lock of ``lock``, unless ``closed`` exists;
+then it blocks reading ``answer-ID``. The helper answers one line there ("ok"
+and the containers' PIDs as JSON, or the reason it failed) and removes the
+files once simlab has touched ``read-ID``. ``cancel-ID`` gives up a plan.
+The helper ends itself after IDLE seconds without a plan (second argument),
+and after MAX_LIFE seconds: it first takes the lock exclusively and makes
+``closed``, so no plan is ever left unanswered. A plan whose containers stop
+coming up (its simlab was killed mid-start) fails after STALL seconds.
+
+Plan (JSON): {"id", "limit": seconds once every container runs, "stall": seconds,
+  "bridges": [{"container", "name"}],
+  "veths": [{"a", "a_host", "a_name", "a_master", "b", "b_host", "b_name"}],
+  "hosts": [{"host", "container", "up": [names], "addresses": [[ifname, cidr]],
+             "routes": [{"text", "dst", "gateway", "dev"}]}]}
+A veth's "a" end is created up (with its master bridge, for a switch port);
+the "b" end is brought up by its host's configuration.
 """
 
 import ctypes
+import fcntl
 import json
 import os
+import re
 import signal
 import sys
+import threading
 import time
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+CLONE_NEWNET = 0x40000000
+LOOPBACK = 1  # lo is the first device of every network namespace
+POLL = 0.005  # seconds between looks at the hand-off folder
+SCAN = 0.01  # seconds between scans of /proc while a plan waits for its containers
+IDLE = 30.0  # seconds without a plan before the helper ends (simlab passes its own)
+STALL = 60.0  # seconds a plan waits for the next of its containers to come up
+MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
+WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the process (SIGALRM)
+READ_WAIT = 10  # seconds for simlab to read an answer
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class PlanError(Exception):
     pass
 
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+class Cancelled(Exception):
+    pass
 
 
 def _setns(fd):
@@ -39,15 +74,15 @@ def _setns(fd):
 def netns(pid):
     """A netlink socket inside the network namespace of process ``pid``. A socket stays in
     the namespace it was made in, so this thread enters that namespace, makes the socket
-    (and a first request on it) and comes back: pyroute2's own netns= forks a child per
-    namespace instead, about 40 ms each, most of the wiring time of a big lab."""
+    (and a first request on it: lo up) and comes back. (pyroute2's own netns= forks a
+    child per namespace instead, about 40 ms each.)"""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
     try:
         _setns(target)
         try:
             ipr = IPRoute()
-            index(ipr, "lo")  # the socket exists, made here, before this thread goes back
+            ipr.link("set", index=LOOPBACK, state="up")  # the socket exists, made here
         finally:
             _setns(home)
     finally:
@@ -63,108 +98,259 @@ def index(ipr, name):
     return found[0]
 
 
-def build(plan):
-    switches = {}
-    for bridge in plan["bridges"]:
-        ipr = switches[bridge["pid"]] = netns(bridge["pid"])
-        ipr.link("add", ifname=bridge["name"], kind="bridge")
-        ipr.link("set", index=index(ipr, bridge["name"]), state="up")
-    with IPRoute() as ipr:
-        for veth in plan["veths"]:
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class Processes:
+    """Which process runs in which container, from the engine host's /proc: only the main
+    process of a lab container matters (``sleep``, after the runtime exec'd it, so the
+    container's namespaces are complete), and its container id is in its cgroup or in the
+    source of its /etc/hostname mount."""
+
+    def __init__(self):
+        self._containers = {}  # pid -> container ids it names (empty: not a lab container)
+        self._changed = threading.Condition()
+        self.waiting = 0  # builds waiting for a container's process (changed under _changed)
+
+    def scan(self):
+        pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+        known = dict(self._containers)
+        for gone in known.keys() - pids:
+            del known[gone]
+        found = False
+        for pid in pids - known.keys():
+            ids = self._identify(pid)
+            if ids is not None:
+                known[pid] = ids
+                found = found or bool(ids)
+        self._containers = known  # replaced whole: readers in other threads see one or the other
+        if found:
+            with self._changed:
+                self._changed.notify_all()
+
+    @staticmethod
+    def _identify(pid):
+        """The container ids a process names; None while it may still become one (the
+        runtime's init before its exec); frozenset() when it is none of ours."""
+        comm = (_read(f"/proc/{pid}/comm") or "").strip()
+        if comm.startswith("runc"):
+            return None
+        if comm != "sleep":
+            return frozenset()
+        text = (_read(f"/proc/{pid}/cgroup") or "") + "".join(
+            line for line in (_read(f"/proc/{pid}/mountinfo") or "").splitlines(True) if "containers/" in line)
+        return frozenset(CONTAINER_ID.findall(text))
+
+    def pids(self, containers):
+        """PIDs of those of ``containers`` whose process is known."""
+        found = {}
+        for pid, ids in self._containers.items():
+            for container in ids & containers:
+                found.setdefault(container, pid)
+        return found
+
+    def wait(self, timeout):
+        """Wait (at most ``timeout`` seconds) for a scan that finds a lab container; scans
+        run while some build waits here."""
+        with self._changed:
+            self.waiting += 1
+            self._changed.wait(timeout)
+            self.waiting -= 1
+
+
+class Build:
+    """One plan, built as its containers come up."""
+
+    def __init__(self, plan, processes, cancelled):
+        self.plan, self.processes, self.cancelled = plan, processes, cancelled
+        self.limit, self.stall = float(plan.get("limit", 60)), float(plan.get("stall", STALL))
+        self.expires = time.monotonic() + self.stall  # pushed on by each container that comes up
+        self.bridges = {}  # container -> {bridge name: index}
+        self.created_up = set()  # (container, ifname) made up at creation
+
+    def run(self):
+        plan = self.plan
+        wanted = {b["container"] for b in plan["bridges"]} | {h["container"] for h in plan["hosts"]} | {
+            v[end] for v in plan["veths"] for end in ("a", "b")}
+        bridges, veths, hosts = list(plan["bridges"]), list(plan["veths"]), list(plan["hosts"])
+        pids = {}
+        with IPRoute() as home:  # the helper's own namespace: veths are made from here
+            while bridges or veths or hosts:
+                found = self.processes.pids(wanted - pids.keys())
+                if found:
+                    pids.update(found)
+                    # containers still starting: wait on while they come; all up: the plan's limit
+                    self.expires = time.monotonic() + (self.limit if len(pids) == len(wanted) else self.stall)
+                ready_bridges = [b for b in bridges if b["container"] in pids]
+                ready_veths = [v for v in veths if v["a"] in pids and v["b"] in pids and (
+                    not v["a_master"] or v["a_master"] in self.bridges.get(v["a"], {}))]
+                for bridge in ready_bridges:
+                    self._bridge(bridge, pids)
+                for veth in ready_veths:
+                    self._veth(home, veth, pids)
+                bridges = [b for b in bridges if b not in ready_bridges]
+                veths = [v for v in veths if v not in ready_veths]
+                waiting_on = {v[end] for v in veths for end in ("a", "b")}
+                ready_hosts = [h for h in hosts if h["container"] in pids and h["container"] not in waiting_on]
+                for host in ready_hosts:
+                    self._configure(host, pids[host["container"]])
+                hosts = [h for h in hosts if h not in ready_hosts]
+                if ready_bridges or ready_veths or ready_hosts:
+                    continue
+                self._wait(wanted - pids.keys())
+        return pids
+
+    def _wait(self, missing):
+        if self.cancelled():
+            raise Cancelled()
+        if time.monotonic() > self.expires:
+            names = sorted({h["host"] for h in self.plan["hosts"] if h["container"] in missing})
+            raise PlanError(f"the containers of {', '.join(names) or 'the switches'} did not start: none came up "
+                            f"for {self.stall:g} s")
+        self.processes.wait(0.05)
+
+    def _bridge(self, bridge, pids):
+        with netns(pids[bridge["container"]]) as ipr:
+            ipr.link("add", ifname=bridge["name"], kind="bridge", state="up")
+            self.bridges.setdefault(bridge["container"], {})[bridge["name"]] = index(ipr, bridge["name"])
+
+    def _veth(self, home, veth, pids):
+        """The "a" end (a switch port, with its master) is made up; the "b" end by its host."""
+        master = {"master": self.bridges[veth["a"]][veth["a_master"]]} if veth["a_master"] else {}
+        try:
+            home.link("add", ifname=veth["a_name"], kind="veth", net_ns_pid=pids[veth["a"]], state="up", **master,
+                      peer={"ifname": veth["b_name"], "net_ns_pid": pids[veth["b"]]})
+        except NetlinkError as exc:
+            raise PlanError(f"veth {veth['a_host']}:{veth['a_name']}<->{veth['b_host']}:{veth['b_name']}: "
+                            f"{exc.args[-1]}") from None
+        self.created_up.add((veth["a"], veth["a_name"]))
+
+    def _configure(self, host, pid):
+        with netns(pid) as ipr:
+            indices = {"lo": LOOPBACK}  # each lookup is a netlink round trip and a decode: once per interface
+            for name in host["up"]:
+                if (host["container"], name) not in self.created_up:
+                    ipr.link("set", ifname=name, state="up")
+
+            def index_of(name):
+                if name not in indices:
+                    indices[name] = index(ipr, name)
+                return indices[name]
+            for ifname, cidr in host["addresses"]:
+                address, prefixlen = cidr.split("/")
+                try:
+                    ipr.addr("add", index=index_of(ifname), address=address, prefixlen=int(prefixlen))
+                except NetlinkError as exc:
+                    raise PlanError(f"host {host['host']}: address {cidr} on {ifname}: {exc.args[-1]}") from None
+            for route in host["routes"]:
+                spec = {"dst": route["dst"]}
+                if route["gateway"]:
+                    spec["gateway"] = route["gateway"]
+                try:
+                    if route["dev"]:
+                        spec["oif"] = index_of(route["dev"])
+                    ipr.route("add", **spec)
+                except (NetlinkError, PlanError) as exc:
+                    raise PlanError(f"host {host['host']}: route {route['text']!r}: {exc.args[-1]}") from None
+
+
+class Handoff:
+    """The files of one plan in the hand-off folder."""
+
+    def __init__(self, folder, plan_id):
+        self.folder, self.id = folder, plan_id
+        self.build = None
+        self.started = time.monotonic()
+
+    def abandoned(self, now):
+        """Whether this plan is past every bound it has (a netlink call that never returns):
+        the helper then stops waiting for it."""
+        expires = self.build.expires if self.build is not None else self.started + READ_WAIT
+        return now > expires + READ_WAIT + 1
+
+    def path(self, kind):
+        suffix = ".json" if kind == "go" else ""
+        return os.path.join(self.folder, f"{kind}-{self.id}{suffix}")
+
+    def serve(self, processes):
+        try:
+            with open(self.path("go")) as f:
+                plan = json.load(f)
+            self.build = Build(plan, processes, lambda: os.path.exists(self.path("cancel")))
+            pids = self.build.run()
+            outcome = "ok " + json.dumps(pids, separators=(",", ":"))
+        except Cancelled:
+            outcome = "cancelled"
+        except PlanError as exc:
+            outcome = str(exc)
+        except Exception as exc:  # anything else still reaches simlab, as a reason
+            outcome = f"{type(exc).__name__}: {exc}"
+        self.answer(outcome)
+
+    def answer(self, outcome):
+        """Write the outcome, one line, into the FIFO simlab's exec is blocked reading: it
+        wakes at once. Opened read-write, the FIFO never blocks this side and keeps the line
+        until simlab opens it. Then wait until simlab has read it: ending the helper under
+        simlab's exec would leave some engines never closing that exec's stream."""
+        try:
+            fifo = os.open(self.path("answer"), os.O_RDWR)
+            os.write(fifo, (" ".join(outcome.split()) + "\n").encode())
+        except OSError:
+            fifo = None
+        deadline = time.monotonic() + READ_WAIT
+        while not os.path.exists(self.path("read")) and time.monotonic() < deadline:
+            time.sleep(POLL)
+        if fifo is not None:
+            os.close(fifo)
+        for kind in ("go", "answer", "read", "cancel"):
             try:
-                ipr.link("add", ifname=veth["a_name"], kind="veth", net_ns_pid=veth["a_pid"],
-                         peer={"ifname": veth["b_name"], "net_ns_pid": veth["b_pid"]})
-            except NetlinkError as exc:
-                raise PlanError(f"veth {veth['a_name']}<->{veth['b_name']}: {exc.args[-1]}") from None
-    for veth in plan["veths"]:
-        if veth["b_master"]:
-            sw = switches[veth["b_pid"]]
-            sw.link("set", index=index(sw, veth["b_name"]), master=index(sw, veth["b_master"]), state="up")
-    for ipr in switches.values():
-        ipr.close()
-    for host in plan["hosts"]:
-        configure_host(host)
+                os.unlink(self.path(kind))
+            except OSError:
+                pass
 
 
-def configure_host(host):
-    with netns(host["pid"]) as ipr:
-        indices = {}  # each lookup is a netlink round trip and a decode: once per interface
-        for name in ["lo"] + host["up"]:
-            indices[name] = index(ipr, name)
-            ipr.link("set", index=indices[name], state="up")
-        for ifname, cidr in host["addresses"]:
-            address, prefixlen = cidr.split("/")
-            try:
-                ipr.addr("add", index=indices.get(ifname) or index(ipr, ifname), address=address,
-                         prefixlen=int(prefixlen))
-            except NetlinkError as exc:
-                raise PlanError(f"host {host['host']}: address {cidr} on {ifname}: {exc.args[-1]}") from None
-        for route in host["routes"]:
-            spec = {"dst": route["dst"]}
-            if route["gateway"]:
-                spec["gateway"] = route["gateway"]
-            if route["dev"]:
-                spec["oif"] = index(ipr, route["dev"])
-            try:
-                ipr.route("add", **spec)
-            except (NetlinkError, PlanError) as exc:
-                raise PlanError(f"host {host['host']}: route {route['text']!r}: {exc.args[-1]}") from None
-
-
-def wait_for(path, timeout):
-    """Wait until ``path`` exists; False if it did not within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(path):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
-
-
-PLAN_WAIT = 10  # seconds: simlab writes the plan as soon as the lab's containers run
-READ_WAIT = 10  # seconds for simlab to read the outcome
-ANSWER = "answer"  # a FIFO, made in the helper image
-LIFETIME = 300  # a hard cap, whatever happens (a netlink call that never returns), plus
-PER_ITEM = 0.25  # seconds for each host and link of the plan (fabric.HANDOFF_PER_ITEM)
-
-
-def wait_for_plan(folder, timeout=PLAN_WAIT):
-    """simlab starts the helper early and writes the plan later, then 'ready'."""
-    if not wait_for(os.path.join(folder, "ready"), timeout):
-        raise PlanError(f"no plan arrived within {timeout} s")
-    with open(os.path.join(folder, "plan.json")) as f:
-        return json.load(f)
+def close(folder):
+    """Take no more plans: under the lock every hand-off takes, mark the folder closed."""
+    with open(os.path.join(folder, "lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        open(os.path.join(folder, "closed"), "w").close()
 
 
 def main():
     folder = sys.argv[1]
-    signal.alarm(LIFETIME)  # SIGALRM ends the process: the engine then removes the container
-    try:
-        plan = wait_for_plan(folder)
-        signal.alarm(LIFETIME + int(PER_ITEM * (len(plan["hosts"]) + len(plan["veths"]))))  # as simlab waits
-        build(plan)
-        outcome, code = "ok", 0
-    except PlanError as exc:
-        if not os.path.exists(os.path.join(folder, "ready")):
-            return 1  # no plan came: simlab is gone, or will start another helper
-        outcome, code = str(exc), 1
-    except Exception as exc:  # anything else still reaches simlab, as a reason
-        outcome, code = f"{type(exc).__name__}: {exc}", 1
-    answer(folder, outcome)
-    return code
-
-
-def answer(folder, outcome):
-    """Write the outcome, one line, into the FIFO simlab's exec is blocked reading (see
-    fabric.run_plan): it wakes at once, and no loop polls for it meanwhile. Opened read-write,
-    the FIFO never blocks this side and keeps the line until simlab opens it."""
-    fifo = os.open(os.path.join(folder, ANSWER), os.O_RDWR)
-    os.write(fifo, (" ".join(outcome.split())[:4000] + "\n").encode())
-    # Stay until simlab has read the outcome: if this process ended first, the
-    # container would stop under simlab's exec, and some engines then never
-    # close that exec's stream.
-    wait_for(os.path.join(folder, "read"), timeout=READ_WAIT)
-    os.close(fifo)
+    idle = float(sys.argv[2]) if len(sys.argv) > 2 else IDLE
+    born = last_work = time.monotonic()
+    processes = Processes()
+    serving = {}  # plan id -> (Handoff, thread)
+    closing = False
+    while True:
+        signal.alarm(WATCHDOG)  # a main loop that stops turning ends the process; the engine removes it
+        for name in os.listdir(folder):
+            if name.startswith("go-") and name.endswith(".json") and name[3:-5] not in serving:
+                handoff = Handoff(folder, name[3:-5])
+                thread = threading.Thread(target=handoff.serve, args=(processes,), daemon=True)
+                serving[handoff.id] = handoff, thread
+                thread.start()
+        now = time.monotonic()
+        for plan_id, (handoff, thread) in list(serving.items()):
+            if not thread.is_alive() or handoff.abandoned(now):
+                del serving[plan_id]
+        if serving:
+            last_work = now
+        if processes.waiting:
+            processes.scan()
+        if closing and not serving:
+            return 0
+        if not closing and (now - last_work > idle or now - born > MAX_LIFE):
+            close(folder)
+            closing = True  # one more look at the folder: a plan handed over just before
+            continue
+        time.sleep(SCAN if processes.waiting else POLL)
 
 
 if __name__ == "__main__":

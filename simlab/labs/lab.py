@@ -14,17 +14,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
 from simlab.engines.client import ContainerSpec, Engine, ExecResult
-from simlab.errors import Cancelled, InputError, NameTaken, PrivilegedRefused, SimlabError
+from simlab.errors import Cancelled, EngineError, InputError, NameTaken, PrivilegedRefused, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.fabric import (INFRA_IMAGE, helper_image, plan_fabric, remove_stale_helpers, start_helper,
-                           switched_segments, wire)
+from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
+                                start_helper, switched_segments, wire)
 from simlab.labs.security import HOST_CAPS, host_options, isolation, share_sysfs
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
@@ -98,9 +99,10 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
     if not valid_name(name, MAX_LAB_NAME):
         raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-' (at most {MAX_LAB_NAME}), "
                          f"starting with a letter or digit")
-    existing = engine.containers({LABEL_LAB: None})
-    remove_stale_helpers(engine, [c for c in existing if c.labels.get(LABEL_ROLE) == "fabric"], time.time())
-    taken = {c.labels.get(LABEL_LAB) for c in existing}
+    existing = engine.containers({LABEL_ROLE: None})  # labs and fabric helpers, in one call
+    helpers = [c for c in existing if c.labels.get(LABEL_ROLE) == "fabric"]
+    remove_stale_helpers(engine, helpers, time.time())
+    taken = {c.labels[LABEL_LAB] for c in existing if LABEL_LAB in c.labels}
     run_id = run_id or new_run_id()
     for attempt in range(NAME_ATTEMPTS):
         lab_name = name if attempt == 0 else f"{name}-{uuid.uuid4().hex[:6]}"
@@ -111,7 +113,7 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
                                  f"if it is one you left")
             continue
         try:
-            return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel)
+            return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel, shared_helper(helpers))
         except NameTaken:
             if exact:
                 raise NameTaken(f"another run is starting a lab named {name} at this moment; "
@@ -120,27 +122,34 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
 
 
 def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emit, privileged: bool,
-           file: str, cancel: threading.Event | None) -> Lab:
+           file: str, cancel: threading.Event | None, helper: str | None) -> Lab:
+    """Create every container (and a fabric helper if the engine has none running), hand the
+    wiring plan to the helper, then start the containers: the helper wires each link as soon
+    as both its ends run, while the engine starts the rest."""
     lab = Lab(name, engine)
     started = time.monotonic()
+    new_helper = partial(start_helper, engine, {LABEL_ROLE: "fabric"}, emit)
+    wiring: Future | None = None
     try:
-        start_helper_named = partial(start_helper, engine, helper_image(engine, emit), labels=_labels(
-            name, "-fabric", "fabric", run_id, file))
-        host_pids, switch_pids, helper = _start_nodes(engine, topology, lab, run_id, privileged, file, emit,
-                                                      partial(start_helper_named, name=container_name(name, "-fabric")))
+        nodes, hosts, switches, helper = _create_nodes(engine, topology, lab, run_id, privileged, file,
+                                                       helper or new_helper)
+        plan = plan_fabric(topology, hosts, switches)
+        emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
+        wiring = _in_background(partial(wire, engine, helper, plan, new_helper))
+        run_parallel(partial(_start_node, engine, emit, name), nodes)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
-        emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
-        if isolation(engine.security_options()):  # before wiring: the helper ends once it has wired
-            share_sysfs(engine, helper, list(host_pids.values()))
-        wire(engine, helper, plan_fabric(topology, host_pids, switch_pids),
-             partial(start_helper_named, name=container_name(name, "-fabric2")))
-        # The helper removes itself once simlab has its answer. Setup commands can take long:
-        # on Ctrl-C do not wait for them, the rollback removes their containers, which ends them.
+        helper, pids = _wired(wiring, plan)
+        if isolation(engine.security_options()):
+            share_sysfs(engine, helper, [pids[container] for container in hosts.values()])
+        # Setup commands can take long: on Ctrl-C do not wait for them, the rollback removes
+        # their containers, which ends them.
         tasks = [partial(_run_setup, lab, host, emit) for host in topology.hosts.values() if host.setup]
         run_parallel(lambda task: task(), tasks, wait_on_error=False)
     except BaseException:
         emit(Event("lab.rollback", "removing what was started", name))
+        if wiring is not None and not wiring.done():
+            cancel_plan(engine, helper, plan)
         remove_run(engine, run_id, name, emit)
         raise
     emit(Event("lab.up", f"lab {name} is up: {len(topology.hosts)} host(s) in "
@@ -148,26 +157,51 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
     return lab
 
 
-def _start_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, privileged: bool, file: str,
-                 emit: Emit, start_fabric_helper: Callable[[], str]) -> tuple[dict[str, int], dict[str, int], str]:
-    """Create and start, all at once, the hosts (into ``lab.containers``), a switch per
-    shared segment and the fabric helper. Return the PIDs of hosts and of switches (by
-    segment) and the helper's id."""
+def _wired(wiring: Future, plan: dict) -> tuple[str, dict[str, int]]:
+    """The helper that wired the lab and the containers' PIDs, once every container runs:
+    within the plan's limit (the helper bounds itself the same way)."""
+    try:
+        return wiring.result(timeout=plan["limit"] + 10)
+    except FutureTimeout:
+        raise EngineError(f"wiring the lab failed: the fabric helper gave no answer within {plan['limit']:g} s "
+                          f"of the containers' start") from None
+
+
+def _in_background(task: Callable[[], T]) -> Future:
+    """Run ``task`` in a thread of its own (a daemon: it never holds the process up)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(task())
+        except BaseException as exc:
+            future.set_exception(exc)
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def _create_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, privileged: bool, file: str,
+                  helper: str | Callable[[], str]
+                  ) -> tuple[list[tuple[str, ContainerSpec]], dict[str, str], dict[str, str], str]:
+    """Create, all at once, the hosts (into ``lab.containers``) and a switch per shared
+    segment, and start a fabric helper when ``helper`` is a way to start one. Return every
+    container made (id and spec), the container of each host and of each switch (by
+    segment), and the helper's id."""
     names = host_entries(topology)
     hosts = [_host_spec(lab.name, host, privileged, run_id, file, names) for host in topology.hosts.values()]
     switched = switched_segments(topology)
     switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                               _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
-    tasks = [partial(_create_and_start, engine, spec, emit, lab.name) for spec in hosts + switches]
-    *started, helper = run_parallel(lambda task: task(), [*tasks, start_fabric_helper])
-    lab.containers.update((host, container_id) for host, (container_id, _) in zip(topology.hosts, started))
-    pids = [pid for _, pid in started]
-    return dict(zip(topology.hosts, pids)), dict(zip(switched, pids[len(hosts):])), helper
+    tasks = [partial(engine.create, spec) for spec in hosts + switches]
+    tasks.append(helper if callable(helper) else lambda: helper)
+    *created, helper_id = run_parallel(lambda task: task(), tasks)
+    lab.containers.update(zip(topology.hosts, created))
+    nodes = list(zip(created, hosts + switches))
+    return nodes, dict(zip(topology.hosts, created)), dict(zip(switched, created[len(hosts):])), helper_id
 
 
-def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str) -> tuple[str, int]:
-    """Create and start a container; return its id and the PID of its main process."""
-    container_id = engine.create(spec)
+def _start_node(engine: Engine, emit: Emit, lab: str, node: tuple[str, ContainerSpec]) -> None:
+    container_id, spec = node
     try:
         engine.start(container_id, spec.name, spec.privileged)
     except PrivilegedRefused as exc:
@@ -175,7 +209,6 @@ def _create_and_start(engine: Engine, spec: ContainerSpec, emit: Emit, lab: str)
                                 f"unconfined, writable /proc/sys/net) runs every step of the shipped "
                                 f"scenarios.") from None
     emit(Event("lab.node_started", f"started {spec.name}", lab))
-    return container_id, engine.pid(container_id)
 
 
 def host_entries(topology: Topology) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simlab.errors import EngineError, InputError
+from simlab.errors import EngineError
 from simlab.model.problems import Problems
 from simlab.model.topology import DEFAULT_IMAGE
 from simlab.model.yamlsource import load_yaml

@@ -54,7 +54,7 @@ class TerminalProgress:
         shown = [c for c in changes if c.what != "host"]
         if not shown:
             return
-        self.line(f"      changed in the lab:", dim=True)
+        self.line("      changed in the lab:", dim=True)
         for change in shown:
             color = "green" if change.added else "red"
             self.line(f"        {paint(change.text(), self.color, fg=color)}")
