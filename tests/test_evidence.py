@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 
-from simlab.checks.capture import Evidence, Spot, parse_packets
+from simlab.checks.capture import Capture, Evidence, Spot, parse_packets
 
 from conftest import DATA, simlab
 
 EVIDENCE = DATA / "evidence"
 TCPDUMP = """\
-ARP, Request who-has 10.2.0.2 tell 10.2.0.1, length 28
-IP 10.1.0.2 > 10.2.0.2: ICMP echo request, id 2869, seq 1, length 64
-IP 10.1.0.2.40950 > 10.2.0.2.5353: UDP, length 1
-IP 10.2.0.2 > 10.1.0.2: ICMP 10.2.0.2 udp port 5353 unreachable, length 37
-IP 10.1.0.2.58540 > 10.2.0.2.80: tcp 0
+1764600000.000001 ARP, Request who-has 10.2.0.2 tell 10.2.0.1, length 28
+1764600000.100000 IP 10.1.0.2 > 10.2.0.2: ICMP echo request, id 2869, seq 1, length 64
+1764600000.200000 IP 10.1.0.2.40950 > 10.2.0.2.5353: UDP, length 1
+1764600000.300000 IP 10.2.0.2 > 10.1.0.2: ICMP 10.2.0.2 udp port 5353 unreachable, length 37
+1764600000.400000 IP 10.1.0.2.58540 > 10.2.0.2.80: tcp 0
 """
 
 
@@ -31,6 +31,15 @@ def test_tcpdump_lines_become_packets():
     assert not Evidence(spot, seen=False, proto="tcp").holds(packets)
     assert not Evidence(Spot("b", "eth1"), proto="tcp").holds(packets)  # another interface saw nothing
     assert str(Spot("gw", "veth-red", "red")) == "gw/red:veth-red"
+    assert packets[0].line == "IP 10.1.0.2 > 10.2.0.2: ICMP echo request, id 2869, seq 1, length 64"
+
+
+def test_only_packets_from_the_probe_on_count():
+    """A capture may start while the step before runs: its packets before the probe's start
+    are left out."""
+    capture = Capture(Spot("b", "eth0"), "/tmp/x", packets=parse_packets(Spot("b", "eth0"), TCPDUMP))
+    assert [p.proto for p in capture.since(1764600000.25)] == ["icmp", "tcp"]
+    assert len(capture.since(None)) == 4
 
 
 def test_nat_shows_in_the_packets(engine, lab_name, no_leftovers, tmp_path):

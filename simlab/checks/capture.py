@@ -4,7 +4,9 @@ A capture starts detached on its host (or namespace) and the start returns only
 once tcpdump says "listening on", so the probe cannot run before it; it is
 stopped with SIGINT after the probe, and the stop returns once tcpdump has
 printed its closing statistics, so every packet it read has been written.
-``--immediate-mode`` hands each packet to tcpdump as it arrives.
+``--immediate-mode`` hands each packet to tcpdump as it arrives. Packets carry
+the kernel's timestamp (``-tt``): what counts is what crossed a spot from the
+probe's start on, so a capture may start early (while the step before runs).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 PROTOS = ("icmp", "tcp", "udp")
-LINE = re.compile(r"\bIP (\S+) > (\S+): (.*)$")
-POLLS = 250  # 0.02 s apart: tcpdump has 5 s to start or to stop
+LINE = re.compile(r"^(\d+\.\d+) .*?\bIP (\S+) > (\S+): (.*)$")
+POLLS = 1000  # 0.005 s apart: tcpdump has 5 s to start or to stop
+CAPTURE_TIMEOUT = 15  # seconds for a capture's start or stop command
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,21 @@ class Packet:
     src: str
     dst: str
     proto: str
-    line: str
+    line: str  # as tcpdump printed it, without the timestamp
+    time: float = 0.0  # seconds since the epoch, by the engine's kernel
 
     def __str__(self) -> str:
         return f"{self.spot}  {self.line}"
 
 
-class Runs(Protocol):
-    """What captures need of a lab: a command on a host (lab.Lab.exec)."""
+class Shell(Protocol):
+    def run(self, command: str, netns: str | None = None, timeout: float = 60.0): ...
 
-    def exec(self, host: str, command: str, netns: str | None = None): ...
+
+class Runs(Protocol):
+    """What captures need of a lab: the shell of a host (labs.lab.Lab.shell)."""
+
+    def shell(self, host: str) -> Shell: ...
 
 
 @dataclass
@@ -86,6 +94,10 @@ class Capture:
     pid: str = ""
     packets: list[Packet] = field(default_factory=list)
     error: str = ""
+
+    def since(self, started: float | None) -> list[Packet]:
+        """The packets from ``started`` on (all of them when None)."""
+        return [p for p in self.packets if started is None or p.time >= started]
 
 
 def start_captures(lab: Runs, spots: list[Spot]) -> list[Capture]:
@@ -111,12 +123,12 @@ def _each(fn, captures: list[Capture]) -> None:
 
 def _start(lab: Runs, capture: Capture) -> None:
     out, err = f"{capture.path}.out", f"{capture.path}.err"
-    command = (f": >{out}; : >{err}; setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -t -l -U --immediate-mode "
+    command = (f": >{out}; : >{err}; setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -tt -l -U --immediate-mode "
                f">{out} 2>{err} </dev/null & pid=$!; i=0; "
                f"until grep -qs 'listening on' {err}; do "
                f"kill -0 $pid 2>/dev/null && [ $i -lt {POLLS} ] || {{ cat {err}; exit 1; }}; "
-               f"i=$((i+1)); sleep 0.02; done; echo $pid")
-    done = lab.exec(capture.spot.host, command, capture.spot.netns)
+               f"i=$((i+1)); sleep 0.005; done; echo $pid")
+    done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
     if done.exit_code == 0 and done.output.strip().isdigit():
         capture.pid = done.output.strip()
     else:
@@ -126,24 +138,24 @@ def _start(lab: Runs, capture: Capture) -> None:
 def _stop(lab: Runs, capture: Capture) -> None:
     out, err = f"{capture.path}.out", f"{capture.path}.err"
     command = (f"kill -INT {capture.pid}; i=0; "
-               f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.02; done; "
+               f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
                f"cat {out}; rm -f {out} {err}")
-    done = lab.exec(capture.spot.host, command, capture.spot.netns)
+    done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
     capture.packets = parse_packets(capture.spot, done.output)
 
 
 def parse_packets(spot: Spot, output: str) -> list[Packet]:
-    """IPv4 packets from tcpdump -nn -q -t lines (ARP and others are left out)."""
+    """IPv4 packets from tcpdump -nn -q -tt lines (ARP and others are left out)."""
     packets = []
     for line in output.splitlines():
-        found = LINE.search(line)
+        found = LINE.search(line.strip())
         if not found:
             continue
-        src, dst, rest = found.groups()
+        stamp, src, dst, rest = found.groups()
         dst = dst.rstrip(":")
         proto = "icmp" if rest.startswith("ICMP") else "udp" if rest.startswith("UDP") else \
             "tcp" if rest.startswith("tcp") else "other"
         if proto in ("tcp", "udp"):
             src, dst = src.rpartition(".")[0], dst.rpartition(".")[0]
-        packets.append(Packet(spot, src, dst, proto, line.strip()))
+        packets.append(Packet(spot, src, dst, proto, line.strip()[len(stamp):].strip(), float(stamp)))
     return packets

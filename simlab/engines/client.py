@@ -39,6 +39,7 @@ EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output befo
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
 EXEC_START = {"Tty": False, "Detach": False}
 LIVENESS_POLL = 1.0
+SEND_TIMEOUT = 30.0  # seconds to write to an exec's input (a pipe the engine drains)
 DRAIN = 0.3
 EXEC_ATTEMPTS = 3
 NOT_STARTED = 126  # the exit code of an exec whose process the runtime could not start
@@ -299,6 +300,46 @@ class Engine:
         reader = _ExecReader(self._api, exec_id, sock, doing, idle_timeout, _already_read(response))
         return reader.chunks(), reader.exit_code
 
+    def open_session(self, container_id: str, argv: list[str], env: dict[str, str] | None = None) -> ExecSession:
+        """Start argv with its standard input open (see ExecSession)."""
+        doing = f"running {argv[0]} in {container_id[:12]}"
+        with _calling(doing):
+            exec_id = self._api.exec_create(container_id, argv, environment=env, stdin=True)["Id"]
+            response = self._api._post_json(self._api._url("/exec/{0}/start", exec_id), data=EXEC_START,
+                                            headers=UPGRADE, stream=True)
+            sock = self._api._get_raw_response_socket(response)
+        return ExecSession(_ExecReader(self._api, exec_id, sock, doing, EXEC_TIMEOUT, _already_read(response)))
+
+
+class ExecSession:
+    """A long-lived exec whose standard input stays open: a caller writes to it and reads its
+    output a part at a time (``output`` continues one stream), with the same deadlines as any
+    exec. It ends when its process does, or when ``close`` closes its input."""
+
+    def __init__(self, reader: _ExecReader) -> None:
+        self._reader = reader
+        self._chunks = reader.chunks()
+
+    def send(self, data: bytes) -> None:
+        self._reader.send(data)
+
+    def output(self, idle_timeout: float | None) -> Iterator[tuple[bytes | None, bytes | None]]:
+        """The stream from where the last reader stopped; EngineTimeout after ``idle_timeout``
+        seconds without output while the process runs."""
+        self._reader.idle_timeout = idle_timeout
+        return self._chunks
+
+    def exit_code(self) -> int:
+        return self._reader.exit_code()
+
+    def close(self) -> None:
+        """Close the exec's input and stream (from any thread: a reader there sees the end)."""
+        self._reader.close()
+        try:
+            self._chunks.close()
+        except ValueError:  # being read in another thread, which now sees the closed socket
+            pass
+
 
 class _ExecReader:
     """Reads an exec's multiplexed stream (8-byte frame headers) with deadlines of its own:
@@ -306,7 +347,7 @@ class _ExecReader:
 
     def __init__(self, api: docker.APIClient, exec_id: str, sock: object, doing: str,
                  idle_timeout: float | None, early: bytes = b"") -> None:
-        self._api, self._exec_id, self._doing, self._idle_timeout = api, exec_id, doing, idle_timeout
+        self._api, self._exec_id, self._doing, self.idle_timeout = api, exec_id, doing, idle_timeout
         self._holder = sock  # keeps the HTTP response (and so the socket) from being collected
         self._sock = sock._sock if isinstance(sock, socket.SocketIO) else sock
         self._code: int | None = None
@@ -323,12 +364,19 @@ class _ExecReader:
                     return
                 pending += data
         finally:
-            self._close()
+            self.close()
 
     def exit_code(self) -> int:
         if self._code is None:
             self._code = self._inspect()[1]
         return self._code
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._sock.settimeout(SEND_TIMEOUT)
+            self._sock.sendall(data)
+        except OSError as exc:
+            raise _engine_error(self._doing, exc) from None
 
     def _receive(self) -> bytes:
         """The next bytes of the stream; b"" once it has ended (closed, or the command is over)."""
@@ -350,8 +398,8 @@ class _ExecReader:
             if not running:
                 self._code, ended_at = code, time.monotonic()
                 continue
-            if self._idle_timeout is not None and time.monotonic() - quiet_since > self._idle_timeout:
-                raise EngineTimeout(f"{self._doing} gave no output for {self._idle_timeout:g} s; gave up")
+            if self.idle_timeout is not None and time.monotonic() - quiet_since > self.idle_timeout:
+                raise EngineTimeout(f"{self._doing} gave no output for {self.idle_timeout:g} s; gave up")
 
     def _inspect(self) -> tuple[bool, int]:
         """(still running, exit code); an exec whose container is gone has ended."""
@@ -364,7 +412,7 @@ class _ExecReader:
         code = state.get("ExitCode")
         return bool(state.get("Running")), UNKNOWN_EXIT if code is None else int(code)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         for closable in (self._sock, self._holder):
             try:
                 closable.close()

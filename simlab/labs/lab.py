@@ -27,6 +27,7 @@ from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
                                 start_helper, switched_segments, wire)
 from simlab.labs.security import HOST_CAPS, host_options, isolation, share_sysfs
+from simlab.labs.shell import HostShell
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -41,6 +42,8 @@ LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start ma
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.icmp_ratelimit": "0"}
 
 MAX_PARALLEL = 8  # engine calls at once: more only queue up in the engine
+SETUP_TIMEOUT = 120  # seconds a host's setup command may take
+SHELL_ENV = {"LC_ALL": "C"}  # the hosts' shells: probes read the English messages of ping and friends
 NAME_ATTEMPTS = 5  # names tried when another run takes the chosen one at the same moment
 # Signals that end simlab the way Ctrl-C does: `kill`, a CI timeout, a closed terminal or ssh.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -59,6 +62,18 @@ class Lab:
     name: str
     engine: Engine
     containers: dict[str, str] = field(default_factory=dict)
+    _shells: dict[str, HostShell] = field(default_factory=dict, repr=False)
+
+    def shell(self, host: str) -> HostShell:
+        """The long-lived shell of ``host`` that steps, captures and setup share (see shell.py)."""
+        if host not in self._shells:
+            self._shells[host] = HostShell(self.engine, self.container(host), SHELL_ENV)
+        return self._shells[host]
+
+    def close_shells(self) -> None:
+        """End every host's shell: a lab kept after a run keeps no simlab process."""
+        for shell in self._shells.values():
+            shell.close()
 
     def container(self, host: str) -> str:
         if host not in self.containers:
@@ -135,7 +150,7 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
                                                        helper or new_helper)
         plan = plan_fabric(topology, hosts, switches)
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
-        wiring = _in_background(partial(wire, engine, helper, plan, new_helper))
+        wiring = in_background(partial(wire, engine, helper, plan, new_helper))
         run_parallel(partial(_start_node, engine, emit, name), nodes)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
@@ -167,7 +182,7 @@ def _wired(wiring: Future, plan: dict) -> tuple[str, dict[str, int]]:
                           f"of the containers' start") from None
 
 
-def _in_background(task: Callable[[], T]) -> Future:
+def in_background(task: Callable[[], T]) -> Future:
     """Run ``task`` in a thread of its own (a daemon: it never holds the process up)."""
     future: Future = Future()
 
@@ -243,8 +258,8 @@ def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str,
 
 
 def _run_setup(lab: Lab, host: Host, emit: Emit) -> None:
-    for command in host.setup:  # few and short: one exec each keeps their errors apart
-        result = lab.exec(host.name, command)
+    for command in host.setup:  # few and short: one at a time keeps their errors apart
+        result = lab.shell(host.name).run(command, timeout=SETUP_TIMEOUT)
         if result.exit_code != 0:
             raise InputError(f"setup of host {host.name} failed: `{command}` exited {result.exit_code}: "
                              f"{result.output.strip()}")

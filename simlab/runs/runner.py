@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -32,7 +33,7 @@ from simlab.checks.trace import classify_trace
 from simlab.engines.client import Engine
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.lab import Lab, new_run_id, remove_run, start_lab
+from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_lab
 from simlab.results import ScenarioResult, StepResult
 from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
 
@@ -87,6 +88,8 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
             if timer.fired:
                 result.stopped, result.error = f"timed out after {timeout:g}s", None
         result.kept = lab is not None and keep and not result.stopped.startswith("timed out")
+        if lab is not None:
+            lab.close_shells()
         if not result.kept:  # by this start's id: whatever it made, even if start_lab never returned
             _remove_lab(engine, run_id, result, emit, announce=lab is not None)
         result.duration = time.monotonic() - started
@@ -128,36 +131,75 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                cancel: threading.Event, default_timeout: float, watch: StepWatch | None = None) -> None:
     steps = scenario.steps
     position, stopped = 0, False
+    early: dict[int, Early] = {}  # captures started while the batch before their step ran
     if watch is not None:
         watch(lab, 0, None)
-    while position < len(steps) and not stopped and not cancel.is_set():
-        batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
-        for offset, step in enumerate(batch):
-            index = position + offset + 1
-            emit(Event("step.start", step.title, lab.name, payload=(index, step)))
-            if pause is not None:
-                pause(index, step)
-            if offset == 0:
-                captures = start_captures(lab, _spots(step))  # before the batch: its step is the probe
-                runs = run_batch(lab, batch[0].host, batch, default_timeout, watch.after_step if watch else None)
+    try:
+        while position < len(steps) and not stopped and not cancel.is_set():
+            batch = steps[position:position + 1] if pause else _same_host_run(steps, position)
+            for offset, step in enumerate(batch):
+                index = position + offset + 1
+                emit(Event("step.start", step.title, lab.name, payload=(index, step)))
+                if pause is not None:
+                    pause(index, step)
+                if offset == 0:
+                    captures = _captures_for(lab, step, early.pop(position, None))  # before its batch
+                    if pause is None:
+                        _start_early(lab, scenario, position + len(batch), early)
+                    runs = run_batch(lab, batch[0].host, batch, default_timeout, watch.after_step if watch else None)
+                try:
+                    run = next(runs, None)  # the batch runs while we wait here
+                    step_result = judge(index, run or StepRun(step), default_timeout)
+                    if not step_result.passed and step.within is not None and run is not None:
+                        step_result = _retry(lab, index, step, step_result, cancel, default_timeout)
+                finally:
+                    stop_captures(lab, captures)
+                if step.evidence:
+                    judge_evidence(step_result, step.evidence, captures, run.clock if run else None)
+                result.steps.append(step_result)
+                emit(Event("step.done", step.title, lab.name, payload=step_result))
+                if watch is not None and run is not None:
+                    watch(lab, index, run)
+                if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
+                    stopped = True
+                    break
+            position += offset + 1
+    finally:
+        for unused in early.values():  # their step never ran: stop their tcpdumps
             try:
-                run = next(runs, None)  # the batch runs while we wait here
-                step_result = judge(index, run or StepRun(step), default_timeout)
-                if not step_result.passed and step.within is not None and run is not None:
-                    step_result = _retry(lab, index, step, step_result, cancel, default_timeout)
-            finally:
-                stop_captures(lab, captures)
-            if step.evidence:
-                judge_evidence(step_result, step.evidence, captures)
-            result.steps.append(step_result)
-            emit(Event("step.done", step.title, lab.name, payload=step_result))
-            if watch is not None and run is not None:
-                watch(lab, index, run)
-            if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
-                stopped = True
-                break
-        position += offset + 1
+                stop_captures(lab, unused.captures.result(timeout=60))
+            except Exception:  # noqa: BLE001 - they never started, or the lab is gone: its removal ends them
+                pass
     result.steps += [_skipped(i, step) for i, step in enumerate(steps[position:], position + 1)]
+
+
+class Early:
+    """Captures of a step started while the batch before it runs (see _start_early)."""
+
+    def __init__(self, spots: list[Spot], captures: Future) -> None:
+        self.spots, self.captures = spots, captures
+
+
+def _start_early(lab: Lab, scenario: Scenario, position: int, early: dict[int, Early]) -> None:
+    """Start, in the background, the captures of the step at ``position`` if it has packet
+    evidence, at spots that surely exist already (interfaces the fabric made, on hosts other
+    than the one the batch before runs on, whose shell is busy): its packets count from its
+    probe's start, so nothing the batch before sends is judged."""
+    if position >= len(scenario.steps) or not scenario.steps[position].evidence:
+        return
+    wired = {(end.host, end.interface) for end in scenario.topology.wired_interfaces()}
+    busy = scenario.steps[position - 1].host
+    spots = [spot for spot in _spots(scenario.steps[position])
+             if spot.netns is None and spot.host != busy and (spot.host, spot.iface) in wired]
+    if spots:
+        early[position] = Early(spots, in_background(lambda: start_captures(lab, spots)))
+
+
+def _captures_for(lab: Lab, step: Step, started: Early | None) -> list[Capture]:
+    """The captures of ``step``: those started early, and the rest started now."""
+    if started is None:
+        return start_captures(lab, _spots(step))
+    return started.captures.result() + start_captures(lab, [s for s in _spots(step) if s not in started.spots])
 
 
 RETRY_PAUSE = 0.2  # between attempts of a step with `within`: a refusal comes back at once
@@ -186,9 +228,11 @@ def _spots(step: Step) -> list[Spot]:
     return list(dict.fromkeys(evidence.spot for evidence in step.evidence))
 
 
-def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[Capture]) -> None:
-    """Add the packet evidence to a step's result: each expectation, and what was captured."""
-    packets = [packet for capture in captures for packet in capture.packets]
+def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[Capture],
+                   since: float | None = None) -> None:
+    """Add the packet evidence to a step's result: each expectation, and what was captured
+    from ``since`` (the probe's start, by the engine's clock) on."""
+    packets = [packet for capture in captures for packet in capture.since(since)]
     result.packets = [str(packet) for packet in packets]
     errors = [c.error for c in captures if c.error]
     wrong, counts = [], []

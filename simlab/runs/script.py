@@ -14,24 +14,23 @@ open, and one that blocks is ended at its limit.
 Records (one line each, the output base64-encoded):
     @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS OUTPUT_B64
     @@simlab after STEP OUTPUT_B64   (what the caller's after-step commands printed)
+    @@simlab clock STEP SECONDS      (the engine's clock as a step with packet evidence starts)
     @@simlab end STEP
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from simlab.checks import PING_ENV, ping_command
+from simlab.checks import ping_command
 from simlab.checks.connect import connect_command
 from simlab.checks.route import route_command
 from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
-from simlab.engines.client import EXEC_ATTEMPTS, never_started
 from simlab.labs.lab import Lab
 from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
@@ -76,6 +75,7 @@ class StepRun:
     step: Step
     commands: list[CommandRun] = field(default_factory=list)
     after: str | None = None  # output of the after-step commands, when the caller gave some
+    clock: float | None = None  # a step with packet evidence: when it started, by the engine's clock
 
 AfterStep = Callable[[Step], "str | None"]  # shell commands to run after a step, or None
 
@@ -149,6 +149,8 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
         ns = shlex.quote(step.netns or "")
         commands = step_commands(step)
         limit = f"{step_timeout(step, default_timeout):g}"
+        if step.evidence:  # its packets count from here (date costs a fork: only for these)
+            lines.append(f"printf '{MARK} clock {s} %s\\n' \"$(date +%s.%N)\"")
         for c, command in enumerate(commands):
             lines.append(f"run {ns} {shlex.quote(command)} {limit}; record {s} {c}")
             if isinstance(step, (RunStep, ServeStep)):
@@ -177,48 +179,29 @@ def _stop_unless_expected(step: RunStep | ServeStep, last: bool) -> str:
 
 def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT,
               after: AfterStep | None = None) -> Iterator[StepRun]:
-    """Run ``steps`` on ``host`` in one exec, yielding each StepRun as soon as it is done.
-    Every command ends within its step's limit, so the exec is given up (EngineTimeout) when
-    it stays silent longer than the longest limit and some slack."""
+    """Run ``steps`` on ``host`` in one script of its shell, yielding each StepRun as soon as it
+    is done. Every command ends within its step's limit, so the script is given up
+    (EngineTimeout) when it stays silent longer than the longest limit and some slack."""
     silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
-    argv = ["sh", "-c", batch_script(steps, default_timeout, after)]
     runs = [StepRun(step) for step in steps]
-    for attempt in range(EXEC_ATTEMPTS):
-        stream, exit_code = lab.engine.exec_stream(lab.container(host), argv, env=PING_ENV, idle_timeout=silence)
-        first, stream = _first_chunk(stream)
-        if not (first.startswith(b"OCI runtime exec failed") and never_started(exit_code(), first.decode())):
-            break  # else the runtime could not start the script (seen under heavy load): it never ran
-    pending = b""
     current = 0
-    for out, _err in itertools.chain([(first, None)], stream):
-        if not out:
-            continue
-        pending += out
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            kind, index, payload = _parse(line)
-            if kind == "cmd":
-                command, code, seconds, output = payload
-                runs[index].commands.append(
-                    CommandRun(step_commands(steps[index])[command], code, output, seconds))
-            elif kind == "after":
-                runs[index].after = payload
-            elif kind == "end":
-                current = index + 1
+    for line in lab.shell(host).lines(batch_script(steps, default_timeout, after), silence):
+        kind, index, payload = _parse(line)
+        if kind == "cmd":
+            command, code, seconds, output = payload
+            runs[index].commands.append(CommandRun(step_commands(steps[index])[command], code, output, seconds))
+        elif kind == "after":
+            runs[index].after = payload
+        elif kind == "clock":
+            runs[index].clock = payload
+        elif kind == "end":
+            current = index + 1
+            if current < len(runs):  # the last one once the script has ended: its shell is free then
                 yield runs[index]
-    if current < len(runs):
-        exit_code()  # an EngineError when the engine itself is gone, rather than a failed step
-        if runs[current].commands:
-            yield runs[current]  # the step the script stopped in
-
-
-def _first_chunk(stream: Iterator[tuple[bytes | None, bytes | None]]
-                 ) -> tuple[bytes, Iterator[tuple[bytes | None, bytes | None]]]:
-    """The first output of ``stream`` (b"" if none), and the rest of it."""
-    for out, err in stream:
-        if out or err:
-            return out or err or b"", stream
-    return b"", iter(())
+    if current == len(runs):
+        yield runs[-1]
+    elif runs[current].commands:
+        yield runs[current]  # the step the script stopped in
 
 
 def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
@@ -229,6 +212,8 @@ def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
         return "", -1, None
     if words[1] == "end":
         return "end", int(words[2]), None
+    if words[1] == "clock":
+        return "clock", int(words[2]), float(words[3]) if len(words) > 3 else None
     if words[1] == "after":
         return "after", int(words[2]), base64.b64decode(words[3] if len(words) > 3 else "").decode(errors="replace")
     _, _, step, command, code, millis, *encoded = words
