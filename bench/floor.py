@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 """The engine's own floor for bench/scale: N containers with a simlab host's options
 created and started (up) or found by label and removed (down) through the Docker API,
-8 at a time, no wiring at all.   floor.py up|down N PREFIX"""
+8 at a time, no wiring at all.   floor.py up|down N PREFIX
 
+The options are simlab's own (capabilities, security options, read-only paths, cgroup
+namespace, sysctls), which bench/scale passes as JSON in FLOOR_HOST (so that this
+process imports nothing but docker-py, as a bare script would)."""
+
+import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,11 +23,11 @@ def main() -> None:
                            timeout=300)
     with ThreadPoolExecutor(8) as pool:
         if action == "up":
+            options = json.loads(os.environ["FLOOR_HOST"])
             host_config = api.create_host_config(
-                network_mode="none", cap_add=["NET_ADMIN", "NET_RAW", "SYS_ADMIN"],
-                security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-                sysctls={"net.ipv4.ip_forward": "0"})
-            host_config["MaskedPaths"], host_config["ReadonlyPaths"] = [], []
+                network_mode="none", cap_add=options["cap_add"], cap_drop=options["cap_drop"],
+                security_opt=options["security_opt"], cgroupns=options["cgroupns"], sysctls=options["sysctls"])
+            host_config["ReadonlyPaths"] = options["readonly_paths"]
 
             def up(i: int) -> None:
                 name = f"{prefix}-h{i}"

@@ -55,6 +55,8 @@ MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
 WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the process (SIGALRM)
 READ_WAIT = 10  # seconds for simlab to read an answer
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+SETTLE = 120.0  # seconds after which a process that is not a container's `sleep` never becomes one
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -98,6 +100,11 @@ def index(ipr, name):
     return found[0]
 
 
+def _uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
 def _read(path):
     try:
         with open(path) as f:
@@ -135,13 +142,15 @@ class Processes:
 
     @staticmethod
     def _identify(pid):
-        """The container ids a process names; None while it may still become one (the
-        runtime's init before its exec); frozenset() when it is none of ours."""
-        comm = (_read(f"/proc/{pid}/comm") or "").strip()
-        if comm.startswith("runc"):
-            return None
+        """The container ids a process names; frozenset() when it is none of ours; None while
+        it is young and not yet ``sleep`` (a runtime's init waits, under load for seconds,
+        before it execs the container's command), to look at again."""
+        stat = _read(f"/proc/{pid}/stat") or ""
+        comm, _, rest = stat.partition("(")[2].rpartition(")")
         if comm != "sleep":
-            return frozenset()
+            fields = rest.split()
+            started = int(fields[19]) / CLOCK_TICKS if len(fields) > 19 else 0.0
+            return None if _uptime() - started < SETTLE else frozenset()
         text = (_read(f"/proc/{pid}/cgroup") or "") + "".join(
             line for line in (_read(f"/proc/{pid}/mountinfo") or "").splitlines(True) if "containers/" in line)
         return frozenset(CONTAINER_ID.findall(text))

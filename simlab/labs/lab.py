@@ -105,8 +105,9 @@ def new_run_id() -> str:
 
 def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore,
               privileged: bool = False, file: str = "", cancel: threading.Event | None = None,
-              exact: bool = True, run_id: str | None = None) -> Lab:
+              exact: bool = True, run_id: str | None = None, shells: Iterable[str] = ()) -> Lab:
     """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
+    The hosts in ``shells`` (those a run's steps use) get their shell as soon as they run.
     ``cancel`` set from another thread stops the start (after the containers it is creating).
     With ``exact`` False, ``name`` is a base: the lab gets it if free, else it plus a suffix,
     and a name that another run claims at the same moment makes this one take another.
@@ -128,7 +129,8 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
                                  f"if it is one you left")
             continue
         try:
-            return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel, shared_helper(helpers))
+            return _start(engine, topology, lab_name, run_id, emit, privileged, file, cancel, shared_helper(helpers),
+                          {*shells, *(host.name for host in topology.hosts.values() if host.setup)})
         except NameTaken:
             if exact:
                 raise NameTaken(f"another run is starting a lab named {name} at this moment; "
@@ -137,7 +139,7 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
 
 
 def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emit, privileged: bool,
-           file: str, cancel: threading.Event | None, helper: str | None) -> Lab:
+           file: str, cancel: threading.Event | None, helper: str | None, shells: set[str]) -> Lab:
     """Create every container (and a fabric helper if the engine has none running), hand the
     wiring plan to the helper, then start the containers: the helper wires each link as soon
     as both its ends run, while the engine starts the rest."""
@@ -151,7 +153,7 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
         plan = plan_fabric(topology, hosts, switches)
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
         wiring = in_background(partial(wire, engine, helper, plan, new_helper))
-        run_parallel(partial(_start_node, engine, emit, name), nodes)
+        run_parallel(partial(_start_node, lab, emit, shells), nodes)
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         helper, pids = _wired(wiring, plan)
@@ -163,6 +165,7 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
         run_parallel(lambda task: task(), tasks, wait_on_error=False)
     except BaseException:
         emit(Event("lab.rollback", "removing what was started", name))
+        lab.close_shells()
         if wiring is not None and not wiring.done():
             cancel_plan(engine, helper, plan)
         remove_run(engine, run_id, name, emit)
@@ -215,15 +218,20 @@ def _create_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, pri
     return nodes, dict(zip(topology.hosts, created)), dict(zip(switched, created[len(hosts):])), helper_id
 
 
-def _start_node(engine: Engine, emit: Emit, lab: str, node: tuple[str, ContainerSpec]) -> None:
+def _start_node(lab: Lab, emit: Emit, shells: set[str], node: tuple[str, ContainerSpec]) -> None:
+    """Start a container; open its host's shell when a step or setup command will need it
+    (the exec that costs, while the engine still starts the rest and the fabric wires)."""
     container_id, spec = node
     try:
-        engine.start(container_id, spec.name, spec.privileged)
+        lab.engine.start(container_id, spec.name, spec.privileged)
     except PrivilegedRefused as exc:
         raise PrivilegedRefused(f"{exc} simlab's default (capabilities {', '.join(HOST_CAPS)}, apparmor "
                                 f"unconfined, writable /proc/sys/net) runs every step of the shipped "
                                 f"scenarios.") from None
-    emit(Event("lab.node_started", f"started {spec.name}", lab))
+    emit(Event("lab.node_started", f"started {spec.name}", lab.name))
+    host = spec.labels.get(LABEL_NODE)
+    if spec.labels.get(LABEL_ROLE) == "host" and host in shells:
+        lab.shell(host).open()
 
 
 def host_entries(topology: Topology) -> list[str]:

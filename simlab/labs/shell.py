@@ -82,6 +82,12 @@ class HostShell:
             raise EngineError(f"the shell of container {self._container[:12]} ended before `{command}` did")
         return result
 
+    def open(self) -> None:
+        """Start the shell now (it is otherwise started by its first script)."""
+        with self._lock:
+            if self._session is None:
+                self._open()
+
     def close(self) -> None:
         """End the shell (a script running in another thread ends with it)."""
         self._drop()

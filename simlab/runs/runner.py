@@ -71,7 +71,7 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
     lab = None
     try:
         lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
-                        cancel, exact=exact_name, run_id=run_id)
+                        cancel, exact=exact_name, run_id=run_id, shells={step.host for step in scenario.steps})
         result.lab = lab.name
         _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default, watch)
     except KeyboardInterrupt:
