@@ -47,8 +47,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 CLONE_NEWNET = 0x40000000
 LOOPBACK = 1  # lo is the first device of every network namespace
-POLL = 0.005  # seconds between looks at the hand-off folder
-SCAN = 0.01  # seconds between scans of /proc while a plan waits for its containers
+POLL = 0.01  # seconds between looks at the hand-off folder
+SCAN = 0.02  # seconds between scans of /proc while a plan waits for its containers
 IDLE = 30.0  # seconds without a plan before the helper ends (simlab passes its own)
 STALL = 60.0  # seconds a plan waits for the next of its containers to come up
 MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
@@ -56,6 +56,8 @@ WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the proc
 READ_WAIT = 10  # seconds for simlab to read an answer
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
 SETTLE = 120.0  # seconds after which a process that is not a container's `sleep` never becomes one
+RUNTIME_INIT = ("runc:", "crun")  # a runtime's init, which becomes the container's command
+STARTING = frozenset({"starting"})
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -121,20 +123,32 @@ class Processes:
 
     def __init__(self):
         self._containers = {}  # pid -> container ids it names (empty: not a lab container)
+        self._young = {}  # pid -> (when to look again, the wait after that): not yet settled
         self._changed = threading.Condition()
         self.waiting = 0  # builds waiting for a container's process (changed under _changed)
 
     def scan(self):
+        """Look at the processes that are new since the last scan, and again at young ones
+        that were not yet their container's ``sleep`` (each less often as it ages: a runtime's
+        init that waits is looked at a few times, not at every scan)."""
         pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+        now = time.monotonic()
         known = dict(self._containers)
         for gone in known.keys() - pids:
             del known[gone]
+        for gone in self._young.keys() - pids:
+            del self._young[gone]
+        due = [pid for pid, (when, _) in self._young.items() if when <= now]
         found = False
-        for pid in pids - known.keys():
+        for pid in [*(pids - known.keys() - self._young.keys()), *due]:
             ids = self._identify(pid)
-            if ids is not None:
-                known[pid] = ids
-                found = found or bool(ids)
+            if ids is None or ids is STARTING:
+                wait = SCAN if ids is STARTING else self._young[pid][1] * 2 if pid in self._young else SCAN
+                self._young[pid] = (now + wait, min(wait, 1.0))
+                continue
+            self._young.pop(pid, None)
+            known[pid] = ids
+            found = found or bool(ids)
         self._containers = known  # replaced whole: readers in other threads see one or the other
         if found:
             with self._changed:
@@ -142,11 +156,14 @@ class Processes:
 
     @staticmethod
     def _identify(pid):
-        """The container ids a process names; frozenset() when it is none of ours; None while
-        it is young and not yet ``sleep`` (a runtime's init waits, under load for seconds,
-        before it execs the container's command), to look at again."""
+        """The container ids a process names; frozenset() when it is none of ours; STARTING
+        for a runtime's init (it waits, under load for seconds, before it execs the
+        container's command); None for another young process, to look at again now and then
+        (a runtime whose init is named otherwise)."""
         stat = _read(f"/proc/{pid}/stat") or ""
         comm, _, rest = stat.partition("(")[2].rpartition(")")
+        if comm.startswith(RUNTIME_INIT):
+            return STARTING  # about to exec the container's command: looked at on every scan
         if comm != "sleep":
             fields = rest.split()
             started = int(fields[19]) / CLOCK_TICKS if len(fields) > 19 else 0.0
