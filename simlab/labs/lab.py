@@ -147,13 +147,13 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
     started = time.monotonic()
     new_helper = partial(start_helper, engine, {LABEL_ROLE: "fabric"}, emit)
     wiring: Future | None = None
+    nodes = _Nodes(lab, emit, shells)
     try:
-        nodes, hosts, switches, helper = _create_nodes(engine, topology, lab, run_id, privileged, file,
-                                                       helper or new_helper)
+        hosts, switches, helper = nodes.create(topology, run_id, privileged, file, helper or new_helper)
         plan = plan_fabric(topology, hosts, switches)
         emit(Event("lab.wiring", f"wiring {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
         wiring = in_background(partial(wire, engine, helper, plan, new_helper))
-        run_parallel(partial(_start_node, lab, emit, shells), nodes)
+        nodes.started()
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         helper, pids = _wired(wiring, plan)
@@ -164,6 +164,7 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
         tasks = [partial(_run_setup, lab, host, emit) for host in topology.hosts.values() if host.setup]
         run_parallel(lambda task: task(), tasks, wait_on_error=False)
     except BaseException:
+        nodes.stop()
         emit(Event("lab.rollback", "removing what was started", name))
         lab.close_shells()
         if wiring is not None and not wiring.done():
@@ -198,24 +199,60 @@ def in_background(task: Callable[[], T]) -> Future:
     return future
 
 
-def _create_nodes(engine: Engine, topology: Topology, lab: Lab, run_id: str, privileged: bool, file: str,
-                  helper: str | Callable[[], str]
-                  ) -> tuple[list[tuple[str, ContainerSpec]], dict[str, str], dict[str, str], str]:
-    """Create, all at once, the hosts (into ``lab.containers``) and a switch per shared
-    segment, and start a fabric helper when ``helper`` is a way to start one. Return every
-    container made (id and spec), the container of each host and of each switch (by
-    segment), and the helper's id."""
-    names = host_entries(topology)
-    hosts = [_host_spec(lab.name, host, privileged, run_id, file, names) for host in topology.hosts.values()]
-    switched = switched_segments(topology)
-    switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
-                              _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
-    tasks = [partial(engine.create, spec) for spec in hosts + switches]
-    tasks.append(helper if callable(helper) else lambda: helper)
-    *created, helper_id = run_parallel(lambda task: task(), tasks)
-    lab.containers.update(zip(topology.hosts, created))
-    nodes = list(zip(created, hosts + switches))
-    return nodes, dict(zip(topology.hosts, created)), dict(zip(switched, created[len(hosts):])), helper_id
+class _Nodes:
+    """The lab's containers, created all at once (and the fabric helper started, when the
+    engine has none running), each started as soon as it is created: the creates come first
+    in the queue, so the wiring plan (which needs every id) goes out early."""
+
+    def __init__(self, lab: Lab, emit: Emit, shells: set[str]) -> None:
+        self.lab, self.emit, self.shells = lab, emit, shells
+        self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL)
+        self.starts: list[Future] = []
+        self._lock = threading.Lock()
+
+    def create(self, topology: Topology, run_id: str, privileged: bool, file: str,
+               helper: str | Callable[[], str]) -> tuple[dict[str, str], dict[str, str], str]:
+        """Create the hosts (into ``lab.containers`` as each is made) and a switch per shared segment; return
+        the container of each host and of each switch (by segment), and the helper's id."""
+        lab = self.lab
+        names = host_entries(topology)
+        hosts = [_host_spec(lab.name, host, privileged, run_id, file, names) for host in topology.hosts.values()]
+        switched = switched_segments(topology)
+        switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
+                                  _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
+        helper_future = self.pool.submit(helper if callable(helper) else lambda: helper)
+        created = [self.pool.submit(self._create, spec) for spec in hosts + switches]
+        ids = _results([*created, helper_future])
+        helper_id = ids.pop()
+        lab.containers = dict(zip(topology.hosts, ids))  # the same, in the file's order
+        return dict(zip(topology.hosts, ids)), dict(zip(switched, ids[len(hosts):])), helper_id
+
+    def _create(self, spec: ContainerSpec) -> str:
+        container_id = self.lab.engine.create(spec)
+        with self._lock:
+            if spec.labels[LABEL_ROLE] == "host":  # before its start, which may open its shell
+                self.lab.containers[spec.labels[LABEL_NODE]] = container_id
+            self.starts.append(self.pool.submit(_start_node, self.lab, self.emit, self.shells, (container_id, spec)))
+        return container_id
+
+    def started(self) -> None:
+        """Wait until every container has started."""
+        _results(self.starts)
+        self.pool.shutdown()
+
+    def stop(self) -> None:
+        """Cancel what has not begun and wait for what has, so that a rollback finds it all."""
+        with deferred_interrupts():  # a second Ctrl-C must not cut the wait short
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _results(futures: list[Future]) -> list:
+    """The futures' results, in order; the first error (as soon as there is one) raised."""
+    done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+    for future in done:
+        if future.exception() is not None:
+            raise future.exception()
+    return [future.result() for future in futures]
 
 
 def _start_node(lab: Lab, emit: Emit, shells: set[str], node: tuple[str, ContainerSpec]) -> None:

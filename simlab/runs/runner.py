@@ -85,6 +85,7 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
     finally:
         if timer is not None:
             timer.cancel()
+            timer.join()  # once it fired: its removal of the lab ends before this run does
             if timer.fired:
                 result.stopped, result.error = f"timed out after {timeout:g}s", None
         result.kept = lab is not None and keep and not result.stopped.startswith("timed out")
