@@ -200,35 +200,44 @@ class Build:
         self.created_up = set()  # (container, ifname) made up at creation
 
     def run(self):
+        """Build as the containers come: a switch's bridge once it runs, a veth once both its
+        ends run, a host's addresses and routes once all its veths are made."""
         plan = self.plan
-        wanted = {b["container"] for b in plan["bridges"]} | {h["container"] for h in plan["hosts"]} | {
-            v[end] for v in plan["veths"] for end in ("a", "b")}
-        bridges, veths, hosts = list(plan["bridges"]), list(plan["veths"]), list(plan["hosts"])
-        pids = {}
+        hosts = {h["container"]: h for h in plan["hosts"]}
+        bridges, touching, left = {}, {}, {}  # by container: its bridges, its veths, veths not made
+        for bridge in plan["bridges"]:
+            bridges.setdefault(bridge["container"], []).append(bridge)
+        for veth in plan["veths"]:
+            for end in {veth["a"], veth["b"]}:
+                touching.setdefault(end, []).append(veth)
+                left[end] = left.get(end, 0) + 1
+        wanted = set(hosts) | set(bridges) | set(touching)
+        pids, made, configured = {}, set(), set()
         with IPRoute() as home:  # the helper's own namespace: veths are made from here
-            while bridges or veths or hosts:
+            while len(pids) < len(wanted) or len(configured) < len(hosts):
                 found = self.processes.pids(wanted - pids.keys())
-                if found:
-                    pids.update(found)
-                    # containers still starting: wait on while they come; all up: the plan's limit
-                    self.expires = time.monotonic() + (self.limit if len(pids) == len(wanted) else self.stall)
-                ready_bridges = [b for b in bridges if b["container"] in pids]
-                ready_veths = [v for v in veths if v["a"] in pids and v["b"] in pids and (
-                    not v["a_master"] or v["a_master"] in self.bridges.get(v["a"], {}))]
-                for bridge in ready_bridges:
-                    self._bridge(bridge, pids)
-                for veth in ready_veths:
-                    self._veth(home, veth, pids)
-                bridges = [b for b in bridges if b not in ready_bridges]
-                veths = [v for v in veths if v not in ready_veths]
-                waiting_on = {v[end] for v in veths for end in ("a", "b")}
-                ready_hosts = [h for h in hosts if h["container"] in pids and h["container"] not in waiting_on]
-                for host in ready_hosts:
-                    self._configure(host, pids[host["container"]])
-                hosts = [h for h in hosts if h not in ready_hosts]
-                if ready_bridges or ready_veths or ready_hosts:
+                if not found:
+                    self._wait(wanted - pids.keys())
                     continue
-                self._wait(wanted - pids.keys())
+                pids.update(found)
+                # containers still starting: wait on while they come; all up: the plan's limit
+                self.expires = time.monotonic() + (self.limit if len(pids) == len(wanted) else self.stall)
+                for container in found:
+                    for bridge in bridges.get(container, []):
+                        self._bridge(bridge, pids)
+                candidates = set(found)
+                for container in found:
+                    for veth in touching.get(container, []):
+                        if id(veth) not in made and veth["a"] in pids and veth["b"] in pids:
+                            self._veth(home, veth, pids)
+                            made.add(id(veth))
+                            for end in {veth["a"], veth["b"]}:
+                                left[end] -= 1
+                                candidates.add(end)
+                for container in candidates:
+                    if container in hosts and container not in configured and not left.get(container):
+                        self._configure(hosts[container], pids[container])
+                        configured.add(container)
         return pids
 
     def _wait(self, missing):

@@ -1,0 +1,128 @@
+"""The fabric helper's build order, with the kernel faked: containers come up in any order,
+and each wire is made as soon as (and only once) what it needs runs."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "simlab" / "labs"))
+import fabric_agent  # noqa: E402 - runs in the helper as a script, imported here by path
+
+from simlab.labs.fabric import plan_fabric  # noqa: E402
+from simlab.model.problems import Problems  # noqa: E402
+from simlab.model.topology import parse_topology  # noqa: E402
+from simlab.model.yamlsource import parse_yaml  # noqa: E402
+
+TOPOLOGY = """
+hosts:
+  a: {interfaces: {eth0: 10.0.0.1/24, eth1: 10.1.0.1/30}, routes: [default via 10.0.0.254]}
+  b: {interfaces: {eth0: 10.0.0.2/24}}
+  c: {interfaces: {eth0: 10.0.0.3/24}}
+  d: {interfaces: {eth0: 10.1.0.2/30}}
+  e: {}
+segments:
+  lan: [a:eth0, b:eth0, c:eth0]
+links:
+  - [a:eth1, d:eth0]
+"""
+CONTAINERS = {"a": "A", "b": "B", "c": "C", "d": "D", "e": "E"}
+
+
+class FakeProcesses:
+    """Containers come up one at a time, in a given order, each time the build waits."""
+
+    def __init__(self, order: list[str]) -> None:
+        self.order, self.up = list(order), {}
+
+    def pids(self, containers):
+        return {c: pid for c, pid in self.up.items() if c in containers}
+
+    def wait(self, timeout):
+        if self.order:
+            container = self.order.pop(0)
+            self.up[container] = 100 + len(self.up)
+
+
+class Recorder:
+    """Stands in for pyroute2's IPRoute: records what is asked of the kernel, in order."""
+
+    log: list[tuple] = []
+
+    def __init__(self, where: str = "helper") -> None:
+        self.where = where
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def close(self):
+        pass
+
+    def link(self, command, **kw):
+        Recorder.log.append((self.where, "link", command, kw.get("ifname") or kw.get("index"), kw.get("kind")))
+        return [{}]
+
+    def link_lookup(self, ifname):
+        return [7]
+
+    def addr(self, command, **kw):
+        Recorder.log.append((self.where, "addr", command, kw["address"], None))
+
+    def route(self, command, **kw):
+        Recorder.log.append((self.where, "route", command, kw["dst"], None))
+
+
+@pytest.fixture
+def fake_kernel(monkeypatch):
+    Recorder.log = []
+    monkeypatch.setattr(fabric_agent, "IPRoute", Recorder)
+    monkeypatch.setattr(fabric_agent, "netns", lambda pid: Recorder(f"ns{pid}"))
+    return Recorder.log
+
+
+def plan() -> dict:
+    data, source = parse_yaml(TOPOLOGY, "t.yaml")
+    problems = Problems(source)
+    topology = parse_topology(data, problems, "t")
+    problems.raise_if_any()
+    return plan_fabric(topology, CONTAINERS, {"lan": "S"})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_wire_is_made_once_when_what_it_needs_runs(fake_kernel, seed):
+    order = ["A", "B", "C", "D", "E", "S"]
+    random.Random(seed).shuffle(order)
+    processes = FakeProcesses(order)
+    pids = fabric_agent.Build(plan(), processes, lambda: False).run()
+    assert set(pids) == {"A", "B", "C", "D", "E", "S"}
+    veths = [(i, e[3]) for i, e in enumerate(fake_kernel) if e[1] == "link" and e[2] == "add" and e[4] == "veth"]
+    assert sorted(name for _, name in veths) == ["eth1", "p0", "p1", "p2"]  # each once
+    bridge = next(i for i, e in enumerate(fake_kernel) if e[4] == "bridge")
+    assert all(bridge < i for i, name in veths if name.startswith("p"))  # a port goes onto an existing bridge
+    # a host's addresses come after every veth that ends in it (a: p0 on the lan, eth1 to d)
+    addresses = {e[3]: i for i, e in enumerate(fake_kernel) if e[1] == "addr"}
+    last_veth_of_a = max(i for i, name in veths if name in ("p0", "eth1"))
+    assert addresses["10.0.0.1"] > last_veth_of_a and addresses["10.1.0.1"] > last_veth_of_a
+    assert set(addresses) == {"10.0.0.1", "10.1.0.1", "10.0.0.2", "10.0.0.3", "10.1.0.2"}
+
+
+def test_a_plan_of_only_bridges_is_built(fake_kernel):
+    bridges = {"id": "x", "bridges": [{"container": "S", "name": f"b{i}"} for i in range(3)], "veths": [], "hosts": []}
+    assert fabric_agent.Build(bridges, FakeProcesses(["S"]), lambda: False).run() == {"S": 100}
+    assert [entry[3] for entry in fake_kernel if entry[4] == "bridge"] == ["b0", "b1", "b2"]
+
+
+def test_a_plan_whose_container_never_comes_fails_after_its_stall(fake_kernel, monkeypatch):
+    clock = itertools.count(0, 30)
+    monkeypatch.setattr(fabric_agent.time, "monotonic", lambda: next(clock))
+    never = {"id": "x", "stall": 60, "bridges": [], "veths": [],
+             "hosts": [{"host": "lost", "container": "L", "up": [], "addresses": [], "routes": []}]}
+    with pytest.raises(fabric_agent.PlanError, match="the containers of lost did not start: none came up for 60 s"):
+        fabric_agent.Build(never, FakeProcesses([]), lambda: False).run()
