@@ -39,6 +39,9 @@ class FakeProcesses:
     def __init__(self, order: list[str]) -> None:
         self.order, self.up = list(order), {}
 
+    def look_everywhere(self):
+        pass
+
     def pids(self, containers):
         return {c: pid for c, pid in self.up.items() if c in containers}
 

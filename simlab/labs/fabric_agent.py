@@ -48,17 +48,15 @@ from pyroute2.netlink.exceptions import NetlinkError
 CLONE_NEWNET = 0x40000000
 LOOPBACK = 1  # lo is the first device of every network namespace
 POLL = 0.01  # seconds between looks at the hand-off folder
-SCAN = 0.02  # seconds between scans of /proc while a plan waits for its containers
+SCAN = 0.01  # seconds between scans of /proc while a plan waits for its containers
 IDLE = 30.0  # seconds without a plan before the helper ends (simlab passes its own)
 STALL = 60.0  # seconds a plan waits for the next of its containers to come up
 MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
 WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the process (SIGALRM)
 READ_WAIT = 10  # seconds for simlab to read an answer
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
-SETTLE = 120.0  # seconds after which a process that is not a container's `sleep` never becomes one
-RUNTIME_INIT = ("runc:", "crun")  # a runtime's init, which becomes the container's command
+RUNTIME_INIT = ("runc:", "crun", "youki")  # a runtime's init, which becomes the container's command
 STARTING = frozenset({"starting"})
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -102,9 +100,9 @@ def index(ipr, name):
     return found[0]
 
 
-def _uptime():
-    with open("/proc/uptime") as f:
-        return float(f.read().split()[0])
+def _last_pid():
+    with open("/proc/loadavg") as f:
+        return int(f.read().split()[4])
 
 
 def _read(path):
@@ -122,34 +120,50 @@ class Processes:
     source of its /etc/hostname mount."""
 
     def __init__(self):
-        self._containers = {}  # pid -> container ids it names (empty: not a lab container)
-        self._young = {}  # pid -> (when to look again, the wait after that): not yet settled
+        self._seen = set()  # /proc's entries already looked at for good
+        self._starting = set()  # runtimes' inits: looked at again on every scan
+        self._owner = {}  # pid -> the container ids it names (lab containers' processes only)
+        self._pid_of = {}  # container id -> pid
+        self._last = None  # the last PID the kernel gave out, at the last full look
         self._changed = threading.Condition()
         self.waiting = 0  # builds waiting for a container's process (changed under _changed)
+        self.cost = 0.0  # seconds the last scan took
+
+    def look_everywhere(self):
+        """Make the next scan list /proc even if no process is new (kept for plans that come
+        later: their containers may have started before)."""
+        self._last = None
 
     def scan(self):
-        """Look at the processes that are new since the last scan, and again at young ones
-        that were not yet their container's ``sleep`` (each less often as it ages: a runtime's
-        init that waits is looked at a few times, not at every scan)."""
-        pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
-        now = time.monotonic()
-        known = dict(self._containers)
-        for gone in known.keys() - pids:
-            del known[gone]
-        for gone in self._young.keys() - pids:
-            del self._young[gone]
-        due = [pid for pid, (when, _) in self._young.items() if when <= now]
+        """Look at the processes that are new since the last scan, and again at runtimes'
+        inits. /proc/loadavg says the last PID the kernel gave out: while it stays, nothing is
+        new and /proc is not listed (with a thousand containers that costs milliseconds)."""
+        started = time.monotonic()
+        last = _last_pid()
+        names = self._seen
+        if last != self._last:
+            self._last = last
+            names = set(os.listdir("/proc"))
+            for gone in self._seen - names:
+                self._seen.discard(gone)
+                for container in self._owner.pop(gone, ()):
+                    if self._pid_of.get(container) == gone:
+                        del self._pid_of[container]
+        self._starting &= names
         found = False
-        for pid in [*(pids - known.keys() - self._young.keys()), *due]:
-            ids = self._identify(pid)
-            if ids is None or ids is STARTING:
-                wait = SCAN if ids is STARTING else self._young[pid][1] * 2 if pid in self._young else SCAN
-                self._young[pid] = (now + wait, min(wait, 1.0))
+        for pid in [*(names - self._seen - self._starting), *self._starting]:
+            ids = self._identify(pid) if pid.isdigit() else frozenset()
+            if ids is STARTING:
+                self._starting.add(pid)
                 continue
-            self._young.pop(pid, None)
-            known[pid] = ids
-            found = found or bool(ids)
-        self._containers = known  # replaced whole: readers in other threads see one or the other
+            self._starting.discard(pid)
+            self._seen.add(pid)
+            if ids:
+                self._owner[pid] = ids
+                for container in ids:
+                    self._pid_of[container] = int(pid)
+                found = True
+        self.cost = time.monotonic() - started
         if found:
             with self._changed:
                 self._changed.notify_all()
@@ -158,27 +172,23 @@ class Processes:
     def _identify(pid):
         """The container ids a process names; frozenset() when it is none of ours; STARTING
         for a runtime's init (it waits, under load for seconds, before it execs the
-        container's command); None for another young process, to look at again now and then
-        (a runtime whose init is named otherwise)."""
-        stat = _read(f"/proc/{pid}/stat") or ""
+        container's command)."""
+        stat = _read(f"/proc/{pid}/stat")
+        if stat is None:
+            return frozenset()  # no such process (any more)
         comm, _, rest = stat.partition("(")[2].rpartition(")")
         if comm.startswith(RUNTIME_INIT):
             return STARTING  # about to exec the container's command: looked at on every scan
         if comm != "sleep":
-            fields = rest.split()
-            started = int(fields[19]) / CLOCK_TICKS if len(fields) > 19 else 0.0
-            return None if _uptime() - started < SETTLE else frozenset()
+            return frozenset()
         text = (_read(f"/proc/{pid}/cgroup") or "") + "".join(
             line for line in (_read(f"/proc/{pid}/mountinfo") or "").splitlines(True) if "containers/" in line)
         return frozenset(CONTAINER_ID.findall(text))
 
     def pids(self, containers):
         """PIDs of those of ``containers`` whose process is known."""
-        found = {}
-        for pid, ids in self._containers.items():
-            for container in ids & containers:
-                found.setdefault(container, pid)
-        return found
+        pid_of = self._pid_of
+        return {container: pid_of[container] for container in containers if container in pid_of}
 
     def wait(self, timeout):
         """Wait (at most ``timeout`` seconds) for a scan that finds a lab container; scans
@@ -212,6 +222,7 @@ class Build:
                 touching.setdefault(end, []).append(veth)
                 left[end] = left.get(end, 0) + 1
         wanted = set(hosts) | set(bridges) | set(touching)
+        self.processes.look_everywhere()
         pids, made, configured = {}, set(), set()
         with IPRoute() as home:  # the helper's own namespace: veths are made from here
             while len(pids) < len(wanted) or len(configured) < len(hosts):
@@ -385,7 +396,8 @@ def main():
             close(folder)
             closing = True  # one more look at the folder: a plan handed over just before
             continue
-        time.sleep(SCAN if processes.waiting else POLL)
+        # a scan every SCAN seconds, but never more than a twentieth of the time (many processes)
+        time.sleep(max(SCAN, 20 * processes.cost) if processes.waiting else POLL)
 
 
 if __name__ == "__main__":
