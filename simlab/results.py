@@ -31,6 +31,7 @@ class StepResult:
     shown: list[str] = field(default_factory=list)  # the commands as a learner would type them
     evidence: list[str] = field(default_factory=list)  # each seen/unseen expectation, marked, with its count
     packets: list[str] = field(default_factory=list)  # what the captures saw: "HOST:IFACE  tcpdump line"
+    path: list[str] = field(default_factory=list)  # where each flow of those packets went, in order
     # Recorded only with --explain/--html: the lab's state after the step (LabState.to_dict)
     # and what changed since the step before (Change.to_dict each).
     state: dict | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from simlab.checks.capture import Capture, Evidence, Spot, parse_packets
+from simlab.checks.capture import Capture, Evidence, Spot, packet_path, parse_packets
 
 from conftest import DATA, simlab
 
@@ -42,6 +42,22 @@ def test_only_packets_from_the_probe_on_count():
     assert len(capture.since(None)) == 4
 
 
+def test_the_path_of_each_flow_follows_the_kernel_timestamps():
+    """Spots in the order each flow first crossed them, whatever order the captures came in."""
+    outside = parse_packets(Spot("outside", "eth0"), """\
+1764600000.300000 IP 192.168.15.1 > 172.17.0.3: ICMP echo request, id 1, seq 1, length 64
+1764600000.300100 IP 172.17.0.3 > 192.168.15.1: ICMP echo reply, id 1, seq 1, length 64
+1764600001.300000 IP 192.168.15.1 > 172.17.0.3: ICMP echo request, id 1, seq 2, length 64
+""")
+    red = parse_packets(Spot("a", "veth-red", "red"), "1764600000.100000 IP 192.168.15.1 > 172.17.0.3: ICMP echo request\n")
+    uplink = parse_packets(Spot("gw", "eth1"), "1764600000.400000 IP 172.17.0.3 > 192.168.15.1: ICMP echo reply\n"
+                                               "1764600000.200000 IP 192.168.15.1 > 172.17.0.3: ICMP echo request\n")
+    assert packet_path(outside + uplink + red) == [
+        "192.168.15.1 > 172.17.0.3 icmp: a/red:veth-red → gw:eth1 → outside:eth0",
+        "172.17.0.3 > 192.168.15.1 icmp: outside:eth0 → gw:eth1"]
+    assert packet_path([]) == []
+
+
 def test_nat_shows_in_the_packets(engine, lab_name, no_leftovers, tmp_path):
     report = tmp_path / "r.json"
     done = simlab("run", str(EVIDENCE / "nat.yaml"), "--name", lab_name, "--json", str(report))
@@ -49,6 +65,8 @@ def test_nat_shows_in_the_packets(engine, lab_name, no_leftovers, tmp_path):
     steps = json.loads(report.read_text())["steps"]
     assert "✔ seen at outside:eth0: proto icmp, src 172.17.0.2, dst 172.17.0.3, exactly 1 (1 packet)" in done.stdout
     assert "> outside:eth0  IP 192.168.15.1 > 172.17.0.3: ICMP echo request" in done.stdout
+    assert any(flow.startswith("192.168.15.1 > 172.17.0.3 icmp: ") and flow.endswith("outside:eth0")
+               for step in steps for flow in step["path"]), [step["path"] for step in steps]
     assert any(p.startswith("gw/red:veth-red  IP 172.17.0.3 > 192.168.15.1: ICMP echo reply") for p in steps[2]["packets"])
     assert steps[4]["seen_as"] == "172.17.0.2" and steps[4]["evidence"][0].startswith("✔ seen at outside:eth0: proto tcp")
 

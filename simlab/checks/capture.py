@@ -144,6 +144,18 @@ def _stop(lab: Runs, capture: Capture) -> None:
     capture.packets = parse_packets(capture.spot, done.output)
 
 
+def packet_path(packets: list[Packet]) -> list[str]:
+    """The path the packets took: for each flow (source, destination, protocol), in the order
+    the flows began, the spots it crossed in the order it first crossed each, by the kernel's
+    timestamps: "192.168.15.1 > 172.17.0.3 icmp: container-a:eth0 → outside:eth0"."""
+    flows: dict[tuple[str, str, str], dict[Spot, float]] = {}
+    for packet in sorted(packets, key=lambda p: p.time):
+        if packet.proto in PROTOS:
+            flows.setdefault((packet.src, packet.dst, packet.proto), {}).setdefault(packet.spot, packet.time)
+    return [f"{src} > {dst} {proto}: {' → '.join(str(spot) for spot in spots)}"
+            for (src, dst, proto), spots in flows.items()]
+
+
 def parse_packets(spot: Spot, output: str) -> list[Packet]:
     """IPv4 packets from tcpdump -nn -q -tt lines (ARP and others are left out)."""
     packets = []

@@ -99,6 +99,7 @@ def _evidence_lines(step: StepResult) -> list[str]:
     if not step.evidence:
         return []
     lines = [f"      {line}" for line in step.evidence]
+    lines += [f"      path: {flow}" for flow in step.path]
     lines += [f"      > {packet}" for packet in step.packets[:MAX_PACKETS]]
     if len(step.packets) > MAX_PACKETS:
         lines.append(f"      > ... {len(step.packets) - MAX_PACKETS} more (all in --json)")

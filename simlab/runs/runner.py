@@ -23,7 +23,7 @@ from typing import Protocol
 from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
                           step_commands, step_timeout, timed_out)
 from simlab.checks import classify_ping
-from simlab.checks.capture import Capture, Evidence, Spot, start_captures, stop_captures
+from simlab.checks.capture import Capture, Evidence, Spot, packet_path, start_captures, stop_captures
 from simlab.checks.connect import classify_connect, seen_as
 from simlab.checks.outcome import expectation
 from simlab.checks.ping import resolved_target
@@ -235,6 +235,7 @@ def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[
     from ``since`` (the probe's start, by the engine's clock) on."""
     packets = [packet for capture in captures for packet in capture.since(since)]
     result.packets = [str(packet) for packet in packets]
+    result.path = packet_path(packets)
     errors = [c.error for c in captures if c.error]
     wrong, counts = [], []
     for expected in evidence:

@@ -171,7 +171,9 @@ def _packets(step: StepResult) -> str:
     items = "".join(f'<li class="{"removed" if line.lstrip().startswith("✘") else "added"}">{escape(line)}</li>'
                     for line in step.evidence)
     seen = "\n".join(escape(packet) for packet in step.packets) or "(no packets captured)"
-    return f'<div><b>The packets</b><ul class="changes">{items}</ul><pre>{seen}</pre></div>'
+    path = "".join(f"<li>{escape(flow)}</li>" for flow in step.path)
+    path = f"<b>The path they took</b><ul>{path}</ul>" if path else ""
+    return f'<div><b>The packets</b><ul class="changes">{items}</ul>{path}<pre>{seen}</pre></div>'
 
 
 def _verdict(step: StepResult, status: str) -> str:
