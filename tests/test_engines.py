@@ -76,6 +76,9 @@ def test_a_batch_spreads_over_three_engines(engine, extra_engines, tmp_path, no_
     assert all(lab_containers(e) == [] for e in extra_engines)
 
 
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
 def test_an_engine_killed_mid_batch_is_given_up_and_its_scenarios_run_elsewhere(engine, extra_engines, tmp_path,
                                                                                   no_leftovers):
     victim = extra_engines[1]
@@ -99,6 +102,9 @@ def test_an_engine_killed_mid_batch_is_given_up_and_its_scenarios_run_elsewhere(
     assert len(results) == 8 and all(r["passed"] for r in results)
     retried = [r for r in results if r["retries"]]
     assert retried and all(victim.url in r["retries"][0] and r["engine"] != victim.url for r in retried)
+    ARTIFACTS.mkdir(exist_ok=True)  # the retry report, kept for whoever reads the run
+    (ARTIFACTS / "engine-fault-retries.txt").write_text("".join(
+        f"{r['scenario']}: ran on {r['engine']}; {'; '.join(r['retries'])}\n" for r in retried))
     assert f"engine {victim.url} is given up" in out
     assert lab_containers(extra_engines[0]) == []
     # The victim comes back with what the batch left on it; `down --all --engine` removes it.

@@ -129,3 +129,28 @@ def test_a_plan_whose_container_never_comes_fails_after_its_stall(fake_kernel, m
              "hosts": [{"host": "lost", "container": "L", "up": [], "addresses": [], "routes": []}]}
     with pytest.raises(fabric_agent.PlanError, match="the containers of lost did not start: none came up for 60 s"):
         fabric_agent.Build(never, FakeProcesses([]), lambda: False).run()
+
+
+def test_a_runtime_process_is_looked_at_until_it_is_its_containers_sleep(monkeypatch):
+    """A container's init starts as a copy of the runtime (comm "runc"), renames itself, then
+    execs the container's command: the helper must keep looking at it through all of that,
+    and settle everything else at once."""
+    cid = "c" * 64
+    life = iter(["runc", "runc:[2:INIT]", "runc:[2:INIT]", "sleep"])
+    files = {"/proc/loadavg": "0 0 0 1/1 400\n", "/proc/7/cgroup": f"12:pids:/docker/{cid}\n",
+             "/proc/7/mountinfo": "", "/proc/8/stat": "8 (containerd-shim) S 1 ...\n"}
+
+    def read(path):
+        if path == "/proc/7/stat":
+            return f"7 ({next(life, 'sleep')}) S 1 ...\n"
+        return files.get(path)
+    monkeypatch.setattr(fabric_agent, "_read", read)
+    monkeypatch.setattr(fabric_agent, "_last_pid", lambda: 400)
+    monkeypatch.setattr(fabric_agent.os, "listdir", lambda path: ["7", "8", "self"])
+    processes = fabric_agent.Processes()
+    for _ in range(3):
+        processes.scan()
+        assert processes.pids({cid}) == {}
+    processes.scan()
+    assert processes.pids({cid}) == {cid: 7}
+    assert "8" in processes._seen and not processes._starting  # the shim was settled at once

@@ -55,7 +55,7 @@ MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
 WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the process (SIGALRM)
 READ_WAIT = 10  # seconds for simlab to read an answer
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
-RUNTIME_INIT = ("runc:", "crun", "youki")  # a runtime's init, which becomes the container's command
+RUNTIME_INIT = ("runc", "crun", "youki")  # a runtime (its init starts as a copy of it): may become a container
 STARTING = frozenset({"starting"})
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -140,7 +140,7 @@ class Processes:
         new and /proc is not listed (with a thousand containers that costs milliseconds)."""
         started = time.monotonic()
         last = _last_pid()
-        names = self._seen
+        new: set[str] = set()
         if last != self._last:
             self._last = last
             names = set(os.listdir("/proc"))
@@ -149,9 +149,10 @@ class Processes:
                 for container in self._owner.pop(gone, ()):
                     if self._pid_of.get(container) == gone:
                         del self._pid_of[container]
-        self._starting &= names
+            self._starting &= names
+            new = names - self._seen - self._starting
         found = False
-        for pid in [*(names - self._seen - self._starting), *self._starting]:
+        for pid in [*new, *self._starting]:
             ids = self._identify(pid) if pid.isdigit() else frozenset()
             if ids is STARTING:
                 self._starting.add(pid)

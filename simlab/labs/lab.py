@@ -148,6 +148,7 @@ def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emi
     new_helper = partial(start_helper, engine, {LABEL_ROLE: "fabric"}, emit)
     wiring: Future | None = None
     nodes = _Nodes(lab, emit, shells)
+    nodes.pool.submit(engine.security_options)  # asked for after the wiring: known by then
     try:
         hosts, switches, helper = nodes.create(topology, run_id, privileged, file, helper or new_helper)
         plan = plan_fabric(topology, hosts, switches)
