@@ -32,11 +32,10 @@ from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
 from simlab.labs.lab import Lab
+from simlab.labs.shell import KILL_GRACE, MARK
 from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
-MARK = "@@simlab"
 DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)
-KILL_GRACE = 1  # seconds between the TERM and the KILL of a command past its limit
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
 
