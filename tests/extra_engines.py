@@ -9,6 +9,7 @@ folders included. They can be killed (SIGKILL, as an engine that dies) and start
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -90,9 +91,10 @@ class ExtraEngine:
                 self.proc.wait(30)
         self._end_orphans()
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
-        subprocess.run(["umount", "-R", "-l", str(self.data_root)], capture_output=True)
+        _unmount_under(self.data_root)
         shutil.rmtree(self.data_root, ignore_errors=True)
         shutil.rmtree(self.exec_root, ignore_errors=True)
+        self.log.unlink(missing_ok=True)
 
     def _end_orphans(self, shims: bool = True) -> None:
         """A containerd (and its shims, unless not ``shims``) left by a killed dockerd of this engine."""
@@ -112,3 +114,48 @@ class ExtraEngine:
 
 def lab_containers(extra: ExtraEngine) -> list[dict]:
     return extra.client().containers(all=True, filters={"label": "simlab.lab"})
+
+
+STALE = re.compile(r"^(s[lb]\d+[ab]|simlab-userns-\d+|slus\d+)")  # tests: sl, bench: sb
+
+
+def sweep_dead_sessions() -> list[str]:
+    """Remove what extra engines of an earlier test session left when it could not clean up
+    (the machine stopped mid-run): bridges, sockets, folders and logs of a name that no running
+    dockerd uses. Returns the names removed."""
+    live = " ".join(_cmdline(pid) for pid in os.listdir("/proc") if pid.isdigit() and "dockerd" in _cmdline(pid))
+    links = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True).stdout
+    bridges = [line.split(":")[1].strip() for line in links.splitlines() if ":" in line]
+    paths = [*Path("/run").iterdir(), *Path("/var/lib").iterdir(), *Path("/tmp").glob("*dockerd.log"),
+             *Path("/tmp").glob("simlab-userns-*.log")]
+    removed = []
+    for bridge in bridges:
+        if STALE.match(bridge) and bridge not in live:
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+            removed.append(bridge)
+    for path in paths:
+        match = STALE.match(path.name)
+        if match is None or match.group(1) in live:
+            continue
+        if path.is_dir():
+            _unmount_under(path)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(str(path))
+    return removed
+
+
+def _unmount_under(path: Path) -> None:
+    """Lazily unmount every mount at or below ``path``, deepest first (a dead engine's
+    data root can hold its own bind mounts; `umount -R` wants a mount point to start from)."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m == str(path) or m.startswith(f"{path}/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -20,7 +20,7 @@ from simlab.engines.endpoint import named_endpoint
 from simlab.engines.client import Engine
 
 from conftest import ROOT, simlab
-from extra_engines import ExtraEngine, lab_containers
+from extra_engines import ExtraEngine, lab_containers, sweep_dead_sessions
 
 PAIR = """name: {name}
 hosts:
@@ -36,6 +36,7 @@ steps:
 
 @pytest.fixture(scope="session")
 def extra_engines(engine):
+    sweep_dead_sessions()
     tag = os.getpid() % 100000  # two test sessions on one machine must not share an engine
     started = [ExtraEngine(f"sl{tag}a"), ExtraEngine(f"sl{tag}b")]
     try:

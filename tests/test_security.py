@@ -220,6 +220,9 @@ def userns_engine(engine) -> dict[str, str]:
         subprocess.run(["apt-get", "install", "-y", "-q", "uidmap"], check=True, capture_output=True)
     from simlab.labs.fabric import helper_image
 
+    from extra_engines import sweep_dead_sessions
+
+    sweep_dead_sessions()
     name, bridge = f"simlab-userns-{os.getpid()}", f"slus{os.getpid()}"
     paths = {"data-root": f"/var/lib/{name}", "exec-root": f"/run/{name}", "pidfile": f"/run/{name}.pid"}
     env = {**os.environ, "DOCKER_HOST": f"unix:///run/{name}.sock"}
