@@ -94,7 +94,7 @@ def test_ping_options_are_parsed(tmp_path: Path) -> None:
     step = load_scenario(path).steps[0]
     assert (step.reason, step.peer, step.count, step.ttl, step.source, step.size) == ("ttl", "10.0.0.1", 3, 1, "eth0",
                                                                                      1400)
-    assert step.deadline == 2.4  # the unreachable default, plus 0.2 s for each further probe
+    assert step.deadline == 4.4  # the unreachable default, plus 0.2 s for each further probe
 
 
 def test_every_host_knows_every_other_by_name(tmp_path: Path) -> None:

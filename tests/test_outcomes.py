@@ -21,6 +21,7 @@ def test_every_answer_is_told_apart(engine, lab_name, no_leftovers, tmp_path):
     assert (steps["filtered"]["got"], steps["filtered"]["reason"], steps["filtered"]["peer"]) == (
         "unreachable: filtered, from 10.12.0.2", "filtered", "10.12.0.2")
     assert steps["blackhole route on the sender"]["got"] == "unreachable: local"
+    assert steps["nobody holds 10.2.0.50"]["got"] == "unreachable: host, from 10.12.0.2"  # after ARP gave up
     assert "✔ unreachable: ttl, from 10.1.0.1, as expected" in done.stdout
 
 

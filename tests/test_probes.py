@@ -13,6 +13,7 @@ def test_every_probe_kind_holds(engine, lab_name, no_leftovers, tmp_path):
     assert steps["a connects over TCP"]["seen_as"] == "10.1.0.2"
     assert steps["a connects over TCP"]["kind"] == "connect"
     assert (steps["TCP filtered"]["reason"], steps["TCP filtered"]["peer"]) == ("filtered", "10.12.0.2")
+    assert steps["nobody on the link"]["got"] == "unreachable: host, from 10.1.0.2"  # a's own ARP gave up
     assert steps["the whole path to b"]["hops"] == ["10.1.0.1", "10.12.0.2", "10.2.0.2"]
     assert steps["within retries until it holds"]["attempts"] > 1
     assert steps["on-link"]["got"] == "route dev eth1 src 10.2.0.1"

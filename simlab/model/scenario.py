@@ -48,10 +48,13 @@ CONNECT_EXPECT = ("open", "refused", "no-reply", "unreachable")
 ROUTE_EXPECT = ("route", "unreachable", "blackhole", "prohibit")
 PROTOS = ("tcp", "udp")
 SERVE_LISTENER = re.compile(r"^(tcp|udp)\s+(\d{1,5})$")
-# How long a ping waits when the step gives no deadline. A reply (or an
+# How long a probe waits when the step gives no deadline. A reply (or an
 # ICMP error) ends the wait at once, so only "no-reply" pays its full window:
 # three probes in 0.5 s, where a reply in a sealed lab takes under a millisecond.
-DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 2.0, "open": 3.0, "refused": 3.0}
+# "unreachable" outlasts the kernel's ARP (and NDP) resolution, which gives up on
+# an address nobody holds after mcast_solicit (3) probes retrans_time (1 s) apart;
+# only then does "Destination Host Unreachable" (EHOSTUNREACH) come back.
+DEFAULT_DEADLINE = {"reply": 3.0, "no-reply": 0.5, "unreachable": 4.0, "open": 3.0, "refused": 3.0}
 MAX_STEPS = 10_000
 # A step's commands travel to its host inside one exec argument, which Linux caps at 128 KiB.
 MAX_STEP_SCRIPT = 48 * 1024
