@@ -25,6 +25,17 @@ def test_every_answer_is_told_apart(engine, lab_name, no_leftovers, tmp_path):
     assert "✔ unreachable: ttl, from 10.1.0.1, as expected" in done.stdout
 
 
+def test_ipv6_end_to_end(engine, lab_name, no_leftovers, tmp_path):
+    done, steps = run_steps(OUTCOMES / "ipv6.yaml", lab_name, tmp_path)
+    assert steps["b by name"]["target"] == "b (fd01::2)"
+    assert steps["nobody holds fd01::50"]["got"] == "unreachable: host, from fd00::2"
+    assert steps["the path to b"]["hops"] == ["fd00::2", "fd01::2"]
+    assert steps["a connects over TCP"]["seen_as"] == "fd00::1"
+    assert steps["the same listener serves IPv4"]["seen_as"] == "10.0.0.3"
+    assert steps["TCP filtered"]["got"] == "unreachable: filtered, from fd00::2"
+    assert "fd00::1 > fd01::2 icmp6: r:eth0" in steps["ping filtered, and the packets say so"]["path"]
+
+
 def test_wrong_expectations_about_answers_fail(engine, lab_name, no_leftovers):
     file = OUTCOMES / "wrong-answers.yaml"
     done = simlab("run", str(file), "--name", lab_name)

@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-PROTOS = ("icmp", "tcp", "udp")
-LINE = re.compile(r"^(\d+\.\d+) .*?\bIP (\S+) > (\S+): (.*)$")
+PROTOS = ("icmp", "icmp6", "tcp", "udp")  # icmp6: ICMPv6, neighbour discovery included
+LINE = re.compile(r"^(\d+\.\d+) .*?\bIP6? (\S+) > (\S+): (.*)$")
+WORDS = (("ICMP6", "icmp6"), ("ICMP", "icmp"), ("UDP", "udp"), ("tcp", "tcp"))  # how tcpdump -q begins each
 POLLS = 1000  # 0.005 s apart: tcpdump has 5 s to start or to stop
 CAPTURE_TIMEOUT = 15  # seconds for a capture's start or stop command
 
@@ -157,7 +158,7 @@ def packet_path(packets: list[Packet]) -> list[str]:
 
 
 def parse_packets(spot: Spot, output: str) -> list[Packet]:
-    """IPv4 packets from tcpdump -nn -q -tt lines (ARP and others are left out)."""
+    """IPv4 and IPv6 packets from tcpdump -nn -q -tt lines (ARP and others are left out)."""
     packets = []
     for line in output.splitlines():
         found = LINE.search(line.strip())
@@ -165,8 +166,7 @@ def parse_packets(spot: Spot, output: str) -> list[Packet]:
             continue
         stamp, src, dst, rest = found.groups()
         dst = dst.rstrip(":")
-        proto = "icmp" if rest.startswith("ICMP") else "udp" if rest.startswith("UDP") else \
-            "tcp" if rest.startswith("tcp") else "other"
+        proto = next((name for word, name in WORDS if rest.startswith(word)), "other")
         if proto in ("tcp", "udp"):
             src, dst = src.rpartition(".")[0], dst.rpartition(".")[0]
         packets.append(Packet(spot, src, dst, proto, line.strip()[len(stamp):].strip(), float(stamp)))

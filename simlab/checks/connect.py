@@ -1,8 +1,8 @@
 """Connect probes: a TCP connection or a UDP datagram, with the host image's python3.
 
-The probe also reads ICMP on a raw socket (the hosts have NET_RAW) and matches
-errors quoting its own flow, so it knows which ICMP error came back and from
-whom, which the socket's errno alone cannot tell (a port unreachable and a RST
+The probe also reads ICMP (ICMPv6 for an IPv6 target) on a raw socket (the
+hosts have NET_RAW) and matches errors quoting its own flow, so it knows which
+ICMP error came back and from whom, which the socket's errno alone cannot tell (a port unreachable and a RST
 both give ECONNREFUSED to TCP). It prints one line:
     @@connect KIND REASON PEER SAID      ("-" for an empty field)
 TCP ``refused``: the target answered with a reset. UDP ``refused``: the target
@@ -14,24 +14,27 @@ from __future__ import annotations
 import re
 import shlex
 
-from simlab.checks.outcome import ICMP_CODES, Outcome
+from simlab.checks.outcome import ICMP6_CODES, ICMP_CODES, Outcome
 
 MARK = "@@connect"
 PROBE = r'''
 import errno, select, socket, struct, sys, time
-host, port, proto, deadline, codes = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), eval(sys.argv[5])
+host, port, proto, deadline = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+codes, codes6 = eval(sys.argv[5]), eval(sys.argv[6])
 tcp = proto == "tcp"
 def say(kind, reason="", peer="", said=""):
     said = " ".join(said.split())[:200]
     print("@@connect", kind, reason or "-", peer or "-", said or "-", flush=True)
     sys.exit(0)
 try:
-    addr = socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)[0][4]
+    family, _, _, _, addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)[0]
 except socket.gaierror as exc:
     print(f"connect: {host}: {exc.strerror}")
     sys.exit(2)
-icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+v6 = family == socket.AF_INET6
+target = addr[0].split("%")[0]
+icmp = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+s = socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
 s.setblocking(False)
 LOCAL = {errno.EMSGSIZE: "frag"}
 try:
@@ -50,21 +53,26 @@ def icmp_error(wait):
         ready, _, _ = select.select([icmp], [], [], max(0, wait))
         if not ready:
             return None
-        data, (sender, _) = icmp.recvfrom(4096)
-        ihl = (data[0] & 15) * 4
-        kind, code = data[ihl], data[ihl + 1]
-        inner = data[ihl + 8:]
-        if kind not in (3, 11, 12) or len(inner) < 28:
-            continue
-        iihl = (inner[0] & 15) * 4
-        sport, dport = struct.unpack("!HH", inner[iihl:iihl + 4])
-        if inner[9] == (6 if tcp else 17) and socket.inet_ntoa(inner[16:20]) == addr[0] and (sport, dport) == (mine, port):
-            return sender, kind, code
+        data, sender = icmp.recvfrom(4096)
+        if v6:  # a raw ICMPv6 socket gets the message without its IPv6 header
+            kind, code, inner = data[0], data[1], data[8:]
+            if kind not in (1, 2, 3) or len(inner) < 44:
+                continue
+            quoted, dst, ports = inner[6], socket.inet_ntop(socket.AF_INET6, inner[24:40]), inner[40:44]
+        else:
+            ihl = (data[0] & 15) * 4
+            kind, code, inner = data[ihl], data[ihl + 1], data[ihl + 8:]
+            if kind not in (3, 11, 12) or len(inner) < 28:
+                continue
+            iihl = (inner[0] & 15) * 4
+            quoted, dst, ports = inner[9], socket.inet_ntoa(inner[16:20]), inner[iihl:iihl + 4]
+        if quoted == (6 if tcp else 17) and dst == target and struct.unpack("!HH", ports) == (mine, port):
+            return sender[0], kind, code
 def judge_icmp(found):
     sender, kind, code = found
-    if not tcp and (kind, code) == (3, 3) and sender == addr[0]:
+    if not tcp and (kind, code) == ((1, 4) if v6 else (3, 3)) and sender == target:
         say("refused", "", sender)
-    say("unreachable", codes.get((kind, code), ""), sender)
+    say("unreachable", (codes6 if v6 else codes).get((kind, code), ""), sender)
 while True:
     left = end - time.monotonic()
     if left <= 0:
@@ -83,12 +91,12 @@ while True:
                     said = s.recv(512)
                 except OSError:
                     pass
-            say("open", "", addr[0], said.decode(errors="replace"))
+            say("open", "", target, said.decode(errors="replace"))
         found = icmp_error(0.05)  # the ICMP error that set err, if one did
         if found:
             judge_icmp(found)
         if err == errno.ECONNREFUSED:
-            say("refused", "", addr[0])
+            say("refused", "", target)
         print(f"connect: {errno.errorcode.get(err, err)}")
         say("unreachable", LOCAL.get(err, ""))
     if not tcp and s in ready:
@@ -98,16 +106,17 @@ while True:
             found = icmp_error(0.05)
             if found:
                 judge_icmp(found)
-            say("refused" if exc.errno == errno.ECONNREFUSED else "unreachable", "", addr[0])
-        say("open", "", addr[0], said.decode(errors="replace"))
+            say("refused" if exc.errno == errno.ECONNREFUSED else "unreachable", "", target)
+        say("open", "", target, said.decode(errors="replace"))
 '''
 LINE = re.compile(rf"^{MARK} (\S+) (\S+) (\S+) (.*)$", re.MULTILINE)
 SEEN_AS = re.compile(r"\bpeer (\S+) \d+")
 
 
 def connect_command(target: str, port: int, proto: str, deadline: float) -> str:
-    codes = repr(ICMP_CODES).replace(" ", "")
-    return " ".join(shlex.quote(a) for a in ["python3", "-c", PROBE, target, str(port), proto, f"{deadline:g}", codes])
+    codes, codes6 = (repr(table).replace(" ", "") for table in (ICMP_CODES, ICMP6_CODES))
+    return " ".join(shlex.quote(a) for a in ["python3", "-c", PROBE, target, str(port), proto, f"{deadline:g}",
+                                             codes, codes6])
 
 
 def classify_connect(exit_code: int, output: str) -> tuple[Outcome, str]:

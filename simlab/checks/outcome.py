@@ -33,12 +33,23 @@ ICMP_MESSAGES = (
     ("Packet filtered", "filtered"), ("Precedence Violation", "filtered"), ("Precedence Cutoff", "filtered"),
     ("Time to live exceeded", "ttl"), ("Frag reassembly time exceeded", "ttl"),
     ("Frag needed and DF set", "frag"),
+    # ICMPv6 (RFC 4443), as iputils words it: "Destination unreachable: CODE", ...
+    ("Destination unreachable: No route", "net"), ("Destination unreachable: Beyond scope", "net"),
+    ("Destination unreachable: Address unreachable", "host"), ("Destination unreachable: Port unreachable", "port"),
+    ("Destination unreachable: Administratively prohibited", "filtered"),
+    ("Destination unreachable: Unknown code 5", "filtered"),  # source address failed ingress/egress policy
+    ("Destination unreachable: Unknown code 6", "filtered"),  # reject route to destination
+    ("Time exceeded: Hop limit", "ttl"), ("Time exceeded: Defragmentation failure", "ttl"),
+    ("Packet too big", "frag"),
 )
 # ICMP (type, code) -> reason, for probes that read ICMP errors themselves (connect, trace).
 ICMP_CODES = {(3, 0): "net", (3, 1): "host", (3, 2): "port", (3, 3): "port", (3, 4): "frag", (3, 5): "net",
               (3, 6): "net", (3, 7): "host", (3, 8): "host", (3, 9): "filtered", (3, 10): "filtered",
               (3, 11): "net", (3, 12): "host", (3, 13): "filtered", (3, 14): "filtered", (3, 15): "filtered",
               (11, 0): "ttl", (11, 1): "ttl"}
+# ICMPv6 (type, code) -> reason: destination unreachable, packet too big, time exceeded.
+ICMP6_CODES = {(1, 0): "net", (1, 1): "filtered", (1, 2): "net", (1, 3): "host", (1, 4): "port", (1, 5): "filtered",
+               (1, 6): "filtered", (2, 0): "frag", (3, 0): "ttl", (3, 1): "ttl"}
 # What a tool prints when the sender's kernel refuses to send, and the reason it means.
 LOCAL_REFUSALS = (
     (re.compile(r"local error: message too long|Message too long", re.IGNORECASE), "frag"),

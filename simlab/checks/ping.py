@@ -11,7 +11,7 @@ from simlab.checks.outcome import Outcome, icmp_error, local_refusal
 PING_ENV = {"LC_ALL": "C"}  # classification reads ping's English messages
 REPLY = re.compile(r"^\d+ bytes from (\S+?):? .*icmp_seq=", re.MULTILINE)
 NO_REPLY = re.compile(r"\b0 received\b|packet loss")
-RESOLVED = re.compile(r"^PING (\S+) \(([^)]+)\)", re.MULTILINE)
+RESOLVED = re.compile(r"^PING ([^\s(]+) ?\(([^)]+)\)", re.MULTILINE)  # IPv6: "PING b(fd01::2) 56 data bytes"
 
 
 def ping_command(target: str, deadline: float, count: int = 1, ttl: int | None = None,

@@ -15,24 +15,34 @@ LISTENER = r'''
 import socket, sys
 proto, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 tcp = proto == "tcp"
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", port))
+kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
+try:  # IPv4 and IPv6 clients both, where the host has IPv6
+    s = socket.socket(socket.AF_INET6, kind)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", port))
+except OSError:
+    s = socket.socket(socket.AF_INET, kind)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
 if tcp:
     s.listen(64)
 print("listening", proto, port, flush=True)
 while True:
     if tcp:
-        conn, (addr, peer_port) = s.accept()
+        conn, (addr, peer_port, *_) = s.accept()
     else:
-        data, (addr, peer_port) = s.recvfrom(2048)
+        data, client = s.recvfrom(2048)
+        addr, peer_port = client[:2]
+    if addr.startswith("::ffff:") and "." in addr:
+        addr = addr[7:]  # an IPv4 client, as the dual-stack socket names it
     print("peer", addr, peer_port, flush=True)
     answer = f"simlab-serve {name} peer {addr} {peer_port}\n".encode()
     if tcp:
         conn.sendall(answer)
         conn.close()
     else:
-        s.sendto(answer, (addr, peer_port))
+        s.sendto(answer, client)
 '''
 READY_WAIT = 100  # polls 0.05 s apart: a service has 5 s to get ready
 READY_SECONDS = READY_WAIT * 0.05

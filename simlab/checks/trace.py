@@ -1,7 +1,7 @@
 """Trace probes: the hops toward a destination, one ping per TTL (the image has no traceroute).
 
-Each hop is the router that answered "Time to live exceeded" to a probe with that
-TTL ("*" when none did within a second); the trace ends at the destination's reply,
+Each hop is the router that answered "Time to live exceeded" (ICMPv6: "Time exceeded:
+Hop limit") to a probe with that TTL ("*" when none did within a second); the trace ends at the destination's reply,
 at another ICMP error (that router is the last hop), or at ``max_hops``.
 """
 
@@ -37,7 +37,7 @@ def trace_command(target: str, max_hops: int) -> str:
             f"out=$(ping -n -c 1 -W 1 -t $t {dest} 2>&1); rc=$?; "
             f"line=$(printf '%s\\n' \"$out\" | grep -E '^From |bytes from' | head -n 1); "
             f"echo \"@@hop $t $line\"; "
-            f"case \"$line\" in *'bytes from'*) break ;; *'Time to live exceeded'*) ;; 'From '*) break ;; esac; "
+            f"case \"$line\" in *'bytes from'*) break ;; *'Time to live exceeded'*|*'Time exceeded: Hop limit'*) ;; 'From '*) break ;; esac; "
             f"[ $rc -eq 2 ] && {{ printf '%s\\n' \"$out\"; exit 2; }}; t=$((t+1)); done")
 
 

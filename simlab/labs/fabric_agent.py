@@ -47,6 +47,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 CLONE_NEWNET = 0x40000000
 LOOPBACK = 1  # lo is the first device of every network namespace
+IFA_F_NODAD = 0x02  # linux/if_addr.h
 POLL = 0.01  # seconds between looks at the hand-off folder
 SCAN = 0.01  # seconds between scans of /proc while a plan waits for its containers
 IDLE = 30.0  # seconds without a plan before the helper ends (simlab passes its own)
@@ -291,7 +292,10 @@ class Build:
             for ifname, cidr in host["addresses"]:
                 address, prefixlen = cidr.split("/")
                 try:
-                    ipr.addr("add", index=index_of(ifname), address=address, prefixlen=int(prefixlen))
+                    # no duplicate address detection: a file's IPv6 address is usable at once, as
+                    # Docker's own are (with it, the address stays "tentative" for a second or two)
+                    flags = {"flags": IFA_F_NODAD} if ":" in address else {}
+                    ipr.addr("add", index=index_of(ifname), address=address, prefixlen=int(prefixlen), **flags)
                 except NetlinkError as exc:
                     raise PlanError(f"host {host['host']}: address {cidr} on {ifname}: {exc.args[-1]}") from None
             for route in host["routes"]:

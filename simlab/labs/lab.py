@@ -40,6 +40,11 @@ LABEL_RUN = "simlab.run"  # one `up`: a rollback removes only what this start ma
 # turns it on, whatever the engine host's own setting would leak in.
 # ICMP errors unthrottled: a router otherwise answers a second probe within a second with silence.
 DEFAULT_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv4.icmp_ratelimit": "0"}
+# Docker turns IPv6 off in a container that is on no IPv6 network; a host with an IPv6
+# address or route gets it back (``default`` for the interfaces the fabric moves in later).
+# Its ICMPv6 errors are not rate-limited either (see icmp_ratelimit in the README).
+IPV6_SYSCTLS = {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0",
+                "net.ipv6.icmp.ratelimit": "0"}
 
 MAX_PARALLEL = 8  # engine calls at once: more only queue up in the engine
 SETUP_TIMEOUT = 120  # seconds a host's setup command may take
@@ -294,9 +299,17 @@ def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str,
     options = host_options(privileged or host.privileged)
     return ContainerSpec(
         name=container_name(lab, host.name), image=host.image, labels=_labels(lab, host.name, "host", run_id, file),
-        hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **host.sysctls}, privileged=options.privileged,
+        hostname=host.name, sysctls={**DEFAULT_SYSCTLS, **(IPV6_SYSCTLS if uses_ipv6(host) else {}), **host.sysctls},
+        privileged=options.privileged,
         cap_add=options.cap_add, cap_drop=options.cap_drop, security_opt=options.security_opt,
         readonly_paths=options.readonly_paths, cgroupns=options.cgroupns, extra_hosts=names)
+
+
+def uses_ipv6(host: Host) -> bool:
+    """Whether the file gives ``host`` an IPv6 address (other than lo's own ::1) or route."""
+    addresses = [a for addrs in host.addresses.values() for a in addrs if not a.ip.is_loopback]
+    return any(a.version == 6 for a in addresses) or any(
+        (r.via or r.destination) is not None and (r.via or r.destination).version == 6 for r in host.routes)
 
 
 def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str, str]:

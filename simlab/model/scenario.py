@@ -279,15 +279,15 @@ def _one_evidence(entry: Any, seen: bool, path: Path_, topology: Topology, probl
     for key in ("src", "dst"):
         value = entry.get(key)
         if value is not None and not _is_address(value):
-            problems.add(path + (key,), f"{key} is an IPv4 address, not {value!r}")
+            problems.add(path + (key,), f"{key} is an IPv4 or IPv6 address, not {value!r}")
             value = None
-        addresses[key] = value
+        addresses[key] = str(ipaddress.ip_address(value)) if value is not None else None  # as tcpdump prints it
     return Evidence(Spot(host, iface, netns), seen, addresses["src"], addresses["dst"], proto, count)
 
 
 def _is_address(value: Any) -> bool:
     try:
-        ipaddress.IPv4Address(str(value))
+        ipaddress.ip_address(str(value))
         return isinstance(value, str)
     except ValueError:
         return False

@@ -8,7 +8,8 @@ complete and check files as they are typed. A test keeps the two in step.
 from __future__ import annotations
 
 from simlab.checks.outcome import REASONS
-from simlab.model.scenario import CONNECT_EXPECT, KIND_KEYS, PING_EXPECT, PROTOS, ROUTE_EXPECT, RUN_EXPECT
+from simlab.model.scenario import (CONNECT_EXPECT, KIND_KEYS, PACKET_PROTOS, PING_EXPECT, PROTOS, ROUTE_EXPECT,
+                                   RUN_EXPECT)
 from simlab.model.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
 
 NAME = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": MAX_NAME}
@@ -20,13 +21,13 @@ STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "st
 
 
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
-IPV4 = {"type": "string", "pattern": r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"}
+IP = {"type": "string", "pattern": r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$"}  # IPv4 or IPv6
 EVIDENCE = {
     "type": "object", "additionalProperties": False, "required": ["at"],
     "properties": {
         "at": {"type": "string", "pattern": f"^{NAME_CHARS}(/{NAME_CHARS})?:{IFNAME_CHAR}+$",
                "description": "HOST[/NETNS]:IFACE to capture on (tcpdump)."},
-        "src": IPV4, "dst": IPV4, "proto": {"enum": ["icmp", "tcp", "udp"]},
+        "src": IP, "dst": IP, "proto": {"enum": list(PACKET_PROTOS)},
         "count": {"type": "integer", "minimum": 1, "description": "Exactly this many (default: at least one)."},
     },
 }

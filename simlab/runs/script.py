@@ -100,7 +100,8 @@ def shown_commands(step: Step) -> list[str]:
                           ("-t", step.ttl), ("-I", step.source), ("-M do -s", step.size)) if value is not None)
         return [f"ping{options} {step.target}"]
     if isinstance(step, ConnectStep):
-        return [f"connect {step.proto} {step.target}:{step.port}"]
+        target = f"[{step.target}]" if ":" in step.target else step.target  # an IPv6 address
+        return [f"connect {step.proto} {target}:{step.port}"]
     if isinstance(step, ServeStep):
         return [f"serve {step.command or f'{step.proto} {step.port}'}  # log: {step.log}"]
     if isinstance(step, RouteStep):
