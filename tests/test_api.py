@@ -98,6 +98,15 @@ def test_run_and_validate_return_results(engine, lab_name, no_leftovers):
     assert [(r.scenario, r.verdict) for r in results] == [("malformed", "ERROR"), ("failing", "FAILED")]
 
 
+def test_a_progress_callback_that_fails_keeps_no_lab(engine, lab_name, no_leftovers):
+    def emit(event):
+        if event.kind == "lab.down":
+            raise OSError("the terminal went away")
+    with pytest.raises(OSError):
+        simlab.run(DATA / "mixed" / "passing.yaml", engine=engine, name=lab_name, emit=emit)
+    assert engine.containers({"simlab.lab": lab_name}) == []
+
+
 def test_the_api_example_runs(engine, no_leftovers):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(ROOT / "examples" / "api_pair.py")], capture_output=True,

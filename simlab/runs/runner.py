@@ -123,9 +123,11 @@ def _remove_lab(engine: Engine, run_id: str, result: ScenarioResult, emit: Emit,
         if event.kind == "lab.left":
             result.error = f"{result.error}; {event.message}" if result.error else event.message
         emit(event)
-    if announce:
-        emit(Event("lab.down", f"removing lab {result.lab}", result.lab))
-    remove_run(engine, run_id, result.lab, note_left)
+    try:
+        if announce:
+            emit(Event("lab.down", f"removing lab {result.lab}", result.lab))
+    finally:  # a progress callback that fails (an API caller's, a closed terminal) cannot keep the lab
+        remove_run(engine, run_id, result.lab, note_left)
 
 
 def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit, pause: Pause | None,

@@ -39,23 +39,24 @@ DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise 
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
 
-# A fresh file per command: a background process keeps writing to its own (unlinked) one.
-# Clock and record without `$(...)`: /proc/uptime (centiseconds; the engine host's uptime,
-# never below 1 s) is read by the shell itself, where `date` cost a fork and an exec twice
-# per command; half the shell's CPU per command.
+# A file of its own per command: a background process keeps writing to its own one (all are
+# removed when the script ends, where a shell's `rm` before each command cost a fork and an
+# exec). Clock and record without `$(...)`: /proc/uptime (centiseconds; the engine host's
+# uptime, never below 1 s) is read by the shell itself, where `date` cost a fork and an exec
+# twice per command; an output only when there is one. A third of the shell's CPU per command.
 PRELUDE = f"""\
-out=/tmp/.simlab-out-$$
-trap 'rm -f "$out"' EXIT
+n=0
+trap 'rm -f /tmp/.simlab-out-$$-*' EXIT
 run() {{
   read t0 _ </proc/uptime
-  rm -f "$out"
+  n=$((n+1)); out=/tmp/.simlab-out-$$-$n
   if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >"$out" 2>&1 </dev/null
   else timeout -k {KILL_GRACE} "$3" sh -c "$2" >"$out" 2>&1 </dev/null; fi
   rc=$?
   read t1 _ </proc/uptime
   ms=$(( (${{t1%.*}}${{t1#*.}} - ${{t0%.*}}${{t0#*.}}) * 10 ))
 }}
-record() {{ printf '{MARK} cmd %s %s %s %s ' "$1" "$2" "$rc" "$ms"; base64 <"$out" | tr -d '\\n'; echo; }}
+record() {{ printf '{MARK} cmd %s %s %s %s ' "$1" "$2" "$rc" "$ms"; if [ -s "$out" ]; then base64 <"$out" | tr -d '\\n'; fi; echo; }}
 """
 
 
