@@ -2,8 +2,9 @@
 
 A capture starts detached on its host (or namespace) and the start returns only
 once tcpdump says "listening on", so the probe cannot run before it; it is
-stopped with SIGINT after the probe, and the stop returns once tcpdump has
-printed its closing statistics, so every packet it read has been written.
+stopped with SIGINT after the probe, once it has read every packet in its
+ring (under load it lags), and the stop returns once tcpdump has printed its
+closing statistics, so every packet it read has been written.
 ``--immediate-mode`` hands each packet to tcpdump as it arrives. Packets carry
 the kernel's timestamp (``-tt``): what counts is what crossed a spot from the
 probe's start on, so a capture may start early (while the step before runs).
@@ -138,7 +139,12 @@ def _start(lab: Runs, capture: Capture) -> None:
 
 def _stop(lab: Runs, capture: Capture) -> None:
     out, err = f"{capture.path}.out", f"{capture.path}.err"
-    command = (f"kill -INT {capture.pid}; i=0; "
+    # SIGINT ends tcpdump without reading what is still in its ring: first let it catch up. A
+    # sent packet is in the ring before it is on the wire, so once tcpdump sleeps (state S, in
+    # poll: a new packet would have woken it) it has read every packet of the probe.
+    command = (f"i=0; while read -r _ _ state _ </proc/{capture.pid}/stat && [ \"$state\" != S ] "
+               f"&& [ $i -lt {POLLS} ]; do i=$((i+1)); sleep 0.005; done 2>/dev/null; "
+               f"kill -INT {capture.pid}; i=0; "
                f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
                f"cat {out}; rm -f {out} {err}")
     done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
