@@ -241,7 +241,8 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
                  ) -> None:
     """Check the engines a batch would use: reachable, version, OS/arch, CPUs, images, whether
-    the kernel can make veths and bridges, slots. Exit 2 when none is reachable."""
+    the kernel can make veths and bridges (and which of vlan, vxlan, macvlan, ipvlan, dummy,
+    gre, bond, wireguard and netem it lacks), slots. Exit 2 when none is reachable."""
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
     found = run_parallel(readiness.status, specs or [None])
@@ -257,6 +258,9 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
                        f"host image {yes[s.host_image]}, fabric helper {yes[s.helper_image]}, "
                        f"veth/bridge {yes[s.veth_bridge] if s.host_image else 'not probed (no host image)'}, "
                        f"{s.slots} slot(s)")
+            lacks = [feature for feature, has in s.kernel.items() if not has]
+            if lacks:
+                typer.echo(f"{s.name}: its kernel has no {', '.join(lacks)}: steps that use them fail there")
     if not any(s.reachable for s in found):
         raise typer.Exit(2)
 

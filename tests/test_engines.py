@@ -123,6 +123,26 @@ def _safe_containers(extra: ExtraEngine) -> list[dict]:
         return []
 
 
+CONFIG = {"vlan": "VLAN_8021Q", "vxlan": "VXLAN", "macvlan": "MACVLAN", "ipvlan": "IPVLAN", "dummy": "DUMMY",
+          "gre": "NET_IPGRE", "bond": "BONDING", "wireguard": "WIREGUARD", "netem": "NET_SCH_NETEM"}
+
+
+def kernel_features() -> dict[str, bool] | None:
+    """What the probe must find, from this kernel's own config (built in: yes; not set: no);
+    None where that cannot be told (no /proc/config.gz, or some are modules)."""
+    import gzip
+
+    try:
+        config = gzip.decompress(open("/proc/config.gz", "rb").read()).decode()
+    except OSError:
+        return None
+    built = {line.split("=")[0].removeprefix("CONFIG_") for line in config.splitlines() if line.endswith("=y")}
+    if any(f"CONFIG_{option}=m" in config for option in CONFIG.values()):
+        return None  # whether a container gets a module loaded is not in the config
+    assert set(CONFIG) == set(readiness.FEATURES)
+    return {feature: option in built for feature, option in CONFIG.items()}
+
+
 def test_engines_reports_each_engine_and_skips_an_unreachable_one(engine, extra_engines, tmp_path, no_leftovers):
     dead = f"unix://{tmp_path}/nothing.sock"
     done = simlab("engines", "--engine", "default", "--engine", extra_engines[0].url, "--engine", dead, "--json")
@@ -132,6 +152,9 @@ def test_engines_reports_each_engine_and_skips_an_unreachable_one(engine, extra_
     for name in ("default", extra_engines[0].url):
         assert found[name]["reachable"] and found[name]["host_image"] and found[name]["veth_bridge"]
         assert found[name]["slots"] >= 2 and found[name]["cpus"] >= 1
+        expected = kernel_features()  # the engines share this machine's kernel
+        assert set(found[name]["kernel"]) == set(readiness.FEATURES)
+        assert expected is None or found[name]["kernel"] == expected
     scenarios(tmp_path / "two", 2)
     done = simlab("validate", str(tmp_path / "two"), "--engine", dead, "--engine", extra_engines[0].url)
     assert done.returncode == 0, done.stdout + done.stderr

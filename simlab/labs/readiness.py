@@ -1,7 +1,8 @@
 """Whether an engine can hold labs, and getting it ready: the images and a kernel that wires.
 
 ``status`` is what `simlab engines` reports of one engine (reachable, version,
-CPUs, images, a veth/bridge probe, slots); ``prepare`` gives an engine the host
+CPUs, images, a veth/bridge probe and which other link kinds and qdiscs the kernel
+has, slots); ``prepare`` gives an engine the host
 image before its first lab, copied from an engine that has it (`docker save |
 docker load` through the API) or built there, and the fabric helper image.
 """
@@ -22,6 +23,21 @@ from simlab.model.topology import DEFAULT_IMAGE
 
 PROBE = ("ip link add simlab-a type veth peer name simlab-b && ip link add simlab-br type bridge && "
          "ip link set simlab-a master simlab-br && echo ok")
+# What else scenarios commonly ask of the engine's kernel (a kernel built without one says
+# "Unknown device type" or "Unknown qdisc" to any step that uses it).
+FEATURES = {  # on simlab-b, the end that is no bridge port (macvlan and ipvlan refuse one)
+    "vlan": "ip link add link simlab-b name simlab-v type vlan id 10",
+    "vxlan": "ip link add name simlab-x type vxlan id 42 dstport 4789 dev simlab-b",
+    "macvlan": "ip link add link simlab-b name simlab-m type macvlan",
+    "ipvlan": "ip link add link simlab-b name simlab-i type ipvlan",
+    "dummy": "ip link add name simlab-d type dummy",
+    "gre": "ip link add name simlab-g type gre local 192.0.2.1 remote 192.0.2.2",
+    "bond": "ip link add name simlab-o type bond",
+    "wireguard": "ip link add name simlab-w type wireguard",
+    "netem": "tc qdisc add dev simlab-b root netem delay 1ms",
+}
+FEATURE_PROBE = "; ".join(f"if {command} 2>/dev/null; then echo 'feature {name} yes'; else echo 'feature {name} no'; fi"
+                          for name, command in FEATURES.items())
 
 
 @dataclass
@@ -37,6 +53,7 @@ class EngineStatus:
     host_image: bool = False
     helper_image: bool = False
     veth_bridge: bool = False
+    kernel: dict[str, bool] = field(default_factory=dict)  # FEATURES -> whether the kernel has it
     slots: int = 0
     isolation: list[str] = field(default_factory=list)
 
@@ -60,20 +77,24 @@ def status(spec: EngineSpec | None, probe: bool = True) -> EngineStatus:
                          slots=default_slots(engine, spec), isolation=security)
     found.helper_image = found.host_image and engine.image_exists(helper_tag())
     if probe and found.host_image:
-        found.veth_bridge = _probe_kernel(engine)
+        found.veth_bridge, found.kernel = _probe_kernel(engine)
     return found
 
 
-def _probe_kernel(engine: Engine) -> bool:
-    """Whether the engine's kernel can make a veth pair and a bridge (in a throwaway container)."""
+def _probe_kernel(engine: Engine) -> tuple[bool, dict[str, bool]]:
+    """Whether the engine's kernel can make a veth pair and a bridge, and which of FEATURES it
+    has (in a throwaway container)."""
     spec = ContainerSpec(f"simlab-probe-{os.getpid()}-{time.monotonic_ns() % 10**8}", DEFAULT_IMAGE,
                          {"simlab.probe": "1"}, cap_add=["NET_ADMIN"], auto_remove=False)
     container = engine.create(spec)
     try:
         engine.start(container, spec.name)
-        return engine.exec(container, ["sh", "-c", PROBE], timeout=20).output.strip() == "ok"
+        output = engine.exec(container, ["sh", "-c", f"{PROBE} && {{ {FEATURE_PROBE}; }}"], timeout=20).output
+        lines = output.splitlines()
+        features = {words[1]: words[2] == "yes" for words in map(str.split, lines) if words[:1] == ["feature"]}
+        return bool(lines) and lines[0] == "ok", features
     except EngineError:
-        return False
+        return False, {}
     finally:
         engine.remove(container)
 
