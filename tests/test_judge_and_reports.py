@@ -31,6 +31,17 @@ def test_run_step_expected_to_fail_passes_on_the_message():
                                            "failure (exit 1), without 'Cannot find device'")
 
 
+def test_a_link_kind_the_kernel_lacks_points_to_simlab_engines():
+    step = run_step(commands=["ip link add link eth0 name eth0.10 type vlan id 10"])
+    lacking = judge(1, StepRun(step, [CommandRun(step.commands[0], 2, "Error: Unknown device type.")]))
+    assert not lacking.passed and "`simlab engines`" in lacking.hint
+    other = judge(1, StepRun(step, [CommandRun(step.commands[0], 2, 'Cannot find device "eth0"')]))
+    assert other.hint == ""
+    expected = judge(1, StepRun(run_step(commands=step.commands, expect="failure"),
+                                [CommandRun(step.commands[0], 2, "Error: Unknown device type.")]))
+    assert expected.passed and expected.hint == ""
+
+
 def test_run_step_that_stops_early_names_the_command():
     step = run_step(commands=["true", "false", "true"])
     result = judge(1, StepRun(step, [CommandRun("true", 0, ""), CommandRun("false", 1, "")]))

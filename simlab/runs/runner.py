@@ -384,7 +384,14 @@ def _judge_run(index: int, step: RunStep, commands: list[CommandRun]) -> StepRes
     if not ran_all:
         got += f" at command {len(commands)} of {len(step.commands)}"
     transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in commands)
-    return _result(index, step, step.commands, _expected(step), got, passed, transcript)
+    result = _result(index, step, step.commands, _expected(step), got, passed, transcript)
+    if not passed and not result.hint and KERNEL_LACKS.search(last.output):
+        result.hint = ("the engine's kernel may have been built without this link kind or qdisc; "
+                       "`simlab engines` says which ones it lacks")
+    return result
+
+
+KERNEL_LACKS = re.compile(r"Unknown device type|Unknown qdisc|Specified qdisc (?:kind is unknown|not found)")
 
 
 def squeeze(text: str) -> str:
