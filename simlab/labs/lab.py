@@ -307,9 +307,9 @@ def _host_spec(lab: str, host: Host, privileged: bool, run_id: str, file: str,
 
 def uses_ipv6(host: Host) -> bool:
     """Whether the file gives ``host`` an IPv6 address (other than lo's own ::1) or route."""
-    addresses = [a for addrs in host.addresses.values() for a in addrs if not a.ip.is_loopback]
-    return any(a.version == 6 for a in addresses) or any(
-        (r.via or r.destination) is not None and (r.via or r.destination).version == 6 for r in host.routes)
+    addresses = [a.ip for addrs in host.addresses.values() for a in addrs if not a.ip.is_loopback]
+    routes = [route.via or route.destination for route in host.routes]  # None: a default route via nobody
+    return any(found is not None and found.version == 6 for found in addresses + routes)
 
 
 def _labels(lab: str, node: str, role: str, run_id: str, file: str) -> dict[str, str]:
