@@ -289,26 +289,24 @@ class Engine:
         the stream ends. The stream ends when the command has ended, even if the engine never
         closes it; EngineTimeout if no output comes for ``idle_timeout`` seconds (None: wait
         while the command runs)."""
+        reader = self._start_exec(container_id, argv, env, idle_timeout)
+        return reader.chunks(), reader.exit_code
+
+    def open_session(self, container_id: str, argv: list[str], env: dict[str, str] | None = None) -> ExecSession:
+        """Start argv with its standard input open (see ExecSession)."""
+        return ExecSession(self._start_exec(container_id, argv, env, EXEC_TIMEOUT, stdin=True))
+
+    def _start_exec(self, container_id: str, argv: list[str], env: dict[str, str] | None,
+                    idle_timeout: float | None, stdin: bool = False) -> _ExecReader:
         doing = f"running {argv[0]} in {container_id[:12]}"
         with _calling(doing):
-            exec_id = self._api.exec_create(container_id, argv, environment=env)["Id"]
+            exec_id = self._api.exec_create(container_id, argv, environment=env, stdin=stdin)["Id"]
             # What docker-py's exec_start(socket=True) does, keeping the response: the bytes that
             # came with the HTTP headers sit in its buffer, not in the socket.
             response = self._api._post_json(self._api._url("/exec/{0}/start", exec_id), data=EXEC_START,
                                             headers=UPGRADE, stream=True)
             sock = self._api._get_raw_response_socket(response)
-        reader = _ExecReader(self._api, exec_id, sock, doing, idle_timeout, _already_read(response))
-        return reader.chunks(), reader.exit_code
-
-    def open_session(self, container_id: str, argv: list[str], env: dict[str, str] | None = None) -> ExecSession:
-        """Start argv with its standard input open (see ExecSession)."""
-        doing = f"running {argv[0]} in {container_id[:12]}"
-        with _calling(doing):
-            exec_id = self._api.exec_create(container_id, argv, environment=env, stdin=True)["Id"]
-            response = self._api._post_json(self._api._url("/exec/{0}/start", exec_id), data=EXEC_START,
-                                            headers=UPGRADE, stream=True)
-            sock = self._api._get_raw_response_socket(response)
-        return ExecSession(_ExecReader(self._api, exec_id, sock, doing, EXEC_TIMEOUT, _already_read(response)))
+        return _ExecReader(self._api, exec_id, sock, doing, idle_timeout, _already_read(response))
 
 
 class ExecSession:

@@ -178,7 +178,7 @@ class Processes:
         stat = _read(f"/proc/{pid}/stat")
         if stat is None:
             return frozenset()  # no such process (any more)
-        comm, _, rest = stat.partition("(")[2].rpartition(")")
+        comm = stat.partition("(")[2].rpartition(")")[0]
         if comm.startswith(RUNTIME_INIT):
             return STARTING  # about to exec the container's command: looked at on every scan
         if comm != "sleep":

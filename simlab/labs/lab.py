@@ -231,7 +231,7 @@ class _Nodes:
         ids = _results([*created, helper_future])
         helper_id = ids.pop()
         lab.containers = dict(zip(topology.hosts, ids))  # the same, in the file's order
-        return dict(zip(topology.hosts, ids)), dict(zip(switched, ids[len(hosts):])), helper_id
+        return dict(lab.containers), dict(zip(switched, ids[len(hosts):])), helper_id
 
     def _create(self, spec: ContainerSpec) -> str:
         container_id = self.lab.engine.create(spec)
@@ -371,19 +371,14 @@ def run_parallel(fn: Callable[[T], R], items: Iterable[T], wait_on_error: bool =
     if len(items) <= 1:
         return [fn(x) for x in items]
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items)))
-    futures = []
     try:
-        futures += [pool.submit(fn, x) for x in items]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in done:
-            if future.exception() is not None:
-                raise future.exception()
+        results = _results([pool.submit(fn, x) for x in items])
     except BaseException:
         with deferred_interrupts():  # a second Ctrl-C must not cut the wait short
             pool.shutdown(wait=wait_on_error, cancel_futures=True)
         raise
     pool.shutdown()
-    return [f.result() for f in futures]
+    return results
 
 
 @contextmanager

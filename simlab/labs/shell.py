@@ -25,6 +25,36 @@ MARK = "@@simlab"
 OPEN_TIMEOUT = 60.0  # seconds for a new shell to answer (a loaded engine starts execs slowly)
 KILL_GRACE = 1  # seconds between the TERM and the KILL of a command past its limit
 
+# How a host's shell runs one command, for a batch of steps (runs/script.py) and for run()
+# alike: `run NETNS COMMAND LIMIT` under timeout, then `record STEP INDEX` prints its line.
+# A file of its own per command: a background process keeps writing to its own one (all are
+# removed when the script ends, where a shell's `rm` before each command cost a fork and an
+# exec). Clock and record without `$(...)`: /proc/uptime (centiseconds; the engine host's
+# uptime, never below 1 s) is read by the shell itself, where `date` cost a fork and an exec
+# twice per command; an output only when there is one. A third of the shell's CPU per command.
+PRELUDE = f"""\
+n=0
+trap 'rm -f /tmp/.simlab-out-$$-*' EXIT
+run() {{
+  read t0 _ </proc/uptime
+  n=$((n+1)); out=/tmp/.simlab-out-$$-$n
+  if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >"$out" 2>&1 </dev/null
+  else timeout -k {KILL_GRACE} "$3" sh -c "$2" >"$out" 2>&1 </dev/null; fi
+  rc=$?
+  read t1 _ </proc/uptime
+  ms=$(( (${{t1%.*}}${{t1#*.}} - ${{t0%.*}}${{t0#*.}}) * 10 ))
+}}
+record() {{ printf '{MARK} cmd %s %s %s %s ' "$1" "$2" "$rc" "$ms"; if [ -s "$out" ]; then base64 <"$out" | tr -d '\\n'; fi; echo; }}
+"""
+
+
+def command_record(words: list[str]) -> tuple[int, int, int, float, str]:
+    """(step, command, exit code, seconds, output) of a `record` line, split at spaces:
+    "@@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS [OUTPUT_B64]"."""
+    _, _, step, command, code, millis, *encoded = words
+    output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
+    return int(step), int(command), int(code), int(millis) / 1000, output
+
 
 class HostShell:
     """The shell of one host container; one script at a time (callers in several threads wait)."""
@@ -68,16 +98,13 @@ class HostShell:
     def run(self, command: str, netns: str | None = None, timeout: float = 60.0) -> ExecResult:
         """Run one shell command (in ``netns`` when given) and return its exit code and output,
         like an exec of its own; it is ended after ``timeout`` seconds."""
-        inner = f"ip netns exec {shlex.quote(netns)} sh -c {shlex.quote(command)}" if netns else \
-            f"sh -c {shlex.quote(command)}"
-        script = (f'out=/tmp/.simlab-run-$$; timeout -k {KILL_GRACE} {timeout:g} {inner} >"$out" 2>&1; rc=$?; '
-                  f"printf '{MARK} rc %s ' \"$rc\"; base64 <\"$out\" | tr -d '\\n'; echo; rm -f \"$out\"")
+        script = f"{PRELUDE}run {shlex.quote(netns or '')} {shlex.quote(command)} {timeout:g}; record 0 0"
         result = None
         for line in self.lines(script, timeout + KILL_GRACE + 15):  # to its end: the shell stays usable
             words = line.decode(errors="replace").split(" ")
-            if len(words) >= 3 and words[:2] == [MARK, "rc"]:
-                output = base64.b64decode(words[3]).decode(errors="replace") if len(words) > 3 else ""
-                result = ExecResult(int(words[2]), output)
+            if len(words) >= 6 and words[:2] == [MARK, "cmd"]:
+                _, _, code, _, output = command_record(words)
+                result = ExecResult(code, output)
         if result is None:
             raise EngineError(f"the shell of container {self._container[:12]} ended before `{command}` did")
         return result

@@ -32,33 +32,12 @@ from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
 from simlab.checks.serve import serve_command
 from simlab.checks.trace import trace_command
 from simlab.labs.lab import Lab
-from simlab.labs.shell import KILL_GRACE, MARK
+from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record
 from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
 
 DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
-
-# A file of its own per command: a background process keeps writing to its own one (all are
-# removed when the script ends, where a shell's `rm` before each command cost a fork and an
-# exec). Clock and record without `$(...)`: /proc/uptime (centiseconds; the engine host's
-# uptime, never below 1 s) is read by the shell itself, where `date` cost a fork and an exec
-# twice per command; an output only when there is one. A third of the shell's CPU per command.
-PRELUDE = f"""\
-n=0
-trap 'rm -f /tmp/.simlab-out-$$-*' EXIT
-run() {{
-  read t0 _ </proc/uptime
-  n=$((n+1)); out=/tmp/.simlab-out-$$-$n
-  if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >"$out" 2>&1 </dev/null
-  else timeout -k {KILL_GRACE} "$3" sh -c "$2" >"$out" 2>&1 </dev/null; fi
-  rc=$?
-  read t1 _ </proc/uptime
-  ms=$(( (${{t1%.*}}${{t1#*.}} - ${{t0%.*}}${{t0#*.}}) * 10 ))
-}}
-record() {{ printf '{MARK} cmd %s %s %s %s ' "$1" "$2" "$rc" "$ms"; if [ -s "$out" ]; then base64 <"$out" | tr -d '\\n'; fi; echo; }}
-"""
-
 
 @dataclass
 class CommandRun:
@@ -217,7 +196,5 @@ def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
         return "clock", int(words[2]), float(words[3]) if len(words) > 3 else None
     if words[1] == "after":
         return "after", int(words[2]), base64.b64decode(words[3] if len(words) > 3 else "").decode(errors="replace")
-    _, _, step, command, code, millis, *encoded = words
-    output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
-    output = output.rstrip("\n")  # as the shell's $(...) would give it
-    return "cmd", int(step), (int(command), int(code), int(millis) / 1000, output)
+    step, command, code, seconds, output = command_record(words)
+    return "cmd", step, (command, code, seconds, output.rstrip("\n"))  # as the shell's $(...) would give it
