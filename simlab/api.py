@@ -23,10 +23,11 @@ from simlab.labs.lab import Lab, destroy_lab, start_lab
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import Pause, StepWatch, judge, run_scenario
 from simlab.state.model import LabState
-from simlab.model.scenario import DEFAULT_DEADLINE, PingStep, Scenario, load_scenario, resolve_scenario, scenario_from_data
+from simlab.model.scenario import Scenario, load_scenario, resolve_scenario, scenario_from_data, step_from_data
 from simlab.model.topology import Topology
 from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all
 from simlab.model.yamlsource import Source
+from simlab.steps import KINDS
 
 
 class CheckFailed(AssertionError):
@@ -90,6 +91,11 @@ class Builder:
         step = {"title": title, "host": host, "ping": target, "expect": expect, "note": note, "section": section}
         return self._step(step, netns=netns, deadline=deadline, timeout=timeout)
 
+    def step(self, title: str, host: str, **keys: Any) -> Builder:
+        """A step of any kind, by its YAML keys (``from_`` for ``from``), like
+        ``step("b listens", "b", serve="tcp 80")`` or ``step("a to b", "a", connect="b:80")``."""
+        return self._step({"title": title, "host": host}, **step_keys(keys))
+
     def _step(self, step: dict[str, Any], **optional: Any) -> Builder:
         step.update((key, value) for key, value in optional.items() if value is not None)
         self.data.setdefault("steps", []).append(step)
@@ -102,6 +108,16 @@ class Builder:
 
     def topology(self) -> Topology:
         return self.scenario().topology
+
+
+def step_keys(keys: dict[str, Any]) -> dict[str, Any]:
+    """A step's YAML keys from Python keyword arguments: ``from_`` is ``from``; None is left out."""
+    return {key.rstrip("_"): value for key, value in keys.items() if value is not None}
+
+
+def _title(keys: dict[str, Any]) -> str:
+    kind = next((key for key in keys if key in KINDS), "step")
+    return f"{kind} {keys.get(kind, '')}".strip()
 
 
 Labbable = Union[Topology, Scenario, Builder, str, Path]
@@ -142,27 +158,39 @@ class RunningLab:
         """Run a shell command on ``host`` (inside namespace ``netns``); its exit code and output."""
         return self._lab.exec(host, command, netns)
 
+    def step(self, host: str, netns: str | None = None, title: str | None = None, **keys: Any) -> StepResult:
+        """Run one step of any kind on ``host`` as a scenario runs it, and judge it: the keys are
+        the step's YAML keys (``from_`` for ``from``), like ``step("a", ping="10.0.0.2",
+        expect="no-reply")`` or ``step("a", connect="b:80", expect="refused")``. A bad key or
+        value raises InputError, as in a file."""
+        self._lab.container(host)  # an unknown host is an InputError naming the lab
+        raw = {**step_keys(keys), "host": host, "title": title or _title(keys)}
+        if netns is not None:
+            raw["netns"] = netns
+        step = step_from_data(raw, self.topology, f"lab {self.name}")
+        done = next(run_batch(self._lab, host, [step]), None)
+        return judge(1, done or StepRun(step))
+
+    def check(self, host: str, netns: str | None = None, title: str | None = None, **keys: Any) -> StepResult:
+        """``step``, raising CheckFailed (an AssertionError: a failed test in pytest) with expected
+        vs got and the output when the step does not go as expected."""
+        __tracebackhide__ = True  # pytest shows the caller's line, not this one
+        outcome = self.step(host, netns, title, **keys)
+        if not outcome.passed:
+            raise CheckFailed(outcome)
+        return outcome
+
     def ping(self, host: str, target: str, netns: str | None = None, expect: str = "reply",
              deadline: float | None = None) -> StepResult:
         """Ping ``target`` from ``host`` as a scenario's ping step does. ``got`` is reply, no-reply,
         unreachable or error; ``passed`` says whether it is ``expect``; ``output`` is ping's."""
-        if expect not in DEFAULT_DEADLINE:
-            raise InputError(f"expect must be one of {', '.join(DEFAULT_DEADLINE)}, not {expect!r}")
-        self._lab.container(host)  # an unknown host is an InputError, as in a file
-        step = PingStep(title=f"ping {target}", host=host, netns=netns, target=target, expect=expect,
-                        deadline=float(deadline if deadline is not None else DEFAULT_DEADLINE[expect]))
-        done = next(run_batch(self._lab, host, [step]), None)
-        return judge(1, done or StepRun(step))
+        return self.step(host, netns, f"ping {target}", ping=target, expect=expect, deadline=deadline)
 
     def check_ping(self, host: str, target: str, netns: str | None = None, expect: str = "reply",
                    deadline: float | None = None) -> StepResult:
-        """``ping``, raising CheckFailed (an AssertionError: a failed test in pytest) with expected
-        vs got and ping's output when the outcome is not ``expect``."""
-        __tracebackhide__ = True  # pytest shows the caller's line, not this one
-        outcome = self.ping(host, target, netns, expect, deadline)
-        if not outcome.passed:
-            raise CheckFailed(outcome)
-        return outcome
+        """``ping``, raising CheckFailed when the outcome is not ``expect``."""
+        __tracebackhide__ = True
+        return self.check(host, netns, f"ping {target}", ping=target, expect=expect, deadline=deadline)
 
     def inspect(self) -> LabState:
         """The lab's live state, as `simlab inspect` shows it: per host and namespace, interfaces

@@ -17,7 +17,8 @@ from simlab.errors import InputError
 from simlab.reports.junit import junit_xml
 from simlab.model.problems import Problems
 from simlab.results import ScenarioResult, StepResult
-from simlab.model.scenario import MAX_STEP_SCRIPT, MAX_STEPS, load_scenario
+from simlab.model.scenario import MAX_STEPS, load_scenario
+from simlab.steps.run import MAX_STEP_SCRIPT
 from simlab.model.topology import MAX_COMMAND, MAX_HOSTS, check_image
 from simlab.model.yamlsource import MAX_FILE_BYTES, Source
 

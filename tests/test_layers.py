@@ -14,12 +14,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "simlab"
 SHARED = {"errors", "events", "resources", "results"}  # small modules every layer may use
 ALLOWED = {
-    "model": {"model", "checks", "errors", "resources"},
+    "model": {"model", "steps", "checks", "errors", "resources"},
+    "steps": {"steps", "checks", "errors", "results"},
     "engines": {"engines", "errors", "events"},
     "labs": {"labs", "engines", "model", "errors", "events", "resources"},
     "checks": {"checks", "errors", "results"},
-    "runs": {"runs", "labs", "engines", "model", "checks", "state", *SHARED},
-    "state": {"state", "labs", "runs", "model", "errors", "events", "results"},
+    "runs": {"runs", "labs", "engines", "model", "steps", "checks", "state", *SHARED},
+    "state": {"state", "labs", "runs", "model", "steps", "errors", "events", "results"},
     "graph": {"graph", "model", "state"},
     "reports": {"reports", "graph", "state", "model", "errors", "events", "results"},
 }

@@ -7,10 +7,10 @@ complete and check files as they are typed. A test keeps the two in step.
 
 from __future__ import annotations
 
-from simlab.checks.outcome import REASONS
-from simlab.model.scenario import (CONNECT_EXPECT, KIND_KEYS, PACKET_PROTOS, PING_EXPECT, PROTOS, ROUTE_EXPECT,
-                                   RUN_EXPECT)
+from simlab.checks.capture import PROTOS as PACKET_PROTOS
+from simlab.model.scenario import KIND_KEYS, MAX_STEP_TIMEOUT
 from simlab.model.topology import IFNAME_CHAR, IFNAME_RE, MAX_IFNAME, MAX_NAME, NAME_CHARS, NAME_RE
+from simlab.steps import KINDS
 
 NAME = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": MAX_NAME}
 IFNAME = {"type": "string", "pattern": IFNAME_RE.pattern, "maxLength": MAX_IFNAME}
@@ -39,56 +39,38 @@ COMMON = {
     "netns": {"type": "string", "description": "Run inside this network namespace of the host."},
     "within": {**POSITIVE, "maximum": 600, "description": "Retry for up to this many seconds until the check holds."},
     "hint": {"type": "string", "description": "Shown to the learner when the step fails."},
-    "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+    "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_STEP_TIMEOUT,
                 "description": "seconds each command of the step may take (default 60)"},
 }
-KINDS = {
-    "run": {**STRINGS, "description": "Shell command(s), run in order."},
-    "ping": {"type": "string", "description": "Address or lab host name to ping."},
-    "connect": {"type": "string", "pattern": r"^\S+:[0-9]{1,5}$", "description": "HOST:PORT to connect to."},
-    "serve": {"type": "string", "description": "'tcp PORT' / 'udp PORT' (simlab's listener) or a command, "
-                                               "run detached, logging to /var/log/simlab/NAME.log."},
-    "route": {"type": "string", "description": "Destination for `ip route get`."},
-    "trace": {"type": "string", "description": "Destination to trace (TTL-limited probes)."},
-}
-OPTIONS = {
-    "expect": {"enum": sorted(set(RUN_EXPECT + PING_EXPECT + CONNECT_EXPECT + ROUTE_EXPECT))},
-    "output": {"type": "string", "description": "Text the (last) command must print (whitespace-robust)."},
-    "match": {"type": "string", "description": "A regular expression the (last) command's output matches."},
-    "not_output": {"type": "string", "description": "Text the (last) command must not print."},
-    "deadline": {"type": "number", "minimum": 0.1, "maximum": 60},
-    "reason": {"enum": list(REASONS), "description": "Narrows 'unreachable': "
-               + "; ".join(f"{k}: {v}" for k, v in REASONS.items())},
-    "from": {"type": "string", "description": "The address that must answer (or send the ICMP error)."},
-    "count": {"type": "integer", "minimum": 1, "maximum": 100,
-              "description": "Probes to send (all must be answered for 'reply')."},
-    "ttl": {"type": "integer", "minimum": 1, "maximum": 255},
-    "source": {"type": "string", "description": "Address or interface to send from."},
-    "size": {"type": "integer", "minimum": 0, "maximum": 65507, "description": "Payload bytes, sent with don't-fragment."},
-    "proto": {"enum": list(PROTOS)},
-    "appears_as": {"type": "string", "description": "The client address simlab's listener must see (after NAT)."},
-    "name": {"type": "string", "pattern": NAME_RE.pattern, "description": "Names the service's log."},
-    "ready": {"type": "string", "description": "Text the service's log shows once it is ready."},
-    "via": {"type": "string"}, "dev": {"type": "string"}, "src": {"type": "string"},
-    "path": {"type": "array", "minItems": 1, "items": {"type": "string"},
-             "description": "Hop addresses ('*' a silent hop): how the path starts."},
-    "whole": {"type": "boolean", "description": "The path is exactly `path`."},
-    "max_hops": {"type": "integer", "minimum": 1, "maximum": 30},
+EVIDENCE_OPTIONS = {
     "seen": {"type": "array", "minItems": 1, "items": EVIDENCE,
              "description": "Packets a capture around the step must see."},
     "unseen": {"type": "array", "minItems": 1, "items": EVIDENCE,
                "description": "Packets a capture around the step must not see."},
 }
-EXPECT = {"run": RUN_EXPECT, "ping": PING_EXPECT, "connect": CONNECT_EXPECT, "route": ROUTE_EXPECT}
+
+
+def _options() -> dict:
+    """Every option key with its schema (a key several kinds share, like expect, once: the
+    branch of each kind narrows it)."""
+    options: dict = {}
+    for kind in KINDS.values():
+        for key, schema in kind.options.items():
+            if key == "expect":
+                choices = set(options.get(key, {}).get("enum", [])) | set(schema["enum"])
+                options[key] = {"enum": sorted(choices)}
+            else:
+                options.setdefault(key, schema)
+    return {**options, **EVIDENCE_OPTIONS}
 
 
 def _one_kind(kind: str) -> dict:
     """A step of ``kind``: its key, and no key that belongs only to other kinds."""
     others = (set(KIND_KEYS) | set().union(*KIND_KEYS.values())) - {kind} - KIND_KEYS[kind]
-    branch: dict = {"required": [kind] + (["path"] if kind == "trace" else []),
+    branch: dict = {"required": [kind, *KINDS[kind].required],
                     "not": {"anyOf": [{"required": [key]} for key in sorted(others)]}}
-    if kind in EXPECT:
-        branch["properties"] = {"expect": {"enum": list(EXPECT[kind])}}
+    if "expect" in KINDS[kind].options:
+        branch["properties"] = {"expect": KINDS[kind].options["expect"]}
     return branch
 
 
@@ -116,7 +98,7 @@ def scenario_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["title", "host"],
-        "properties": {**COMMON, **{kind: info for kind, info in KINDS.items()}, **OPTIONS},
+        "properties": {**COMMON, **{key: kind.schema for key, kind in KINDS.items()}, **_options()},
         "oneOf": [_one_kind(kind) for kind in KIND_KEYS],
         # a reason narrows 'unreachable' only
         "if": {"required": ["reason"]}, "then": {"properties": {"expect": {"const": "unreachable"}}, "required": ["expect"]},

@@ -14,6 +14,7 @@ from typing import Any
 
 from simlab.model.problems import Problems
 from simlab.model.yamlsource import Path_
+from simlab.steps.fields import MAX_COMMAND, check_command  # noqa: F401 - MAX_COMMAND: re-exported
 
 DEFAULT_IMAGE = "ubuntu_with_basic_net"
 NAME_CHARS = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # what a container name allows
@@ -27,7 +28,6 @@ SYSCTL_VALUE_RE = re.compile(r"[ -~]*")
 MAX_IFNAME = 15  # IFNAMSIZ - 1: the kernel refuses longer interface names
 MAX_NAME = 40  # keeps simlab-<lab>-<host> a readable container name
 MAX_HOSTS = 2000
-MAX_COMMAND = 16 * 1024  # bytes in one command; commands travel as exec arguments
 MAX_IMAGE_REF = 255
 
 # Docker's image reference grammar (github.com/distribution/reference, regexp.go).
@@ -145,18 +145,6 @@ def check_image(image: object, path: Path_, problems: Problems) -> bool:
     problems.add(path, f"image {shown} is not a valid image reference: lowercase name[:tag], "
                        f"like ubuntu_with_basic_net or registry.example.com/team/image:1.0 (at most {MAX_IMAGE_REF})")
     return False
-
-
-def check_command(command: str, path: Path_, problems: Problems) -> bool:
-    """Whether a shell command can travel to a host: no NUL, at most MAX_COMMAND bytes."""
-    if "\0" in command:
-        problems.add(path, "a command cannot contain a NUL character")
-        return False
-    if len(command.encode("utf-8", "surrogatepass")) > MAX_COMMAND:
-        problems.add(path, f"a command of {len(command.encode('utf-8', 'surrogatepass'))} bytes; "
-                           f"at most {MAX_COMMAND} bytes per command")
-        return False
-    return True
 
 
 def _parse_hosts(raw: Any, image: str, problems: Problems) -> dict[str, Host]:

@@ -11,31 +11,24 @@ runs in an exec of its own between the start and the stop of its captures.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, CommandRun, StepRun, run_batch, runs_alone_after, shown_commands,
-                          step_commands, step_timeout, timed_out)
-from simlab.checks import classify_ping
 from simlab.checks.capture import Capture, Evidence, Spot, packet_path, start_captures, stop_captures
-from simlab.checks.connect import classify_connect, seen_as
-from simlab.checks.outcome import expectation
-from simlab.checks.ping import resolved_target
-from simlab.checks.route import classify_route
-from simlab.checks.route import describe as describe_route
-from simlab.checks.trace import classify_trace
 from simlab.engines.client import Engine
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_lab
+from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
-from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, Scenario, ServeStep, Step, TraceStep
+from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, run_batch, runs_alone_after, shown_commands,
+                                step_commands, step_timeout, timed_out)
+from simlab.steps import Step, kind_of
+from simlab.steps.fields import transcript
 
 Pause = Callable[[int, Step], None]
 MAX_BATCH_TEXT = 64 * 1024  # characters of commands per exec: the script travels as one argument (128 KiB max)
@@ -163,7 +156,7 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                 emit(Event("step.done", step.title, lab.name, payload=step_result))
                 if watch is not None and run is not None:
                     watch(lab, index, run)
-                if not step_result.passed and (isinstance(step, (RunStep, ServeStep)) or run is None):
+                if not step_result.passed and (kind_of(step).stops_story or run is None):
                     stopped = True
                     break
             position += offset + 1
@@ -281,147 +274,31 @@ def judge(index: int, run: StepRun, default_timeout: float = DEFAULT_STEP_TIMEOU
 
 
 def _judge(index: int, run: StepRun, default_timeout: float) -> StepResult:
-    step = run.step
+    step, kind = run.step, kind_of(run.step)
     if not run.commands:
-        return _result(index, step, step_commands(step), _expected(step), "no result (the host stopped answering)",
-                       False, "")
+        return _result(index, step, "no result (the host stopped answering)", False, "")
     late = next((c for c in run.commands if timed_out(step, c, default_timeout)), None)
     if late is not None:
         limit = step_timeout(step, default_timeout)
-        transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in run.commands)
-        shown = shown_commands(step)[0] if not isinstance(step, RunStep) else late.command
-        return _result(index, step, [c.command for c in run.commands], _expected(step),
-                       f"timed out: `{shown}` was stopped after {limit:g} s (the step's timeout)",
-                       False, transcript)
-    done = run.commands[-1]
-    if isinstance(step, PingStep):
-        return _judge_ping(index, step, done)
-    if isinstance(step, ConnectStep):
-        return _judge_connect(index, step, done)
-    if isinstance(step, RouteStep):
-        got = classify_route(done.exit_code, done.output)
-        return _result(index, step, [done.command], _expected(step), str(got),
-                       got.meets(step.expect, step.via, step.dev, step.src), done.output)
-    if isinstance(step, TraceStep):
-        return _judge_trace(index, step, done)
-    if isinstance(step, ServeStep):
-        got = "ready" if done.exit_code == 0 else f"not ready (exit {done.exit_code})"
-        return _result(index, step, [done.command], "ready", got, done.exit_code == 0, done.output)
-    return _judge_run(index, step, run.commands)
-
-
-def _expected(step: Step) -> str:
-    if isinstance(step, (PingStep, ConnectStep)):
-        text = expectation(step.expect, step.reason, step.peer)
-        if isinstance(step, ConnectStep) and step.appears_as:
-            text += f", seen as {step.appears_as}"
-        return text
-    if isinstance(step, RouteStep):
-        return describe_route(step.expect, step.via, step.dev, step.src)
-    if isinstance(step, TraceStep):
-        return f"path {'exactly' if step.whole else 'starting'} {' > '.join(step.path)}"
-    if isinstance(step, ServeStep):
-        return "ready"
-    expected = step.expect
-    if step.output is not None:
-        expected += f", printing {step.output!r}"
-    if step.match is not None:
-        expected += f", matching {step.match!r}"
-    if step.not_output is not None:
-        expected += f", not printing {step.not_output!r}"
-    return expected
-
-
-def _judge_ping(index: int, step: PingStep, done: CommandRun) -> StepResult:
-    got = classify_ping(done.exit_code, done.output)
-    resolved = resolved_target(done.output)
-    address = resolved.partition("(")[2].rstrip(")") if resolved else step.target
-    shown = replace(got, peer="") if got.peer == address else got  # "reply from X" only when X is news
-    result = _result(index, step, [done.command], _expected(step), str(shown),
-                     got.meets(step.expect, step.reason, step.peer), done.output)
-    result.reason, result.peer, result.target = got.reason, got.peer, resolved or step.target
-    if resolved:  # say which address the name got
-        result.shown = [f"{result.shown[0].rpartition(' ')[0]} {resolved}"]
+        shown = late.command if kind.key == "run" else shown_commands(step)[0]
+        result = _result(index, step, f"timed out: `{shown}` was stopped after {limit:g} s (the step's timeout)",
+                         False, transcript(run.commands))
+        result.commands = [c.command for c in run.commands]
+        return result
+    verdict = kind.judge(step, run.commands)
+    result = _result(index, step, verdict.got, verdict.passed, verdict.output)
+    for key, value in verdict.details.items():
+        setattr(result, key, value)
     return result
 
 
-def _judge_connect(index: int, step: ConnectStep, done: CommandRun) -> StepResult:
-    got, said = classify_connect(done.exit_code, done.output)
-    client = seen_as(said)
-    shown = replace(got, peer="") if got.peer == step.target else got
-    text = str(shown) + (f", seen as {client}" if client else "")
-    passed = got.meets(step.expect, step.reason, step.peer) and step.appears_as in (None, client)
-    result = _result(index, step, [done.command], _expected(step), text, passed, done.output)
-    result.reason, result.peer, result.seen_as = got.reason, got.peer, client
-    return result
-
-
-def _judge_trace(index: int, step: TraceStep, done: CommandRun) -> StepResult:
-    got = classify_trace(done.exit_code, done.output)
-    output = "\n".join(line for line in done.output.splitlines() if not line.startswith("@@hop"))
-    if got is None:
-        return _result(index, step, [done.command], _expected(step), "error", False, done.output)
-    result = _result(index, step, [done.command], _expected(step), str(got), got.meets(step.path, step.whole),
-                     output or "\n".join(f"{n}  {hop}" for n, hop in enumerate(got.hops, 1)))
-    result.hops = got.hops
-    return result
-
-
-def _judge_run(index: int, step: RunStep, commands: list[CommandRun]) -> StepResult:
-    last = commands[-1]
-    ran_all = len(commands) == len(step.commands)
-    got = "success" if last.exit_code == 0 else f"failure (exit {last.exit_code})"
-    passed = ran_all and (last.exit_code == 0) == (step.expect == "success")
-    if step.output is not None and squeeze(step.output) not in squeeze(last.output):
-        got += f", without {step.output!r}"
-        passed = False
-    if step.match is not None and not re.search(step.match, last.output, re.MULTILINE):
-        got += f", not matching {step.match!r}"
-        passed = False
-    if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
-        got += f", printing {step.not_output!r}"
-        passed = False
-    if not ran_all:
-        got += f" at command {len(commands)} of {len(step.commands)}"
-    transcript = "\n".join(f"$ {c.command}\n{c.output}".rstrip() for c in commands)
-    result = _result(index, step, step.commands, _expected(step), got, passed, transcript)
-    if not passed and not result.hint and KERNEL_LACKS.search(last.output):
-        result.hint = ("the engine's kernel may have been built without this link kind or qdisc; "
-                       "`simlab engines` says which ones it lacks")
-    return result
-
-
-KERNEL_LACKS = re.compile(r"Unknown device type|Unknown qdisc|Specified qdisc (?:kind is unknown|not found)")
-
-
-def squeeze(text: str) -> str:
-    """Text with every run of whitespace (newlines too) made one space: output matching
-    does not depend on how a command aligns its columns."""
-    return " ".join(text.split())
-
-
-def _result(index: int, step: Step, commands: list[str], expected: str, got: str,
-            passed: bool, output: str) -> StepResult:
-    return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=commands,
-                      expected=expected, got=got, passed=passed, output=output.strip(), note=step.note,
-                      section=step.section, line=step.line, target=_target(step), hint=step.hint,
-                      shown=shown_commands(step))
-
-
-def _target(step: Step) -> str:
-    return getattr(step, "target", "")
-
-
-def _kind(step: Step) -> str:
-    return KINDS[type(step)]
-
-
-KINDS = {RunStep: "run", PingStep: "ping", ConnectStep: "connect", ServeStep: "serve", RouteStep: "route",
-         TraceStep: "trace"}
+def _result(index: int, step: Step, got: str, passed: bool, output: str, skipped: bool = False) -> StepResult:
+    kind = kind_of(step)
+    return StepResult(index=index, title=step.title, kind=kind.key, where=step.where, commands=kind.commands(step),
+                      expected=kind.expected(step), got=got, passed=passed, output=output.strip(), note=step.note,
+                      section=step.section, line=step.line, skipped=skipped, target=getattr(step, "target", ""),
+                      hint=step.hint, shown=kind.shown(step))
 
 
 def _skipped(index: int, step: Step) -> StepResult:
-    return StepResult(index=index, title=step.title, kind=_kind(step), where=step.where, commands=step_commands(step),
-                      expected=_expected(step), got="skipped", passed=False, note=step.note,
-                      section=step.section, line=step.line, skipped=True, target=_target(step), hint=step.hint,
-                      shown=shown_commands(step))
+    return _result(index, step, "skipped", False, "", skipped=True)

@@ -25,26 +25,13 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from simlab.checks import ping_command
-from simlab.checks.connect import connect_command
-from simlab.checks.route import route_command
-from simlab.checks.serve import READY_SECONDS as SERVE_READY_SECONDS
-from simlab.checks.serve import serve_command
-from simlab.checks.trace import trace_command
 from simlab.labs.lab import Lab
 from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record
-from simlab.model.scenario import ConnectStep, PingStep, RouteStep, RunStep, ServeStep, Step, TraceStep
+from simlab.steps import CommandRun, Step, kind_of
+from simlab.steps.base import DEFAULT_STEP_TIMEOUT
 
-DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
-
-@dataclass
-class CommandRun:
-    command: str
-    exit_code: int
-    output: str
-    seconds: float = 0.0
 
 
 @dataclass
@@ -56,62 +43,28 @@ class StepRun:
     after: str | None = None  # output of the after-step commands, when the caller gave some
     clock: float | None = None  # a step with packet evidence: when it started, by the engine's clock
 
+
 AfterStep = Callable[[Step], "str | None"]  # shell commands to run after a step, or None
 
 
 def step_commands(step: Step) -> list[str]:
-    if isinstance(step, PingStep):
-        return [ping_command(step.target, step.deadline, step.count, step.ttl, step.source, step.size)]
-    if isinstance(step, ConnectStep):
-        return [connect_command(step.target, step.port, step.proto, step.deadline)]
-    if isinstance(step, ServeStep):
-        return [serve_command(step.name, step.log, step.proto, step.port, step.command, step.ready)]
-    if isinstance(step, RouteStep):
-        return [route_command(step.target)]
-    if isinstance(step, TraceStep):
-        return [trace_command(step.target, step.max_hops)]
-    return list(step.commands)
+    return kind_of(step).commands(step)
 
 
 def shown_commands(step: Step) -> list[str]:
     """The commands as a learner would type them (probe scripts are long; the JSON has them)."""
-    if isinstance(step, PingStep):
-        options = "".join(f" {flag} {value}" for flag, value in (("-c", step.count if step.count > 1 else None),
-                          ("-t", step.ttl), ("-I", step.source), ("-M do -s", step.size)) if value is not None)
-        return [f"ping{options} {step.target}"]
-    if isinstance(step, ConnectStep):
-        target = f"[{step.target}]" if ":" in step.target else step.target  # an IPv6 address
-        return [f"connect {step.proto} {target}:{step.port}"]
-    if isinstance(step, ServeStep):
-        return [f"serve {step.command or f'{step.proto} {step.port}'}  # log: {step.log}"]
-    if isinstance(step, RouteStep):
-        return [f"ip route get {step.target}"]
-    if isinstance(step, TraceStep):
-        return [f"trace {step.target}"]
-    return list(step.commands)
+    return kind_of(step).shown(step)
 
 
 def runs_alone_after(step: Step) -> bool:
     """Whether nothing may run after ``step`` in the same exec: the runner, not the script,
-    judges it (a regular expression, text it must not print), retries it (within), stops
-    its packet captures (seen, unseen), or it is a service that must be ready before the
-    next step is judged."""
-    return step.within is not None or bool(step.evidence) or isinstance(step, ServeStep) or (
-        isinstance(step, RunStep) and (step.match is not None or step.not_output is not None))
+    retries it (within), stops its packet captures (seen, unseen), or its kind says so."""
+    return step.within is not None or bool(step.evidence) or kind_of(step).runs_alone(step)
 
 
 def step_timeout(step: Step, default: float = DEFAULT_STEP_TIMEOUT) -> float:
-    """Seconds each command of ``step`` may take: its own ``timeout``, else ``default``
-    (a ping bounds itself: its deadline, and some slack)."""
-    if step.timeout is not None:
-        return step.timeout
-    if isinstance(step, (PingStep, ConnectStep)):
-        return step.deadline + 5  # a probe bounds itself
-    if isinstance(step, TraceStep):
-        return step.max_hops * 1.5 + 5  # a second's wait per silent hop
-    if isinstance(step, ServeStep):
-        return SERVE_READY_SECONDS + 5
-    return default
+    """Seconds each command of ``step`` may take: its own ``timeout``, else its kind's limit."""
+    return step.timeout if step.timeout is not None else kind_of(step).time_limit(step, default)
 
 
 def timed_out(step: Step, run: CommandRun, default: float = DEFAULT_STEP_TIMEOUT) -> bool:
@@ -133,8 +86,9 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
             lines.append(f"printf '{MARK} clock {s} %s\\n' \"$(date +%s.%N)\"")
         for c, command in enumerate(commands):
             lines.append(f"run {ns} {shlex.quote(command)} {limit}; record {s} {c}")
-            if isinstance(step, (RunStep, ServeStep)):
-                lines.append(_stop_unless_expected(step, last=c == len(commands) - 1))
+            guard = kind_of(step).guard(step, last=c == len(commands) - 1)
+            if guard:
+                lines.append(guard)
         extra = after(step) if after else None
         if extra:
             if extra not in extras:
@@ -143,18 +97,6 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
             lines.append(f"printf '{MARK} after {s} %s\\n' \"$( ({extras[extra]}) 2>/dev/null | base64 | tr -d '\\n')\"")
         lines.append(f"printf '{MARK} end {s}\\n'")
     return "\n".join(lines) + "\n"
-
-
-def _stop_unless_expected(step: RunStep | ServeStep, last: bool) -> str:
-    if not last or isinstance(step, ServeStep) or step.expect == "success":
-        stop = '[ "$rc" -eq 0 ] || exit 0'
-    else:
-        stop = '[ "$rc" -ne 0 ] || exit 0'
-    if last and isinstance(step, RunStep) and step.output is not None:
-        # whitespace-robust, as the runner judges it (runner.squeeze)
-        stop += (f'; case "$(tr -s \'[:space:]\' \' \' <"$out")" in '
-                 f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
-    return stop
 
 
 def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT,

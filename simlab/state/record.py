@@ -1,7 +1,7 @@
 """The lab's state after every step of a run, for `simlab run --explain` and `--html`.
 
 A ``StateRecorder`` is the runner's StepWatch. Before the first step it inspects
-every host; after each run step, the inspect script runs in the step's own exec
+every host; after each step that changes the lab (run), the inspect script runs in the step's own exec
 (runs/script.py), so recording costs no exec of its own, and its output replaces that
 host's part of the state. A ping changes nothing worth showing: its state is the
 one before. Each step gets the state after it and the changes since the step
@@ -14,7 +14,8 @@ from simlab.runs.script import StepRun
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab
 from simlab.results import ScenarioResult
-from simlab.model.scenario import RunStep, Scenario, Step
+from simlab.model.scenario import Scenario
+from simlab.steps import Step, kind_of
 from simlab.state.collect import SCRIPT, host_state, inspect_lab, match_peers
 from simlab.state.diff import Change, diff_states
 from simlab.state.model import LabState
@@ -30,7 +31,7 @@ class StateRecorder:
         self._current_dict: dict | None = None
 
     def after_step(self, step: Step) -> str | None:
-        return SCRIPT if isinstance(step, RunStep) else None
+        return SCRIPT if kind_of(step).changes_lab else None
 
     def __call__(self, lab: Lab, index: int, run: StepRun | None) -> None:
         if self._current is None or run is None:
@@ -39,7 +40,7 @@ class StateRecorder:
             if run is None:
                 return
         changes: list[Change] = []
-        if isinstance(run.step, RunStep):
+        if kind_of(run.step).changes_lab:
             host = run.step.host
             # A step stopped by a failing command has no after-output: look at its host once more.
             fresh = host_state(host, run.after) if run.after else inspect_lab(lab, None, [host]).hosts[host]

@@ -1,0 +1,133 @@
+"""``run``: shell commands, run in order; each must succeed, or the last must fail."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from simlab.steps.base import CommandRun, Kind, Step, Verdict
+from simlab.steps.fields import Fields, transcript
+
+EXPECT = ("success", "failure")
+TEXTS = ("output", "match", "not_output")
+# A step's commands travel to its host inside one exec argument, which Linux caps at 128 KiB.
+MAX_STEP_SCRIPT = 48 * 1024
+KERNEL_LACKS = re.compile(r"Unknown device type|Unknown qdisc|Specified qdisc (?:kind is unknown|not found)")
+STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+
+
+@dataclass
+class RunStep(Step):
+    """Shell commands, run in order; each must succeed, or the last must fail."""
+
+    KIND = "run"
+    commands: list[str] = field(default_factory=list)
+    expect: str = "success"
+    output: str | None = None  # text the last command prints (whitespace-robust)
+    match: str | None = None  # a regular expression its output matches
+    not_output: str | None = None  # text it must not print
+
+
+class Run(Kind):
+    key = "run"
+    step = RunStep
+    summary = "shell commands, run in order"
+    schema = {**STRINGS, "description": "Shell command(s), run in order."}
+    options = {
+        "expect": {"enum": list(EXPECT), "description": "success: every command exits 0; failure: the last fails."},
+        "output": {"type": "string", "description": "Text the (last) command must print (whitespace-robust)."},
+        "match": {"type": "string", "description": "A regular expression the (last) command's output matches."},
+        "not_output": {"type": "string", "description": "Text the (last) command must not print."},
+    }
+    evidence = True
+    stops_story = True
+    changes_lab = True
+
+    def parse(self, fields: Fields, common: dict[str, Any]) -> RunStep | None:
+        raw = fields.get("run")
+        commands = raw if isinstance(raw, list) else [raw]
+        if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
+            fields.problem("run", "run must be a command or a list of commands")
+            return None
+        keys = [("run", i) if isinstance(raw, list) else "run" for i in range(len(commands))]
+        if not all([fields.command(c, key) for c, key in zip(commands, keys)]):
+            return None
+        expect = fields.expect("run", EXPECT)
+        texts = {key: _text(fields, key) for key in TEXTS}
+        if texts["match"] is not None:
+            try:
+                re.compile(texts["match"])
+            except re.error as exc:
+                fields.problem("match", f"match is not a regular expression: {exc}")
+        if texts["output"] is not None:
+            texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
+        script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
+                     for text in [*commands, texts["output"] or ""])
+        if script > MAX_STEP_SCRIPT:
+            fields.problem("run", f"this step's commands and output take {script} bytes as a shell script; "
+                                  f"at most {MAX_STEP_SCRIPT} per step")
+            return None
+        return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, **texts)
+
+    def commands(self, step: RunStep) -> list[str]:
+        return list(step.commands)
+
+    def expected(self, step: RunStep) -> str:
+        expected = step.expect
+        if step.output is not None:
+            expected += f", printing {step.output!r}"
+        if step.match is not None:
+            expected += f", matching {step.match!r}"
+        if step.not_output is not None:
+            expected += f", not printing {step.not_output!r}"
+        return expected
+
+    def judge(self, step: RunStep, runs: list[CommandRun]) -> Verdict:
+        last = runs[-1]
+        ran_all = len(runs) == len(step.commands)
+        got = "success" if last.exit_code == 0 else f"failure (exit {last.exit_code})"
+        passed = ran_all and (last.exit_code == 0) == (step.expect == "success")
+        if step.output is not None and squeeze(step.output) not in squeeze(last.output):
+            got += f", without {step.output!r}"
+            passed = False
+        if step.match is not None and not re.search(step.match, last.output, re.MULTILINE):
+            got += f", not matching {step.match!r}"
+            passed = False
+        if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
+            got += f", printing {step.not_output!r}"
+            passed = False
+        if not ran_all:
+            got += f" at command {len(runs)} of {len(step.commands)}"
+        verdict = Verdict(got, passed, transcript(runs))
+        if not passed and not step.hint and KERNEL_LACKS.search(last.output):
+            verdict.details["hint"] = ("the engine's kernel may have been built without this link kind or qdisc; "
+                                       "`simlab engines` says which ones it lacks")
+        return verdict
+
+    def runs_alone(self, step: RunStep) -> bool:
+        return step.match is not None or step.not_output is not None  # the runner judges these
+
+    def guard(self, step: RunStep, last: bool) -> str:
+        stop = '[ "$rc" -ne 0 ] || exit 0' if last and step.expect == "failure" else '[ "$rc" -eq 0 ] || exit 0'
+        if last and step.output is not None:  # whitespace-robust, as the judge reads it (squeeze)
+            stop += (f'; case "$(tr -s \'[:space:]\' \' \' <"$out")" in '
+                     f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
+        return stop
+
+
+def _text(fields: Fields, key: str) -> str | None:
+    text = fields.get(key)
+    if text is not None and not isinstance(text, str):
+        fields.problem(key, f"{key} must be text")
+        return None
+    if text is not None and "\0" in text:
+        fields.problem(key, f"{key} cannot contain a NUL character")
+    return text
+
+
+def squeeze(text: str) -> str:
+    """Text with every run of whitespace (newlines too) made one space: output matching
+    does not depend on how a command aligns its columns."""
+    return " ".join(text.split())
