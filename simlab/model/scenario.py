@@ -233,7 +233,7 @@ def _check_namespaces(topology: Topology, steps: list[Step], problems: Problems)
         if step.netns and known is not None and step.netns not in known:
             used_before_made(step.netns, ("steps", i, "netns"))
             known.add(step.netns)  # one error per namespace is enough
-        for k, command in enumerate(step.commands if isinstance(step, RunStep) else []):
+        for k, command in enumerate(_lab_commands(step)):
             _follow_namespaces(command, created, step.host,
                                lambda ns, k=k, i=i: used_before_made(ns, ("steps", i, "run", k)))
 
@@ -275,10 +275,15 @@ def _check_spots(topology: Topology, steps: list[Step], problems: Problems) -> N
                 problems.add(("steps", i, key, index, "at"),
                              f"no interface {spot.iface!r} on {spot.host}: not in the file and no step before "
                              f"this one creates it")
-        if isinstance(step, RunStep):
-            said[step.host] += " " + " ".join(step.commands)
-            if any(OPAQUE.search(c) for c in step.commands):
-                opaque.add(step.host)
+        said[step.host] += " " + " ".join(_lab_commands(step))
+        if any(OPAQUE.search(c) for c in _lab_commands(step)):
+            opaque.add(step.host)
+
+
+def _lab_commands(step: Step) -> list[str]:
+    """The author's own commands of a step that changes the lab (not a probe's script)."""
+    kind = KINDS[step.KIND]
+    return kind.commands(step) if kind.changes_lab else []
 
 
 def shipped_scenarios_dir() -> Path:

@@ -51,16 +51,15 @@ EVIDENCE_OPTIONS = {
 
 
 def _options() -> dict:
-    """Every option key with its schema (a key several kinds share, like expect, once: the
-    branch of each kind narrows it)."""
+    """Every option key with its schema. ``expect``, which each kind words its own way, takes
+    any kind's values here: the branch of each kind narrows it."""
     options: dict = {}
     for kind in KINDS.values():
         for key, schema in kind.options.items():
-            if key == "expect":
-                choices = set(options.get(key, {}).get("enum", [])) | set(schema["enum"])
-                options[key] = {"enum": sorted(choices)}
-            else:
-                options.setdefault(key, schema)
+            options.setdefault(key, schema)
+    expects = [kind.options["expect"] for kind in KINDS.values() if "expect" in kind.options]
+    words = sorted({word for schema in expects for word in schema.get("enum", [])})
+    options["expect"] = {"anyOf": [{"enum": words}, *[s for s in expects if "enum" not in s]]}
     return {**options, **EVIDENCE_OPTIONS}
 
 
