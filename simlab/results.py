@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 class StepResult:
     index: int
     title: str
-    kind: str  # "run", "ping", "connect", "serve", "route" or "trace"
+    kind: str  # the step's kind: "run", "ping", ... (steps.KINDS)
     where: str  # host or host/netns
     commands: list[str]
     expected: str
@@ -26,6 +26,8 @@ class StepResult:
     peer: str = ""  # who answered a probe: the target, or the router that sent an ICMP error
     seen_as: str = ""  # connect: the client address the serving end saw (after any NAT)
     hops: list[str] = field(default_factory=list)  # trace: the path found ("*" a silent hop)
+    replies: int | None = None  # ping: probes answered (of its count), when any probe went out
+    loss: float | None = None  # ping: the share of its count lost, in percent
     attempts: int = 1  # how often a step with `within` ran before it held (or time ran out)
     hint: str = ""  # shown to the learner when the step fails
     shown: list[str] = field(default_factory=list)  # the commands as a learner would type them

@@ -59,9 +59,9 @@ def test_ping_command_stops_at_first_reply_within_the_deadline() -> None:
     assert ping_command("8.8.8.8", 0.5) == "timeout --preserve-status -s INT 0.5 ping -n -c 1 -i 0.2 -w 1 8.8.8.8"
 
 
-def test_ping_options() -> None:
+def test_ping_options() -> None:  # several probes: exactly that many leave (-W, not -w)
     assert ping_command("pc2", 2.5, count=3, ttl=1, source="eth1", size=1400) == (
-        "timeout --preserve-status -s INT 2.5 ping -n -c 3 -i 0.2 -w 3 -t 1 -I eth1 -s 1400 -M do pc2")
+        "timeout --preserve-status -s INT 2.5 ping -n -c 3 -i 0.2 -W 3 -t 1 -I eth1 -s 1400 -M do pc2")
 
 
 def test_resolved_target_says_which_address_a_name_got() -> None:

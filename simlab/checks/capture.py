@@ -138,17 +138,45 @@ def _start(lab: Runs, capture: Capture) -> None:
 
 
 def _stop(lab: Runs, capture: Capture) -> None:
-    out, err = f"{capture.path}.out", f"{capture.path}.err"
+    out, err, pid = f"{capture.path}.out", f"{capture.path}.err", capture.pid
+    # A capture counts only if the tcpdump simlab started is still running (not gone, not a
+    # zombie, not another process under a recycled pid), ends on simlab's SIGINT with its
+    # statistics, and dropped nothing: else the step cannot say what crossed the spot.
     # SIGINT ends tcpdump without reading what is still in its ring: first let it catch up. A
     # sent packet is in the ring before it is on the wire, so once tcpdump sleeps (state S, in
     # poll: a new packet would have woken it) it has read every packet of the probe.
-    command = (f"i=0; while read -r _ _ state _ </proc/{capture.pid}/stat && [ \"$state\" != S ] "
+    command = (f"read -r comm </proc/{pid}/comm 2>/dev/null; read -r _ _ state _ </proc/{pid}/stat 2>/dev/null; "
+               f"if [ \"$comm\" != tcpdump ] || [ \"$state\" = Z ] || [ -z \"$state\" ]; then "
+               f"echo '{GONE}'; cat {err}; rm -f {out} {err}; exit 0; fi; "
+               f"i=0; while read -r _ _ state _ </proc/{pid}/stat && [ \"$state\" != S ] "
                f"&& [ $i -lt {POLLS} ]; do i=$((i+1)); sleep 0.005; done 2>/dev/null; "
-               f"kill -INT {capture.pid}; i=0; "
+               f"kill -INT {pid}; i=0; "
                f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
+               f"echo \"{STATS} $(grep -E 'packets (captured|dropped)' {err} | tr '\\n' ';')\"; "
                f"cat {out}; rm -f {out} {err}")
     done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
+    capture.error = _not_watching(capture.spot, done.output)
     capture.packets = parse_packets(capture.spot, done.output)
+
+
+GONE, STATS = "@@capture gone", "@@capture stats"
+DROPPED = re.compile(r"(\d+) packets? dropped by (kernel|interface)")
+
+
+def _not_watching(spot: Spot, output: str) -> str:
+    """Why the capture at ``spot`` cannot be trusted, from what its stop printed; "" if it can."""
+    lines = output.splitlines()
+    if lines and lines[0] == GONE:
+        said = " ".join(line.strip() for line in lines[1:] if line.strip() and "listening on" not in line)
+        return (f"capture at {spot} stopped watching before the probe ended (tcpdump was gone when simlab "
+                f"came to stop it{': ' + said if said else ''})")
+    stats = next((line for line in lines if line.startswith(STATS)), "")
+    if "packets captured" not in stats:
+        return f"capture at {spot} did not end on simlab's signal (tcpdump printed no statistics)"
+    dropped = [f"{n} by the {where}" for n, where in DROPPED.findall(stats) if int(n)]
+    if dropped:
+        return f"capture at {spot} lost packets ({', '.join(dropped)}): what it saw is not all that crossed"
+    return ""
 
 
 def packet_path(packets: list[Packet]) -> list[str]:

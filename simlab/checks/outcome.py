@@ -10,9 +10,9 @@ could not run (an unknown name, a missing namespace).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-KINDS = ("reply", "no-reply", "unreachable")
+KINDS = ("reply", "no-reply", "unreachable")  # and "partial": some of several probes answered
 REASONS = {
     "net": "network unreachable (a router has no route)",
     "host": "host unreachable (no answer to ARP on the last hop, or an unreachable route)",
@@ -65,8 +65,12 @@ class Outcome:
     kind: str  # one of KINDS, or "error"
     reason: str = ""  # for unreachable: one of REASONS, or "" when the ICMP error is not one of them
     peer: str = ""  # who answered: the replying host, or the router that sent the ICMP error
+    answered: int = field(default=0, compare=False)  # probes answered (ping), of ``count`` sent
+    count: int = field(default=0, compare=False)
 
     def __str__(self) -> str:
+        if self.kind == "partial":
+            return f"{self.answered}/{self.count} replies" + (f" from {self.peer}" if self.peer else "")
         text = self.kind
         if self.reason:
             text += f": {self.reason}"

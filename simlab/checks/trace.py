@@ -26,7 +26,9 @@ class TracePath:
         return f"path {' > '.join(self.hops) or '(none)'}" + (f" ({self.end})" if self.end else "")
 
     def meets(self, path: list[str], whole: bool) -> bool:
-        if whole and len(path) != len(self.hops):
+        """The path starts with ``path`` ('*' any hop); ``whole``: it is exactly ``path`` and its
+        last hop is the destination's reply (not a silent hop, not a router's ICMP error)."""
+        if whole and (len(path) != len(self.hops) or self.end != "reached"):
             return False
         return len(self.hops) >= len(path) and all(want in ("*", got) for want, got in zip(path, self.hops))
 

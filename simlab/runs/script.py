@@ -31,6 +31,7 @@ from simlab.steps import CommandRun, Step, kind_of
 from simlab.steps.base import DEFAULT_STEP_TIMEOUT
 
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
+TIMED_OUT_SLACK = 0.05  # a command that ran this close to its limit and exited 124 or 137 was stopped by it
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
 
 
@@ -69,7 +70,7 @@ def step_timeout(step: Step, default: float = DEFAULT_STEP_TIMEOUT) -> float:
 
 def timed_out(step: Step, run: CommandRun, default: float = DEFAULT_STEP_TIMEOUT) -> bool:
     """Whether ``run`` was ended by its step's time limit."""
-    return run.exit_code in TIMED_OUT and run.seconds >= step_timeout(step, default) - 0.05
+    return run.exit_code in TIMED_OUT and run.seconds >= step_timeout(step, default) - TIMED_OUT_SLACK
 
 
 def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOUT, after: AfterStep | None = None
@@ -82,12 +83,14 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
         ns = shlex.quote(step.netns or "")
         commands = step_commands(step)
         limit = f"{step_timeout(step, default_timeout):g}"
+        limit_ms = int((step_timeout(step, default_timeout) - TIMED_OUT_SLACK) * 1000)
         if step.evidence:  # its packets count from here (date costs a fork: only for these)
             lines.append(f"printf '{MARK} clock {s} %s\\n' \"$(date +%s.%N)\"")
         for c, command in enumerate(commands):
             lines.append(f"run {ns} {shlex.quote(command)} {limit}; record {s} {c}")
             guard = kind_of(step).guard(step, last=c == len(commands) - 1)
-            if guard:
+            if guard:  # with what timed_out() judges: ended by the step's time limit
+                lines.append(f"timed_out=$(( (rc == 124 || rc == 137) && ms >= {limit_ms} ))")
                 lines.append(guard)
         extra = after(step) if after else None
         if extra:
