@@ -149,3 +149,13 @@ def test_what_the_report_says_ran_is_what_ran(engine, lab_name, no_leftovers):
         assert left.exit_code == 1, "the step after the timeout ran although the report says skipped"
     finally:
         simlab.api.destroy_lab(engine, result.lab)
+
+
+def test_a_reset_forged_by_the_sender_is_refused_local(engine, lab_name, no_leftovers):
+    steps = steps_of(simlab.run(VERDICTS / "forged-reset.yaml", engine=engine, name=lab_name))
+    assert steps == {
+        "b refuses for real": (True, "refused"),
+        "a forbids itself port 80": (True, "success"),
+        "a forged refusal is not the target's": (False, "refused: local"),
+        "said so, and no SYN reached b": (True, "refused: local"),
+    }

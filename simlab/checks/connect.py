@@ -7,6 +7,9 @@ both give ECONNREFUSED to TCP). It prints one line:
     @@connect KIND REASON PEER SAID      ("-" for an empty field)
 TCP ``refused``: the target answered with a reset. UDP ``refused``: the target
 itself answered ICMP port unreachable. Any other ICMP error is ``unreachable``.
+A TCP reset while no SYN of the probe left any interface (watched on a packet
+socket) was forged by the sender's own kernel (an OUTPUT rule's REJECT with
+tcp-reset): ``refused`` with reason ``local``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,27 @@ target = addr[0].split("%")[0]
 icmp = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
 s = socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
 s.setblocking(False)
+wire = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)) if tcp else None  # ETH_P_ALL
+if wire:
+    wire.setblocking(False)
+def syn_left():
+    """Whether a SYN of this probe went out of an interface (lo included)."""
+    while True:
+        try:
+            frame, (_, _, kind, hatype, _) = wire.recvfrom(256)
+        except BlockingIOError:
+            return False
+        if kind != 4:  # PACKET_OUTGOING
+            continue
+        ip = frame[14:] if hatype in (1, 772) else frame  # Ethernet and loopback carry a link header
+        if v6 and len(ip) >= 54 and ip[0] >> 4 == 6 and ip[6] == 6:
+            dst, tcp_header = socket.inet_ntop(socket.AF_INET6, ip[24:40]), ip[40:]
+        elif not v6 and len(ip) >= 40 and ip[0] >> 4 == 4 and ip[9] == 6:
+            dst, tcp_header = socket.inet_ntoa(ip[16:20]), ip[(ip[0] & 15) * 4:]
+        else:
+            continue
+        if dst == target and struct.unpack("!HH", tcp_header[:4]) == (mine, port) and tcp_header[13] & 2:
+            return True
 LOCAL = {errno.EMSGSIZE: "frag"}
 try:
     s.connect(addr)
@@ -96,7 +120,7 @@ while True:
         if found:
             judge_icmp(found)
         if err == errno.ECONNREFUSED:
-            say("refused", "", target)
+            say("refused", "" if syn_left() else "local", target)
         print(f"connect: {errno.errorcode.get(err, err)}")
         say("unreachable", LOCAL.get(err, ""))
     if not tcp and s in ready:

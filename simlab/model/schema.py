@@ -100,7 +100,8 @@ def scenario_schema() -> dict:
         "properties": {**COMMON, **{key: kind.schema for key, kind in KINDS.items()}, **_options()},
         "oneOf": [_one_kind(kind) for kind in KIND_KEYS],
         # a reason narrows 'unreachable' only
-        "if": {"required": ["reason"]}, "then": {"properties": {"expect": {"const": "unreachable"}}, "required": ["expect"]},
+        "if": {"required": ["reason"]},  # narrows unreachable (and refused: local, a reset the sender forged)
+        "then": {"properties": {"expect": {"enum": ["unreachable", "refused"]}}, "required": ["expect"]},
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

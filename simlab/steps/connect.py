@@ -55,8 +55,9 @@ class Connect(Kind):
             proto = "tcp"
         deadline = fields.number("deadline", probe.DEFAULT_DEADLINE[expect], probe.DEADLINE_RANGE,
                                  probe.DEADLINE_USAGE, whole=False)
+        local = expect == "refused" and fields.get("reason") == "local"  # the sender's kernel forged the reset
         return ConnectStep(**common, target=target, port=port, proto=proto, expect=expect, deadline=float(deadline),
-                           reason=fields.reason(expect), peer=fields.word("from"),
+                           reason="local" if local else fields.reason(expect), peer=fields.word("from"),
                            appears_as=fields.word("appears_as"))
 
     def commands(self, step: ConnectStep) -> list[str]:
@@ -80,6 +81,8 @@ class Connect(Kind):
         shown = replace(got, peer="") if got.peer == step.target else got
         text = str(shown) + (f", seen as {client}" if client else "")
         passed = got.meets(step.expect, step.reason, step.peer) and step.appears_as in (None, client)
+        if got.kind == "refused" and got.reason != (step.reason or ""):  # the target's reset, or a forged one
+            passed = False
         return Verdict(text, passed, done.output, {"reason": got.reason, "peer": got.peer, "seen_as": client,
                                                    "target": step.target})
 
