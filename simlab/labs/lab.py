@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from simlab.engines.client import ContainerSpec, Engine, ExecResult
+from simlab.engines.client import ContainerSpec, ExecResult
+from simlab.engines.interface import EngineAPI
 from simlab.errors import Cancelled, EngineError, InputError, NameTaken, PrivilegedRefused, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
@@ -65,7 +66,7 @@ class Lab:
     """A running lab: its name and the container of each host."""
 
     name: str
-    engine: Engine
+    engine: EngineAPI
     containers: dict[str, str] = field(default_factory=dict)
     _shells: dict[str, HostShell] = field(default_factory=dict, repr=False)
 
@@ -108,7 +109,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore,
+def start_lab(engine: EngineAPI, topology: Topology, name: str, emit: Emit = ignore,
               privileged: bool = False, file: str = "", cancel: threading.Event | None = None,
               exact: bool = True, run_id: str | None = None, shells: Iterable[str] = ()) -> Lab:
     """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
@@ -143,7 +144,7 @@ def start_lab(engine: Engine, topology: Topology, name: str, emit: Emit = ignore
     raise InputError(f"no free lab name found for {name} after {NAME_ATTEMPTS} tries; pass --name")
 
 
-def _start(engine: Engine, topology: Topology, name: str, run_id: str, emit: Emit, privileged: bool,
+def _start(engine: EngineAPI, topology: Topology, name: str, run_id: str, emit: Emit, privileged: bool,
            file: str, cancel: threading.Event | None, helper: str | None, shells: set[str]) -> Lab:
     """Create every container (and a fabric helper if the engine has none running), hand the
     wiring plan to the helper, then start the containers: the helper wires each link as soon
@@ -325,7 +326,7 @@ def _run_setup(lab: Lab, host: Host, emit: Emit) -> None:
     emit(Event("lab.setup_done", f"{host.name}: {len(host.setup)} setup command(s)", lab.name))
 
 
-def open_lab(engine: Engine, name: str) -> Lab:
+def open_lab(engine: EngineAPI, name: str) -> Lab:
     """The running lab called ``name``; InputError if there is none."""
     found = engine.containers({LABEL_LAB: name, LABEL_ROLE: "host"})
     if not found:
@@ -333,12 +334,12 @@ def open_lab(engine: Engine, name: str) -> Lab:
     return Lab(name, engine, {c.labels[LABEL_NODE]: c.id for c in found})
 
 
-def destroy_lab(engine: Engine, name: str | None) -> int:
+def destroy_lab(engine: EngineAPI, name: str | None) -> int:
     """Remove every container of lab ``name`` (all labs when None); return how many."""
     return _remove(engine, {LABEL_LAB: name})
 
 
-def remove_run(engine: Engine, run_id: str, lab: str, emit: Emit = ignore) -> None:
+def remove_run(engine: EngineAPI, run_id: str, lab: str, emit: Emit = ignore) -> None:
     """Remove every container one start made. Where the engine cannot be reached, say that
     the lab is left and how to remove it, instead of failing over the cleanup."""
     try:
@@ -348,14 +349,14 @@ def remove_run(engine: Engine, run_id: str, lab: str, emit: Emit = ignore) -> No
                                f"removes it once the engine answers", lab))
 
 
-def _remove(engine: Engine, labels: dict[str, str | None]) -> int:
+def _remove(engine: EngineAPI, labels: dict[str, str | None]) -> int:
     with deferred_interrupts():
         found = engine.containers(labels)
         run_parallel(engine.remove, [c.id for c in found])
     return len(found)
 
 
-def list_labs(engine: Engine) -> list[LabSummary]:
+def list_labs(engine: EngineAPI) -> list[LabSummary]:
     labs: dict[str, LabSummary] = {}
     for c in engine.containers({LABEL_LAB: None, LABEL_ROLE: "host"}):
         lab = labs.setdefault(c.labels[LABEL_LAB], LabSummary(c.labels[LABEL_LAB], c.labels.get(LABEL_FILE, ""), {}))
