@@ -30,10 +30,10 @@ from simlab.reports.junit import junit_xml
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
 from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
-from simlab.labs.security import refuse_untrusted, require_isolation
+from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.topology import DEFAULT_IMAGE
 from simlab.model.schema import scenario_schema
-from simlab.runs.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
+from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
 from simlab import graph as pictures
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
@@ -95,6 +95,8 @@ def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
     return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
 
 
+AllowPrivileged = Annotated[bool, typer.Option(
+    help="Honour `privileged: true` in the file (such a host is root on the engine host); without it, refused.")]
 EngineName = Annotated[Optional[str], typer.Option(
     "--engine", metavar="NAME", help="A docker context name or an engine address (unix://..., tcp://HOST:PORT, "
                                      "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
@@ -121,12 +123,18 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
        engine: EngineName = None,
+       untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write (see run --help).")
+                            ] = False,
+       allow_privileged: AllowPrivileged = False,
        ) -> None:
     """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
     scenario = load_scenario(file)
+    check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
+    if untrusted:
+        require_isolation(_connect(engine))
     progress = _progress()
     lab = api.start(scenario, engine=_connect_with_image(progress, engine), name=name or scenario.name,
-                    emit=progress, privileged=privileged)
+                    emit=progress, privileged=privileged, untrusted=untrusted, allow_privileged=allow_privileged)
     _print_explore_hints(lab.name, lab.hosts)
 
 
@@ -314,6 +322,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
         untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
                                                 "keeps container root apart from host root (userns-remap, rootless), "
                                                 "and refuse privileged hosts and other images.")] = False,
+        allow_privileged: AllowPrivileged = False,
         engine: EngineName = None,
         explain: Annotated[bool, typer.Option(help="Under each step, print what it changed in the lab.")] = False,
         html: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
@@ -328,17 +337,16 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     """
     scenario = api.load(scenario_ref)
     check_writable(html)
+    check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
     if untrusted:
-        if privileged:
-            raise InputError("--untrusted and --privileged exclude each other")
-        refuse_untrusted(scenario.file)
         require_isolation(_connect(engine))  # refused before anything is printed or started
     progress = _progress(to_stderr=json_out == "-", explain=explain)
     _print_title(scenario, progress)
     recorder = StateRecorder(scenario, progress) if explain or html else None
     result = api.run(scenario, engine=_connect_with_image(progress, engine), name=name, keep=keep, emit=progress,
                      pause=_pause_for_enter if step else None, privileged=privileged, timeout=timeout,
-                     step_timeout=step_timeout, watch=recorder)
+                     step_timeout=step_timeout, watch=recorder, untrusted=untrusted,
+                     allow_privileged=allow_privileged)
     lab_name = result.lab
     if recorder is not None:
         recorder.attach(result)
@@ -388,6 +396,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
                                                      "keeps container root apart from host root (userns-remap, rootless), "
                                                      "and refuse privileged hosts and other images.")] = False,
+             allow_privileged: AllowPrivileged = False,
              engine: Annotated[Optional[list[str]], typer.Option(
                  "--engine", metavar="NAME[=SLOTS]",
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
@@ -411,10 +420,11 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     if html:
         _check_report_folder(html)
     options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
-                      step_timeout=step_timeout, untrusted=untrusted, record=bool(html))
+                      step_timeout=step_timeout, untrusted=untrusted, allow_privileged=allow_privileged,
+                      record=bool(html))
+    scenarios, refused = split_by_trust(scenarios, options.trust)
+    bad += refused
     if untrusted:
-        scenarios, refused = refuse_untrusted_files(scenarios)
-        bad += refused
         for spec in specs or [None] if scenarios else []:  # refused before any container starts
             require_isolation(engines.connect(spec))
     out = sys.stderr if json_out == "-" else sys.stdout
