@@ -20,8 +20,10 @@ import typer
 from simlab import api
 from simlab.engines import named as engines
 from simlab.labs import readiness
+from simlab.engines import isolated as isolated_engine
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
+from simlab.labs.fabric import helper_image
 from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
@@ -47,6 +49,14 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_enable=False)
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
+engine_app = typer.Typer(help="simlab's own isolated engine for --untrusted: start, status, stop (Linux, root).",
+                         no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+API_SECONDS = 120  # an image copy into the isolated engine is one long call
+Isolated = Annotated[bool, typer.Option("--isolated", help="The user-namespace-remapped dockerd of simlab's own "
+                                                          "(the only engine simlab manages).")]
+
+
 
 
 
@@ -102,6 +112,13 @@ EngineName = Annotated[Optional[str], typer.Option(
                                      "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
 
 
+def _hardened_engine(engine: str | None, untrusted: bool) -> str | None:
+    """--untrusted without --engine: simlab's isolated engine where it runs."""
+    if untrusted and engine is None and isolated_engine.status().running:
+        return isolated_engine.ADDRESS
+    return engine
+
+
 def _connect(engine: str | None = None) -> Engine:
     """The engine named by --engine, or the default one."""
     if engine is None:
@@ -130,6 +147,7 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
     """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
     scenario = load_scenario(file)
     check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
+    engine = _hardened_engine(engine, untrusted)
     if untrusted:
         require_isolation(_connect(engine))
     progress = _progress()
@@ -273,6 +291,48 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
         raise typer.Exit(2)
 
 
+def _isolated_only(isolated: bool) -> None:
+    if not isolated:
+        raise InputError("simlab manages only its isolated engine: add --isolated (`make engine` starts the "
+                         "default one)")
+
+
+@engine_app.command("start")
+@reports_errors
+def engine_start(isolated: Isolated = False) -> None:
+    """Start simlab's isolated engine (its own socket, data root and bridge; container root is an
+    unprivileged user here) and copy the host and fabric images into it from the default
+    engine. `--untrusted` then uses it without --engine."""
+    _isolated_only(isolated)
+    state = isolated_engine.start()
+    target, source = isolated_engine.connect(timeout=API_SECONDS), Engine.connect()
+    progress = _progress()
+    ensure_image(source, progress)
+    for image in (DEFAULT_IMAGE, helper_image(source, progress)):
+        if not target.image_exists(image):
+            source.copy_image_to(image, target)
+    typer.echo(str(state))
+
+
+@engine_app.command("status")
+@reports_errors
+def engine_status(isolated: Isolated = False) -> None:
+    """Whether simlab's isolated engine runs, and where. Exit 1 when it does not."""
+    _isolated_only(isolated)
+    state = isolated_engine.status()
+    typer.echo(str(state))
+    if not state.running:
+        raise typer.Exit(1)
+
+
+@engine_app.command("stop")
+@reports_errors
+def engine_stop(isolated: Isolated = False) -> None:
+    """Stop simlab's isolated engine and remove its data, bridge and files."""
+    _isolated_only(isolated)
+    typer.echo("stopped the isolated engine" if isolated_engine.stop() else "the isolated engine was not running")
+
+
 @image_app.command("prune")
 @reports_errors
 def image_prune() -> None:
@@ -338,6 +398,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     scenario = api.load(scenario_ref)
     check_writable(html)
     check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
+    engine = _hardened_engine(engine, untrusted)
     if untrusted:
         require_isolation(_connect(engine))  # refused before anything is printed or started
     progress = _progress(to_stderr=json_out == "-", explain=explain)
@@ -414,6 +475,8 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     elsewhere (a scenario that fails is never run again). Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
     """
+    if untrusted and not engine and not os.environ.get("SIMLAB_ENGINES"):
+        engine = [e] if (e := _hardened_engine(None, True)) else None
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
     scenarios, bad = api.load_paths(paths)
