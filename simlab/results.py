@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -38,6 +38,11 @@ class StepResult:
     # and what changed since the step before (Change.to_dict each).
     state: dict | None = None
     changes: list[dict] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StepResult:
+        """The step as ``ScenarioResult.to_dict`` wrote it (keys it does not know are ignored)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass
@@ -84,6 +89,13 @@ class ScenarioResult:
                 "engine": self.engine, "retries": self.retries,
                 "steps": [_without_unrecorded({**asdict(s), "duration": round(s.duration, 3)}) for s in self.steps]}
         return _without_unrecorded({**data, "lab_state": self.lab_state})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScenarioResult:
+        """The result as ``to_dict`` wrote it (in a JSON report, e.g. for `simlab merge`)."""
+        known = {f.name for f in fields(cls)} - {"steps", "engine_failed"}
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   steps=[StepResult.from_dict(step) for step in data.get("steps", [])])
 
 
 def _without_unrecorded(data: dict) -> dict:
