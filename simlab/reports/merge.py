@@ -41,7 +41,7 @@ def read_report(path: str) -> BatchReport:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
+        if exc.pos >= len(text.rstrip()) or not text.rstrip().endswith(("}", "]")):  # a report ends with }
             raise InputError(f"{path}: the report ends early (line {exc.lineno}): it was cut short; "
                              f"run that shard again") from None
         raise InputError(f"{path}:{exc.lineno}: not JSON ({exc.msg}): not a report of simlab validate --json") from None

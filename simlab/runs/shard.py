@@ -118,15 +118,17 @@ def weights(scenarios: list[Scenario], durations: dict[str, float] | None) -> li
 
 def split(keys: list[str], item_weights: list[float], total: int) -> list[int]:
     """The shard (1..total) of each item: heaviest first, each to the shard with the least
-    weight so far. Depends only on the keys and weights, not on their order."""
+    weight so far (then the fewest items). Depends only on the keys and weights, not on
+    their order."""
     if len(keys) != len(item_weights):
         raise ValueError("one weight per key")
     order = sorted(range(len(keys)), key=lambda i: (-item_weights[i], keys[i], i))
-    loads = [0.0] * total
+    loads, counts = [0.0] * total, [0] * total
     shard_of = [0] * len(keys)
     for i in order:
-        lightest = min(range(total), key=lambda s: (loads[s], s))
+        lightest = min(range(total), key=lambda s: (loads[s], counts[s], s))  # weightless items: by count
         loads[lightest] += item_weights[i]
+        counts[lightest] += 1
         shard_of[i] = lightest + 1
     return shard_of
 
