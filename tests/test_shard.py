@@ -59,7 +59,7 @@ def test_more_shards_than_scenarios_leaves_some_empty():
 
 def test_weights_by_file_then_name_then_the_mean_else_size():
     scenarios = [load_scenario(DATA / "shards" / name) for name in ("pair.yaml", "alone.yaml", "wrong.yaml")]
-    by_file = {scenarios[0].file: 4.0, "name:alone": 2.0}
+    by_file = {scenarios[0].file: 4.0, "name:sh-alone": 2.0}
     assert sharding.weights(scenarios, by_file) == [4.0, 2.0, 3.0]
     sizes = sharding.weights(scenarios, None)
     assert sizes[0] > sizes[1]  # two hosts weigh more than one
