@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -87,7 +87,7 @@ class ScenarioResult:
         data = {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
                 "error": self.error, "stopped": self.stopped, "kept": self.kept, "duration": round(self.duration, 3),
                 "engine": self.engine, "retries": self.retries,
-                "steps": [_without_unrecorded({**asdict(s), "duration": round(s.duration, 3)}) for s in self.steps]}
+                "steps": [_without_unrecorded({**vars(s), "duration": round(s.duration, 3)}) for s in self.steps]}
         return _without_unrecorded({**data, "lab_state": self.lab_state})
 
     @classmethod

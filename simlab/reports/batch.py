@@ -9,13 +9,14 @@ run), which shards a merged report came from, and the results, one per file, as 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from simlab.model.scenario import Scenario
 from simlab.reports.html import index_page, page_name, scenario_page
 from simlab.reports.junit import junit_xml
-from simlab.reports.terminal import write_json, write_text
+from simlab.reports.terminal import write_text
 from simlab.results import ScenarioResult
 
 REPORT_FORMAT = 1  # the JSON's layout; a merge refuses reports of another
@@ -34,6 +35,16 @@ class BatchReport:
                 "shard": self.shard, "merged": self.merged, "results": [r.to_dict() for r in self.results]}
 
 
+def report_json(report: BatchReport) -> str:
+    """The report as JSON: its header indented, then one result a line (the C encoder, which
+    indenting would forgo: 1000 results take 0.1 s instead of 1.5 s)."""
+    data = report.to_dict()
+    results = data.pop("results")
+    head = json.dumps(data, indent=2, ensure_ascii=False)
+    lines = ",\n".join("    " + json.dumps(r, ensure_ascii=False) for r in results)
+    return head[:-2] + (f',\n  "results": [\n{lines}\n  ]\n}}\n' if results else ',\n  "results": []\n}\n')
+
+
 @dataclass
 class Destinations:
     """Where the reports go; None: not asked for."""
@@ -47,7 +58,7 @@ def write_reports(report: BatchReport, to: Destinations, scenarios: dict[str, Sc
     """Every report asked for, from the same results. ``scenarios`` (by file) give the HTML its
     pictures and descriptions; a result without one gets a page without them."""
     if to.json:
-        write_json(report.to_dict(), to.json)
+        write_text(report_json(report), to.json)
     if to.junit:
         write_text(junit_xml(report.results), to.junit)
     if to.html:
