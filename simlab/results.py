@@ -42,7 +42,7 @@ class StepResult:
     @classmethod
     def from_dict(cls, data: dict) -> StepResult:
         """The step as ``ScenarioResult.to_dict`` wrote it (keys it does not know are ignored)."""
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+        return cls(**{name: data[name] for name in _STEP_FIELDS if name in data})
 
 
 @dataclass
@@ -93,11 +93,14 @@ class ScenarioResult:
     @classmethod
     def from_dict(cls, data: dict) -> ScenarioResult:
         """The result as ``to_dict`` wrote it (in a JSON report, e.g. for `simlab merge`)."""
-        known = {f.name for f in fields(cls)} - {"steps", "engine_failed"}
-        return cls(**{k: v for k, v in data.items() if k in known},
+        return cls(**{k: v for k, v in data.items() if k in _SCENARIO_FIELDS},
                    steps=[StepResult.from_dict(step) for step in data.get("steps", [])])
 
 
 def _without_unrecorded(data: dict) -> dict:
     """Recorded states appear in JSON only when they were recorded."""
     return {k: v for k, v in data.items() if v is not None or k not in ("state", "changes", "lab_state")}
+
+
+_STEP_FIELDS = tuple(f.name for f in fields(StepResult))
+_SCENARIO_FIELDS = frozenset(f.name for f in fields(ScenarioResult)) - {"steps", "engine_failed"}
