@@ -206,7 +206,8 @@ def normalized_junit(path: Path) -> str:
 def whole(engine, tmp_path_factory) -> tuple[int, Path]:
     """One unsharded run of the same scenarios: what every merge must equal."""
     folder = workspace(tmp_path_factory.mktemp("whole"), "checkout")
-    code, out = finish(start("simlab validate scenarios/ --json whole.json --junit whole.xml --html whole-html", folder, {}, BASH))
+    whole_run = "simlab validate scenarios/ --json whole.json --junit whole.xml --html whole-html"
+    code, out = finish(start(whole_run, folder, {}, BASH))
     assert (folder / "whole.json").exists(), out
     return code, folder
 
@@ -242,6 +243,7 @@ def test_the_gitlab_jobs_run_here_equal_one_run(whole, tmp_path, no_lab_left):
     merge = run_shards(tmp_path, [(script, {"CI_NODE_INDEX": str(i), "CI_NODE_TOTAL": str(total), **local})
                                   for i in range(1, total + 1)], BASH)
     code, out = finish(start("\n".join(lab["simlab-merge"]["script"]), merge, {}, BASH))
+    assert "merged 3 report(s)" in out, out
     assert_equal_to_whole(merge, code, whole)
 
 
@@ -255,6 +257,7 @@ def test_the_kubernetes_pods_run_here_equal_one_run(whole, tmp_path, no_lab_left
     merge = run_shards(tmp_path, [(script, {**env, "JOB_COMPLETION_INDEX": str(i)}) for i in range(completions)],
                        ["/bin/sh", "-c"])
     code, out = finish(start(MERGE_LINE, merge, {}, BASH))  # docs/kubernetes.md: the same merge
+    assert "merged 3 report(s)" in out, out
     assert_equal_to_whole(merge, code, whole)
     ran = [r for r in json.loads((merge / "simlab.json").read_text())["results"] if r["lab"]]
     assert ran and {r["engine"] for r in ran} == {LOCAL_ENGINE}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -67,7 +66,8 @@ def test_weights_by_file_then_name_then_the_mean_else_size():
 
 
 def test_durations_come_from_any_json_report(tmp_path):
-    result = ScenarioResult("pair", "x/pair.yaml", duration=3.5, steps=[StepResult(1, "t", "run", "a", [], "", "", True)])
+    step = StepResult(1, "t", "run", "a", [], "", "", True)
+    result = ScenarioResult("pair", "x/pair.yaml", duration=3.5, steps=[step])
     whole = tmp_path / "whole.json"
     whole.write_text(json.dumps({"simlab": "0", "results": [result.to_dict()]}))
     older = tmp_path / "older.json"

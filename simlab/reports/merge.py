@@ -59,7 +59,8 @@ def _parse(path: str, data: object) -> BatchReport:
                          f"reads format {REPORT_FORMAT}: merge with the simlab that ran the shards")
     try:
         scenarios, shard = data["scenarios"], data["shard"]
-        report = BatchReport(str(data["simlab"]), {"digest": str(scenarios["digest"]), "files": list(scenarios["files"])},
+        scenario_set = {"digest": str(scenarios["digest"]), "files": list(scenarios["files"])}
+        report = BatchReport(str(data["simlab"]), scenario_set,
                              [ScenarioResult.from_dict(r) for r in data["results"]],
                              None if shard is None else {"index": int(shard["index"]), "total": int(shard["total"]),
                                                          "split": str(shard["split"])},
