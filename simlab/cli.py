@@ -17,7 +17,7 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
-from simlab import api
+from simlab import __version__, api
 from simlab.engines import named as engines
 from simlab.labs import readiness
 from simlab.engines import isolated as isolated_engine
@@ -28,7 +28,8 @@ from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
-from simlab.reports.junit import junit_xml
+from simlab.reports.batch import BatchReport, Destinations, write_reports
+from simlab.reports.merge import merge as merge_reports, read_report
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
 from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
@@ -36,11 +37,12 @@ from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.topology import DEFAULT_IMAGE
 from simlab.model.schema import scenario_schema
 from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
+from simlab.runs import shard as sharding
 from simlab import graph as pictures
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
-from simlab.reports.html import index_page, page_name, scenario_page
+from simlab.reports.html import scenario_page
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -466,6 +468,12 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
                                                          help="Write an HTML report here: index.html and a page "
                                                               "per scenario.")] = None,
+             shard: Annotated[Optional[str], typer.Option(
+                 "--shard", metavar="I/N", help="Run only shard I of N (1/3, 2/3, 3/3): every machine splits the "
+                                                "files found alike; `simlab merge` joins the shards' --json reports.")] = None,
+             durations: Annotated[Optional[str], typer.Option(
+                 "--durations", metavar="FILE", help="Balance the shards by the durations in this JSON report (of any "
+                                                     "earlier validate or merge); default: by scenario size.")] = None,
              ) -> None:
     """Run many scenarios, each in its own lab, several at once, and report for CI.
 
@@ -474,11 +482,16 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     an engine that stops answering is given up and its scenarios run again
     elsewhere (a scenario that fails is never run again). Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
+
+    With --shard I/N it runs only its part (a shard with nothing to run says so and
+    exits 0); see docs/ci.md for CI matrices and `simlab merge`.
     """
     if untrusted and not engine and not os.environ.get("SIMLAB_ENGINES"):
         engine = [e] if (e := _hardened_engine(None, True)) else None
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
+    part = sharding.parse_shard(shard) if shard is not None else None
+    recorded = sharding.read_durations(durations) if durations is not None else None
     scenarios, bad = api.load_paths(paths)
     if html:
         _check_report_folder(html)
@@ -487,10 +500,16 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                       record=bool(html))
     scenarios, refused = split_by_trust(scenarios, options.trust)
     bad += refused
+    found = sharding.scenario_set([r.file for r in bad] + [s.file for s in scenarios])
+    out = sys.stderr if json_out == "-" else sys.stdout
+    if part is not None:
+        run_part = sharding.select(part, bad, scenarios, recorded)
+        bad, scenarios = run_part.errors, run_part.scenarios
+        if not bad and not scenarios:
+            print(f"shard {part}: nothing to run ({len(found.files)} file(s) in all, none fell to this shard)", file=out)
     if untrusted:
         for spec in specs or [None] if scenarios else []:  # refused before any container starts
             require_isolation(engines.connect(spec))
-    out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
@@ -498,12 +517,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     print("", file=out)
     for line in results_table(everything):
         print(line, file=out)
-    if json_out:
-        write_json([r.to_dict() for r in everything], json_out)
-    if junit:
-        write_text(junit_xml(everything), junit)
+    report = BatchReport(__version__, found.to_dict(), everything, run_part.report_header() if part else None)
+    write_reports(report, Destinations(json_out, junit, html), {s.file: s for s in scenarios})
     if html:
-        _write_html_report(Path(html), everything, scenarios)
         print(f"HTML report: {Path(html) / 'index.html'}", file=out)
     if keep_failed:
         _print_kept_labs(results, scenarios, out)
@@ -512,6 +528,57 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     if any(r.error for r in everything):
         raise typer.Exit(2)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command()
+@reports_errors
+def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
+                                                       help="The --json reports of every shard of one run.")],
+          junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+          json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                          help="Write the merged JSON here ('-' for standard output).")] = None,
+          html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
+                                                      help="Write the HTML report here (pictures come from the "
+                                                           "scenario files where they are found).")] = None,
+          ) -> None:
+    """Join the --json reports of the shards of one run (`validate --shard I/N`) into the report
+    one unsharded run would have written: JSON, JUnit, HTML.
+
+    Refused, exit 2: reports cut short, of different simlab versions, scenario sets or
+    splits, one shard twice, a scenario in two reports. A missing shard's scenarios are
+    errors in the reports written, and the exit code is 2. Otherwise exit 0 all passed,
+    1 some failed, 2 some could not run.
+    """
+    for path in (junit, json_out):
+        check_writable(path)
+    if html:
+        _check_report_folder(html)
+    merged = merge_reports([(path, read_report(path)) for path in reports])
+    results = merged.report.results
+    out = sys.stderr if json_out == "-" else sys.stdout
+    print(f"merged {len(reports)} report(s) (shards {', '.join(merged.report.merged)}): "
+          f"{len(results)} scenario(s)", file=out)
+    for line in results_table(results):
+        print(line, file=out)
+    write_reports(merged.report, Destinations(json_out, junit, html), _scenarios_at_hand(results) if html else {})
+    if html:
+        print(f"HTML report: {Path(html) / 'index.html'}", file=out)
+    if merged.missing:
+        raise InputError(merged.missing)
+    if any(r.error for r in results):
+        raise typer.Exit(2)
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:
+    """The scenario files of ``results`` that are here and load (for the HTML's pictures)."""
+    found = {}
+    for result in results:
+        try:
+            found[result.file] = load_scenario(result.file)
+        except SimlabError:
+            continue
+    return found
 
 
 @app.command()
@@ -559,21 +626,6 @@ def _check_report_folder(folder: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write the HTML report into {folder}: {exc.strerror}") from None
     check_writable(str(Path(folder) / "index.html"))
-
-
-def _write_html_report(folder: Path, results: list[ScenarioResult], scenarios: list[Scenario]) -> None:
-    by_file = {s.file: s for s in scenarios}
-    pages: list[str] = []
-    for result in results:
-        scenario = by_file.get(result.file)
-        name = page_name(result)
-        if name in pages:  # two scenarios of one name
-            name = f"{name[:-5]}-{len(pages)}.html"
-        pages.append(name)
-        write_text(scenario_page(result, scenario.topology if scenario else None,
-                                 scenario.description if scenario else "", scenario.tutorial if scenario else ""),
-                   str(folder / name))
-    write_text(index_page(results, pages), str(folder / "index.html"))
 
 
 def check_writable(path: str | None) -> None:
