@@ -364,6 +364,8 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
     scenarios, bad = api.load_paths(paths, topologies=True)
+    for warning in (w for s in scenarios for w in s.topology.warnings):
+        typer.echo(warning, err=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:

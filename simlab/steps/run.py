@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from simlab.checks.pattern import PatternError, check_pattern, search
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
 from simlab.steps.fields import Fields, transcript
 
@@ -38,7 +39,8 @@ class Run(Kind):
     options = {
         "expect": {"enum": list(EXPECT), "description": "success: every command exits 0; failure: the last fails."},
         "output": {"type": "string", "description": "Text the (last) command must print (whitespace-robust)."},
-        "match": {"type": "string", "description": "A regular expression the (last) command's output matches."},
+        "match": {"type": "string", "maxLength": 4096,
+                  "description": "A regular expression (RE2 syntax) the (last) command's output matches."},
         "not_output": {"type": "string", "description": "Text the (last) command must not print."},
     }
     evidence = True
@@ -58,9 +60,9 @@ class Run(Kind):
         texts = {key: _text(fields, key) for key in TEXTS}
         if texts["match"] is not None:
             try:
-                re.compile(texts["match"])
-            except re.error as exc:
-                fields.problem("match", f"match is not a regular expression: {exc}")
+                check_pattern(texts["match"])
+            except PatternError as exc:
+                fields.problem("match", f"match is not a regular expression simlab can use: {exc}")
         if texts["output"] is not None:
             texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
         script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
@@ -92,7 +94,7 @@ class Run(Kind):
         if step.output is not None and squeeze(step.output) not in squeeze(last.output):
             got += f", without {step.output!r}"
             passed = False
-        if step.match is not None and not re.search(step.match, last.output, re.MULTILINE):
+        if step.match is not None and not search(step.match, last.output):
             got += f", not matching {step.match!r}"
             passed = False
         if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
