@@ -114,7 +114,7 @@ class Run(Kind):
     def guard(self, step: RunStep, last: bool) -> str:
         stop = '[ "$rc" -ne 0 ] || exit 0' if last and step.expect == "failure" else '[ "$rc" -eq 0 ] || exit 0'
         if last and step.output is not None:  # whitespace-robust, as the judge reads it (squeeze)
-            stop += (f'; case "$(tr -s \'[:space:]\' \' \' <"$out")" in '
+            stop += (f'; case "$(kept | tr -s \'[:space:]\' \' \')" in '
                      f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
         return stop
 
