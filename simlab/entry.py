@@ -88,6 +88,7 @@ class _ForgivingWriter(io.RawIOBase):
         super().__init__()
         self._fd = fd
         self.broken = False
+        self.error = ""  # why the write failed, like "No space left on device"
 
     def writable(self) -> bool:
         return True
@@ -102,8 +103,8 @@ class _ForgivingWriter(io.RawIOBase):
         if not self.broken:
             try:
                 return os.write(self._fd, data)
-            except OSError:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
-                self.broken = True
+            except OSError as exc:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
+                self.broken, self.error = True, exc.strerror or str(exc)
         return len(data)
 
 
