@@ -28,6 +28,7 @@ from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
 from simlab.reports.junit import junit_xml
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
+from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
 from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
 from simlab.labs.security import refuse_untrusted, require_isolation
@@ -83,7 +84,7 @@ def reports_errors(command: Callable) -> Callable:
             live_signals()
             return command(*args, **kwargs)
         except SimlabError as exc:
-            typer.echo(f"simlab: error: {exc}", err=True)
+            typer.echo(f"simlab: error: {visible_text(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("simlab: interrupted", err=True)
@@ -281,7 +282,7 @@ def list_scenarios() -> None:
     """List the scenarios that come with simlab."""
     for path in shipped_scenarios():
         scenario = load_scenario(path)
-        typer.echo(f"{path.stem:<22} {scenario.description}")
+        typer.echo(f"{path.stem:<22} {visible(scenario.description)}")
 
 
 @app.command()
@@ -421,7 +422,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
             require_isolation(engines.connect(spec))
     out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
-        print(f"ERROR   {result.error}", file=out)
+        print(f"ERROR   {visible_text(result.error or '')}", file=out)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)
@@ -565,9 +566,9 @@ def _print_kept_labs(results: list[ScenarioResult], scenarios: list[Scenario], o
 
 
 def _print_title(scenario: Scenario, progress: TerminalProgress) -> None:
-    progress.line(f"simlab run {scenario.name}: {scenario.description}")
+    progress.line(f"simlab run {scenario.name}: {visible(scenario.description)}")
     if scenario.tutorial:
-        progress.line(f"  reproduces: {scenario.tutorial}", dim=True)
+        progress.line(f"  reproduces: {visible(scenario.tutorial)}", dim=True)
 
 
 def _pause_for_enter(index: int, step: Step) -> None:

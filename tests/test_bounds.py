@@ -230,6 +230,7 @@ def test_the_same_address_on_different_wires_is_fine(tmp_path):
 
 BOUNDS = """\
 name: bd-bounds
+description: "clears the screen\\x1b[2J"
 hosts:
   a: {}
 steps:
@@ -270,6 +271,6 @@ def test_flood_pattern_and_escapes_on_a_real_lab(engine, tmp_path, lab_name, no_
     assert lines[-2] == "simlab: error: cannot write the report to standard output: No space left on device"
     assert "      ✔ success; output cut at 1 MiB (298951424 bytes more)" in "\n".join(lines)
     assert "  2. forged\\x1b[1A\\r  ✔ fine" in lines and "      | \\x1b[1A\\r\\x1b[2K  ✔ all good" in lines
-    assert "\x1b" not in done.stderr and "\r" not in done.stderr
+    assert "\x1b" not in done.stderr and "\r" not in done.stderr and "clears the screen\\x1b[2J" in lines[0]
     assert any("got success, not matching '^(a+)+$'" in line for line in lines) and "timed out" not in done.stderr
     assert int(lines[-1].split()[1]) < 250_000, lines[-1]  # KiB: well under the 300 MB it printed
