@@ -105,6 +105,8 @@ class HostShell:
             session = self._session or self._open()
             token = uuid.uuid4().hex
             session.send(f"(\n{script}\n) </dev/null\nprintf '\\n{MARK} done {token}\\n'\n".encode())
+            if deadline is not None:  # it counts from the script's start, not from the wait for the shell
+                deadline.renew(deadline.seconds)
             finished = False
             try:
                 end = f"{MARK} done {token}".encode()
