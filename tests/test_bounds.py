@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from simlab.checks.capture import Capture, Spot, stop_captures
 from simlab.checks.pattern import MAX_DEPTH, PatternError, check_pattern, search
-from simlab.engines.client import Deadline, _ExecReader
+from simlab.engines.client import Deadline, ExecResult, _ExecReader
 from simlab.errors import EngineTimeout, InputError
 from simlab.labs.lab import Lab
 from simlab.labs.shell import MAX_LINE, MAX_OUTPUT, _split_lines
@@ -92,6 +93,20 @@ def test_a_flood_of_output_is_cut_at_1_mib_and_counted(tmp_path):
     result = judge(1, run)
     note = f"command 1: output cut at 1 MiB ({flood - MAX_OUTPUT} bytes more)"
     assert result.passed and result.got == f"success; {note}" and result.output.endswith(f"[{note}]")
+
+
+def test_a_capture_whose_packets_were_cut_is_an_error_not_a_count():
+    """Past the cut, a packet `unseen` forbids could hide: the capture cannot be judged."""
+    class Shell:
+        def run(self, command: str, netns: str | None = None, timeout: float = 0) -> ExecResult:
+            return ExecResult(0, "1.5 IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 1, seq 1, length 64", cut=70_000)
+
+    class Hosts:
+        def shell(self, host: str) -> Shell:
+            return Shell()
+    capture = Capture(Spot("a", "eth0"), "/tmp/unused", pid="1")
+    stop_captures(Hosts(), [capture])
+    assert capture.error == "capture at a:eth0 saw more packets than can be judged (70000 bytes of them cut)"
 
 
 def test_a_long_line_is_split_in_linear_time_and_an_overlong_one_dropped():
