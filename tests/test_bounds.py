@@ -27,7 +27,8 @@ from simlab.model.schema import scenario_schema
 from simlab.reports.terminal import TerminalProgress, step_lines, summary_lines, write_text
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import judge
-from simlab.runs.script import run_batch
+from simlab.runs.script import StepRun, run_batch
+from simlab.steps.base import CommandRun
 
 from conftest import ROOT, simlab
 from test_exec_retry import FlakyEngine
@@ -93,6 +94,14 @@ def test_a_flood_of_output_is_cut_at_1_mib_and_counted(tmp_path):
     result = judge(1, run)
     note = f"command 1: output cut at 1 MiB ({flood - MAX_OUTPUT} bytes more)"
     assert result.passed and result.got == f"success; {note}" and result.output.endswith(f"[{note}]")
+
+
+def test_not_output_cannot_pass_on_output_that_was_cut():
+    step = RunStep(title="t", host="a", commands=["cat big"], not_output="secret")
+    verdict = judge(1, StepRun(step, [CommandRun("cat big", 0, "a" * MAX_OUTPUT, 0.1, cut=10)]))
+    assert not verdict.passed
+    assert verdict.got == ("success, too much output to tell it does not print 'secret'; "
+                           "output cut at 1 MiB (10 bytes more)")
 
 
 def test_a_capture_whose_packets_were_cut_is_an_error_not_a_count():
