@@ -37,7 +37,8 @@ class Http(Kind):
     options = {
         "expect": {"type": "integer", "minimum": 100, "maximum": 599, "description": "The HTTP status (default 200)."},
         "output": {"type": "string", "description": "Text the body must contain (whitespace-robust)."},
-        "match": {"type": "string", "maxLength": 4096, "description": "A regular expression (RE2 syntax) the body matches."},
+        "match": {"type": "string", "maxLength": 4096,
+                  "description": "A regular expression (RE2 syntax) the body matches."},
         "deadline": probe.OPTIONS["deadline"],
     }
     evidence = True
