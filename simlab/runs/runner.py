@@ -26,8 +26,8 @@ from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_la
 from simlab.labs.security import Trust
 from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, run_batch, runs_alone_after, shown_commands,
-                                step_commands, step_timeout, timed_out)
+from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, cut_notes, run_batch, runs_alone_after,
+                                shown_commands, step_commands, step_timeout, timed_out)
 from simlab.steps import Step, kind_of
 from simlab.steps.fields import transcript
 
@@ -272,6 +272,9 @@ def judge(index: int, run: StepRun, default_timeout: float = DEFAULT_STEP_TIMEOU
     """Compare what a step's commands did with what the step expects."""
     result = _judge(index, run, default_timeout)
     result.duration = sum(c.seconds for c in run.commands)
+    for note in cut_notes(run.commands):  # the verdict was reached on the part kept; say so
+        result.got += f"; {note}"
+        result.output += f"\n[{note}]"
     return result
 
 
