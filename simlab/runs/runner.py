@@ -149,7 +149,7 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                     run = next(runs, None)  # the batch runs while we wait here
                     step_result = judge(index, run or StepRun(step), default_timeout)
                     if not step_result.passed and step.within is not None and run is not None:
-                        step_result = _retry(lab, index, step, step_result, cancel, default_timeout)
+                        step_result = retry(lab, index, step, step_result, cancel, default_timeout)
                 finally:
                     stop_captures(lab, captures)
                 if step.evidence:
@@ -203,7 +203,7 @@ def _captures_for(lab: Lab, step: Step, started: Early | None) -> list[Capture]:
 RETRY_PAUSE = 0.2  # between attempts of a step with `within`: a refusal comes back at once
 
 
-def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event,
+def retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event,
            default_timeout: float) -> StepResult:
     """Run ``step`` again until it holds or its ``within`` window is over (the step is the
     last of its batch, so nothing after it has run). The result counts the attempts."""
