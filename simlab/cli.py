@@ -7,7 +7,9 @@ or an engine problem; 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import enum
 import functools
+import json
 import os
 import shutil
 import sys
@@ -33,10 +35,13 @@ from simlab.reports.merge import merge as merge_reports, read_report
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
-from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
+from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios, shipped_scenarios_dir
+from simlab.reports.problems import github_annotation, problem_record
 from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.topology import DEFAULT_IMAGE
 from simlab.model.schema import scenario_schema
+from simlab.model.starter import SCHEMA_FILE, starter
+from simlab.model.topology import valid_name
 from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
 from simlab.runs import shard as sharding
 from simlab import graph as pictures
@@ -49,12 +54,14 @@ app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
          "that they behave as a scenario says.\n\n"
          "Start with `simlab list`, then `simlab run gateway-nat`.",
-    no_args_is_help=True, pretty_exceptions_enable=False)
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="markdown")
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
-app.add_typer(image_app, name="image")
+app.add_typer(image_app, name="image", rich_help_panel="Engines")
 engine_app = typer.Typer(help="simlab's own isolated engine for --untrusted: start, status, stop (Linux, root).",
                          no_args_is_help=True)
-app.add_typer(engine_app, name="engine")
+app.add_typer(engine_app, name="engine", rich_help_panel="Engines")
+PictureFormat = enum.Enum("PictureFormat", {name: name for name in ("svg", "mermaid", "dot")}, type=str)
+CheckFormat = enum.Enum("CheckFormat", {name: name for name in ("text", "json", "github")}, type=str)
 API_SECONDS = 120  # an image copy into the isolated engine is one long call
 Isolated = Annotated[bool, typer.Option("--isolated", help="The user-namespace-remapped dockerd of simlab's own "
                                                           "(the only engine simlab manages).")]
@@ -137,7 +144,7 @@ def _connect_with_image(progress: TerminalProgress, engine: str | None = None) -
     return connected
 
 
-@app.command()
+@app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file.")],
        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
@@ -159,7 +166,7 @@ def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file
     _print_explore_hints(lab.name, lab.hosts)
 
 
-@app.command()
+@app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to remove.")] = None,
          all_labs: Annotated[bool, typer.Option("--all", help="Remove every simlab lab on the engine.")] = False,
@@ -179,7 +186,7 @@ def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to r
     typer.echo(f"removed {removed} container(s)" + (f" of lab {lab}" if lab else ""))
 
 
-@app.command("ls")
+@app.command("ls", rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
                  engine: EngineName = None) -> None:
@@ -200,7 +207,7 @@ def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
 
 
-@app.command("exec")
+@app.command("exec", rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
                  host: Annotated[str, typer.Argument(help="Host in the lab.")],
@@ -226,7 +233,7 @@ def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
     raise typer.Exit(exit_code())
 
 
-@app.command()
+@app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
           host: Annotated[str, typer.Argument(help="Host in the lab.")],
@@ -262,7 +269,7 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
     ensure_image(engine, _progress(), rebuild=True, base=base)
 
 
-@app.command("engines")
+@app.command("engines", rich_help_panel="Engines")
 @reports_errors
 def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
                      "--engine", metavar="NAME[=SLOTS]", help="An engine to check (repeatable); default as for "
@@ -346,16 +353,41 @@ def image_prune() -> None:
     typer.echo(f"freed {freed / 1e6:.1f} MB" if removed else "no old helper images")
 
 
-@app.command("list")
+@app.command("list", rich_help_panel="Run scenarios")
 @reports_errors
-def list_scenarios() -> None:
-    """List the scenarios that come with simlab."""
-    for path in shipped_scenarios():
-        scenario = load_scenario(path)
+def list_scenarios(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False
+                   ) -> None:
+    """List the scenarios that come with simlab (`simlab run NAME` runs one; `simlab ls` lists running labs)."""
+    found = [(path, load_scenario(path)) for path in shipped_scenarios()]
+    if as_json:
+        write_json([{"name": path.stem, "description": s.description, "file": str(path), "hosts": len(s.topology.hosts),
+                     "steps": len(s.steps)} for path, s in found], "-")
+        return
+    for path, scenario in found:
         typer.echo(f"{path.stem:<22} {visible(scenario.description)}")
 
 
-@app.command()
+@app.command(rich_help_panel="Write scenarios")
+@reports_errors
+def new(name: Annotated[str, typer.Argument(help="The scenario's name: NAME.yaml is written.")],
+        folder: Annotated[Path, typer.Option("--dir", help="Where to write it.")] = Path("."),
+        ) -> None:
+    """Write a small scenario to start from (two hosts, one link, a ping that answers, one that
+    cannot), and the JSON Schema beside it for your editor. `simlab run NAME.yaml` runs it."""
+    if not valid_name(name):
+        raise InputError(f"{name!r}: a scenario name is letters, digits, '_', '.' or '-'")
+    file = folder / f"{name}.yaml"
+    if file.exists():
+        raise InputError(f"{file} exists already: pick another name, or remove it first")
+    folder.mkdir(parents=True, exist_ok=True)
+    file.write_text(starter(name, str(file)))
+    schema_file = folder / SCHEMA_FILE
+    if not schema_file.exists():
+        schema_file.write_text(json.dumps(scenario_schema(), indent=2) + "\n")
+    typer.echo(f"wrote {file}; `simlab check {file}` checks it, `simlab run {file}` runs it")
+
+
+@app.command(rich_help_panel="Write scenarios")
 @reports_errors
 def schema() -> None:
     """Print the JSON Schema of scenario files (point your editor's YAML plugin at it)."""
@@ -367,7 +399,7 @@ def _shipped_names(incomplete: str) -> list[str]:
     return [p.stem for p in shipped_scenarios() if p.stem.startswith(incomplete)]
 
 
-@app.command()
+@app.command(rich_help_panel="Run scenarios")
 @reports_errors
 def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
                                                     help="A shipped scenario (see `simlab list`) or a scenario file.")],
@@ -429,14 +461,29 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     raise typer.Exit(result.exit_code)
 
 
-@app.command()
+@app.command(rich_help_panel="Write scenarios")
 @reports_errors
 def check(paths: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None) -> None:
-    """Check scenario files without an engine: schema, references, names, addresses,
-    namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
+        metavar="[PATH]...", help="Scenario files, folders or shipped names (default: the shipped scenarios).")] = None,
+          fmt: Annotated[CheckFormat, typer.Option("--format", help="text; json (a list of problems); github "
+                                                                    "(workflow annotations).")] = CheckFormat.text,
+          ) -> None:
+    """Check scenario files without an engine, every problem in one pass, as file:line.
+
+    Schema, references, names, addresses, namespaces used before they are made, probe
+    targets. Exit 0 when every file is fine (warnings allowed), 2 otherwise."""
     scenarios, bad = api.load_paths(paths, topologies=True)
-    for warning in (w for s in scenarios for w in s.topology.warnings):
+    warnings = [w for s in scenarios for w in s.topology.warnings]
+    errors = [line for result in bad for line in (result.error or "").splitlines()]
+    if fmt is not CheckFormat.text:
+        problems = [problem_record(line, "warning") for line in warnings] + [problem_record(line) for line in errors]
+        if fmt is CheckFormat.json:
+            write_json({"files": len(scenarios) + len(bad), "problems": problems}, "-")
+        else:
+            for problem in problems:
+                typer.echo(github_annotation(problem))
+        raise typer.Exit(2 if bad else 0)
+    for warning in warnings:
         typer.echo(warning, err=True)
     for result in bad:
         typer.echo(result.error, err=True)
@@ -446,12 +493,14 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
     typer.echo(f"{len(scenarios)} scenario file(s) OK" + (f" ({topologies} topology-only)" if topologies else ""))
 
 
-@app.command()
+@app.command(rich_help_panel="CI and many machines")
 @reports_errors
 def validate(paths: Annotated[Optional[list[str]], typer.Argument(
                  metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None,
-             jobs: Annotated[int, typer.Option(min=0, help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
-             timeout: Annotated[Optional[float], typer.Option(help="Stop a scenario after this many seconds.")] = None,
+             jobs: Annotated[int, typer.Option(min=0, show_default=False,
+                                               help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
+             timeout: Annotated[Optional[float], typer.Option(min=0.1, help="Stop a scenario after this many "
+                                                                          "seconds.")] = None,
              junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
              json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
                                                              help="Write the results as JSON ('-' for standard output).")] = None,
@@ -489,6 +538,8 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     With --shard I/N it runs only its part (a shard with nothing to run says so and
     exits 0); see docs/ci.md for CI matrices and `simlab merge`.
     """
+    for report in (junit, json_out):  # a bad report path is an error before any lab starts
+        check_writable(report)
     if untrusted and not engine and not os.environ.get("SIMLAB_ENGINES"):
         engine = [e] if (e := _hardened_engine(None, True)) else None
     specs = engines.configured_specs(engine)
@@ -533,7 +584,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
-@app.command()
+@app.command(rich_help_panel="CI and many machines")
 @reports_errors
 def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
                                                        help="The --json reports of every shard of one run.")],
@@ -584,7 +635,7 @@ def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:
     return found
 
 
-@app.command()
+@app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def inspect(lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
             as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON (stable, see README).")] = False,
@@ -600,26 +651,38 @@ def inspect(lab: Annotated[str, typer.Argument(help="Name of a lab that is up (s
         typer.echo(line)
 
 
-@app.command()
+@app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def graph(source: Annotated[str, typer.Argument(metavar="FILE|LAB",
                                                 help="A topology or scenario file, or a lab that is up.")],
-          fmt: Annotated[str, typer.Option("--format", help="svg, mermaid or dot.")] = "svg",
+          fmt: Annotated[PictureFormat, typer.Option("--format", help="The picture's format.")] = PictureFormat.svg,
           output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE",
                                                         help="Write here (default: standard output).")] = None,
           engine: EngineName = None) -> None:
     """Draw a lab: from a file, the declared topology (no engine needed); from a lab that
     is up, what is there now, namespaces, bridges and veths made by steps included."""
-    if fmt not in pictures.FORMATS:
-        raise InputError(f"--format: {fmt!r} is not one of {', '.join(pictures.FORMATS)}")
     check_writable(output)
-    if Path(source).is_file():
-        picture = pictures.from_topology(load_scenario(source).topology)
+    file = _file_or_lab(source)
+    if file is not None:
+        picture = pictures.from_topology(load_scenario(file).topology)
     else:
         running = open_lab(_connect(engine), source)
         topology = declared_topology(running)
         picture = pictures.from_state(inspect_lab(running, topology), topology)
-    write_text(pictures.FORMATS[fmt](picture), output or "-")
+    write_text(pictures.FORMATS[fmt.value](picture), output or "-")
+
+
+def _file_or_lab(source: str) -> Path | None:
+    """The file (or shipped scenario) ``source`` names, or None when it names a lab: a name with
+    a '/' or a YAML suffix is meant as a file, and one that does not exist is said so, before
+    any engine is asked."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    if "/" in source or path.suffix in (".yaml", ".yml"):
+        raise InputError(f"{source}: no such file (a lab's name has no '/' or .yaml; `simlab ls` lists labs)")
+    shipped = shipped_scenarios_dir() / f"{source}.yaml"
+    return shipped if shipped.is_file() else None
 
 
 def _check_report_folder(folder: str) -> None:
@@ -712,3 +775,8 @@ def _print_explore_hints(lab: str, hosts: list[str], out=None) -> None:
              f"and remove it with:  simlab down {lab}"]
     for line in lines:
         print(line, file=out or sys.stdout)
+
+
+# `simlab --help` lists the commands in the order a user meets them.
+PANELS = ["Run scenarios", "Labs: up, explore, down", "Write scenarios", "CI and many machines", "Engines"]
+app.registered_commands.sort(key=lambda command: PANELS.index(command.rich_help_panel or "Engines"))

@@ -16,10 +16,10 @@ from conftest import simlab
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.Draft7Validator:
     schema = scenario_schema()
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
 
 
 @pytest.mark.parametrize("path", shipped_scenarios(), ids=lambda p: p.stem)
@@ -63,3 +63,12 @@ def test_schema_and_loader_know_the_same_keys():
 ])
 def test_schema_keeps_step_keys_to_their_kind(validator, step: dict) -> None:
     assert list(validator.iter_errors({"hosts": {"a": {}}, "steps": [step]})) != []
+
+
+def test_the_shipped_schema_file_is_the_schema_and_every_shipped_scenario_points_at_it():
+    from simlab.model.scenario import shipped_scenarios_dir
+
+    assert json.loads((shipped_scenarios_dir() / "simlab.schema.json").read_text()) == scenario_schema(), \
+        "scenarios/simlab.schema.json is stale: `simlab schema > scenarios/simlab.schema.json`"
+    for path in shipped_scenarios():
+        assert path.read_text().startswith("# yaml-language-server: $schema=simlab.schema.json\n"), path

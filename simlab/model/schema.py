@@ -104,7 +104,7 @@ def scenario_schema() -> dict:
         "then": {"properties": {"expect": {"enum": ["unreachable", "refused"]}}, "required": ["expect"]},
     }
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$schema": "http://json-schema.org/draft-07/schema#",  # the draft editors support (yaml-language-server)
         "title": "simlab scenario",
         "type": "object",
         "additionalProperties": False,

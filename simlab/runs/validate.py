@@ -25,7 +25,7 @@ from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
 from simlab.runs.runner import run_scenario
-from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios
+from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios, shipped_scenarios_dir
 from simlab.labs.security import Trust, check_trust
 from simlab.state.record import StateRecorder
 
@@ -54,7 +54,8 @@ class Options:
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
-    """Scenario files named by ``paths`` (default: the shipped ones), and a result for each bad path."""
+    """Scenario files named by ``paths`` (files, folders or shipped scenarios' names; default: the
+    shipped ones), and a result for each bad path."""
     if not paths:
         return shipped_scenarios(), []
     files, errors = [], []
@@ -67,8 +68,10 @@ def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
             files += found
         elif path.exists():  # a FIFO or a device too: loading says what is wrong with it
             files.append(path)
+        elif "/" not in raw and (shipped_scenarios_dir() / f"{raw}.yaml").is_file():  # a shipped scenario's name
+            files.append(shipped_scenarios_dir() / f"{raw}.yaml")
         else:
-            errors.append(_input_error(raw, f"{raw}: no such file or folder"))
+            errors.append(_input_error(raw, f"{raw}: no such file or folder, and no shipped scenario of that name"))
     return files, errors
 
 
