@@ -32,7 +32,7 @@ def test_check_lists_every_problem_of_every_file():
             f"like 10.0.0.1/24") in lines
     assert not any("topology-only.yaml" in line for line in lines)  # a topology is a good file for check
     assert sum("two-problems.yaml" in line for line in lines) == 2
-    assert "no-such-path: no such file or folder" in lines
+    assert "no-such-path: no such file or folder, and no shipped scenario of that name" in lines
 
 
 def test_check_passes_the_shipped_scenarios():
