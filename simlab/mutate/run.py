@@ -19,9 +19,10 @@ from simlab.events import Emit, ignore
 from simlab.model.scenario import Scenario
 from simlab.mutate.generate import Mutant, generate, is_check, mutant_scenario, mutant_yaml, only_line, read
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.validate import Batch, EngineSlots, Options
+from simlab.runs.validate import Batch, EngineSlots, Options, StopWhen
 
 CAUGHT, SURVIVED, ERROR = "caught", "survived", "error"
+ONCE_CAUGHT = "stopped once caught"  # a mutant's run ends at its first failing check: the rest tells nothing
 
 
 @dataclass
@@ -136,7 +137,8 @@ def run_mutants(scenario: Scenario, mutants: list[Mutant], engines: list[EngineS
     report = MutationReport(scenario.name, scenario.file)
     if not mutants:
         return report
-    results = Batch(engines, options, emit).run([scenario] + [mutant_scenario(scenario, m) for m in mutants])
+    runs = [scenario] + [mutant_scenario(scenario, m) for m in mutants]
+    results = Batch(engines, options, emit, stop_when=_once_caught(runs[1:], mutants)).run(runs)
     report.original = _require_passing(scenario, results[0])
     report.mutants = [judge(scenario, mutant, result) for mutant, result in zip(mutants, results[1:])]
     report.duration = time.monotonic() - started
@@ -157,11 +159,11 @@ def _require_passing(scenario: Scenario, result: ScenarioResult) -> ScenarioResu
 def judge(scenario: Scenario, mutant: Mutant, result: ScenarioResult) -> MutantResult:
     """Caught, survived or error: what the mutant's run says about the scenario's checks."""
     judged = MutantResult(mutant, ERROR, "", duration=result.duration, engine=result.engine)
-    if result.error is not None and result.engine_failed or result.stopped and not result.stopped.startswith(
-            "timed out"):
-        judged.how = result.error or result.stopped
+    stopped = "" if result.stopped == ONCE_CAUGHT else result.stopped
+    if result.error is not None and result.engine_failed or stopped and not stopped.startswith("timed out"):
+        judged.how = result.error or stopped
         return judged
-    if result.error is not None or result.stopped:
+    if result.error is not None or stopped:
         judged.verdict, judged.stopped = CAUGHT, True
         judged.how = f"the run stopped: {result.error or result.stopped}"
         return judged
@@ -178,13 +180,25 @@ def judge(scenario: Scenario, mutant: Mutant, result: ScenarioResult) -> MutantR
         judged.verdict = CAUGHT
         judged.stopped = not is_check(scenario.steps[failure.index - 1])
         judged.how = (("the run stopped: " if judged.stopped else "")
-                      + f"{failure.describe()}: expected {failure.expected}, got {failure.got}"
-                      + (f" (and {len(judged.failed) - 1} more)" if len(judged.failed) > 1 else ""))
+                      + f"{failure.describe()}: expected {failure.expected}, got {failure.got}")
         return judged
     judged.verdict = SURVIVED
     judged.still_passed = [_check(i, s) for i, s in seen
                            if i >= first and s.passed and is_check(scenario.steps[i])]
     return judged
+
+
+def _once_caught(runs: list[Scenario], mutants: list[Mutant]) -> StopWhen:
+    """Stops a mutant's run at its first failing step at or after its change."""
+    by_run = {id(run): mutant for run, mutant in zip(runs, mutants)}
+
+    def caught(run: Scenario, step: StepResult) -> str | None:
+        mutant = by_run.get(id(run))
+        if mutant is None or step.passed or step.skipped:
+            return None
+        original = _original_indices(mutant, step.index)[-1]
+        return ONCE_CAUGHT if original >= _first_judged(mutant) else None
+    return caught
 
 
 def _first_judged(mutant: Mutant) -> int:
