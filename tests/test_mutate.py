@@ -4,6 +4,7 @@ command no check depends on survives, with its line, and its mutant file runs by
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,6 +78,6 @@ def test_a_setup_command_no_check_depends_on_survives_with_its_line(tmp_path, no
     assert caught_step["line"] == 12 and caught_step["failed"][0]["title"] == "the route is there"
     # the survivor's file runs by hand, and passes: no check sees what it broke
     survivor = report["mutants"][0]["written"]
-    assert "left out `ip route add 10.9.0.0/16" in open(survivor).read()
+    assert "left out `ip route add 10.9.0.0/16" in Path(survivor).read_text()
     again = simlab("run", survivor, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr

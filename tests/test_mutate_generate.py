@@ -12,7 +12,7 @@ import yaml
 
 from simlab.model.scenario import load_scenario, resolve_scenario
 from simlab.mutate.commands import Used, alterations, changes_lab
-from simlab.mutate.generate import Mutant, generate, mutant_scenario, mutant_yaml, only_line, read
+from simlab.mutate.generate import generate, mutant_scenario, mutant_yaml, only_line, read
 from simlab.mutate.report import html_page, report_lines
 from simlab.mutate.run import CAUGHT, ERROR, ONCE_CAUGHT, SURVIVED, MutationReport, judge, plan
 from simlab.results import ScenarioResult, StepResult
@@ -123,11 +123,11 @@ def test_mutants_of_setup_commands_and_changing_steps_with_their_lines(tmp_path)
     mutants = generate(scenario, source, data)
     assert [(m.line, m.title, m.change) for m in mutants] == [
         (6, "setup of a", "left out `iptables -A INPUT -s 10.0.0.0/24 -j ACCEPT`"),
-        (6, "setup of a", "`iptables -A INPUT -s 10.0.0.0/24 -j ACCEPT`: the rule's source (-s) is another "
-                          "network: 10.0.0.0/24 -> 10.0.1.0/24"),
+        (6, "setup of a", ("`iptables -A INPUT -s 10.0.0.0/24 -j ACCEPT`: the rule's source (-s) is another "
+                           "network: 10.0.0.0/24 -> 10.0.1.0/24")),
         (12, "a route on b", "left out the run step"),
-        (14, "a route on b", "`ip route add 10.9.0.0/16 via 10.0.0.1`: a route to another destination: "
-                             "10.9.0.0/16 -> 10.10.0.0/16"),
+        (14, "a route on b", ("`ip route add 10.9.0.0/16 via 10.0.0.1`: a route to another destination: "
+                              "10.9.0.0/16 -> 10.10.0.0/16")),
     ]  # the look, the ping and the expected failure are checks: nothing to mutate there
     assert [m.number for m in mutants] == [1, 2, 3, 4]
 
@@ -167,7 +167,7 @@ def test_only_picks_the_mutants_of_one_line(tmp_path):
 
 
 def test_gateway_nat_has_a_mutant_for_each_setup_command_and_changing_step():
-    scenario, mutants, _ = plan(resolve_scenario("gateway-nat"))
+    _, mutants, _ = plan(resolve_scenario("gateway-nat"))
     removed = [m for m in mutants if m.replacement is None]
     changing_steps = 8  # namespaces, bridge, veths, addresses, bridge address, route, masquerade, default route
     assert len(removed) == 1 + changing_steps
