@@ -81,3 +81,12 @@ def test_a_setup_command_no_check_depends_on_survives_with_its_line(tmp_path, no
     assert "left out `ip route add 10.9.0.0/16" in Path(survivor).read_text()
     again = simlab("run", survivor, timeout=120)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_scenario_that_fails_as_written_is_an_error_not_a_score(none_of_ours_left):
+    done = simlab("mutate", "tests/data/scenarios/wrong-expectation.yaml", timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "simlab: error: tests/data/scenarios/wrong-expectation.yaml: the scenario as written does not pass "
+        "(step 3 (line 18) expected no-reply, got reply); mutants prove nothing until it does: "
+        "`simlab run tests/data/scenarios/wrong-expectation.yaml` shows why"]
