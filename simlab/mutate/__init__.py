@@ -5,6 +5,6 @@ generate.py (the mutants of a scenario: each setup command and each step that ch
 the lab left out, or its key argument altered; applied to the model to run, to the YAML
 data to write), run.py (the scenario as written and every mutant, each in its own lab,
 through validate's batch; caught or survived) and report.py (terminal, JSON, HTML).
-May import: model, runs, reports, results, errors, events; never docker or a lab directly:
-labs run through runs.validate like any batch.
+May import: model, steps (the registry: which kinds change the lab), runs, reports, results,
+errors, events; never docker or a lab directly: labs run through runs.validate like any batch.
 """

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from simlab.errors import InputError
-from simlab.model.scenario import RunStep, Scenario, ServeStep, Step, load_scenario
+from simlab.model.scenario import Scenario, Step, load_scenario
 from simlab.model.yamlsource import Path_, Source, load_yaml
 from simlab.mutate.commands import Used, alterations, changes_lab
+from simlab.steps import kind_of
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def generate(scenario: Scenario, source: Source, data: Any) -> list[Mutant]:
     for i, step in enumerate(scenario.steps):
         if not step_changes_lab(step):
             continue
-        found.append((source.line(("steps", i)), step.title, f"left out the {_kind(step)} step", ("steps", i), None))
-        if isinstance(step, RunStep):
+        found.append((source.line(("steps", i)), step.title, f"left out the {step.KIND} step", ("steps", i), None))
+        if step.KIND == "run":
             listed = isinstance(data["steps"][i]["run"], list)
             for k, command in enumerate(step.commands):
                 path = ("steps", i, "run", k) if listed else ("steps", i, "run")
@@ -84,10 +85,13 @@ def generate(scenario: Scenario, source: Source, data: Any) -> list[Mutant]:
 
 
 def step_changes_lab(step: Step) -> bool:
-    """A serve step, or a run step expected to succeed with a command that does more than look."""
-    if isinstance(step, ServeStep):
+    """A step later steps build on (its kind stops the story when it fails: run, serve): a
+    serve step, or a run step expected to succeed with a command that does more than look."""
+    if not kind_of(step).stops_story:
+        return False  # a probe: it only looks
+    if step.KIND != "run":
         return True
-    return isinstance(step, RunStep) and step.expect == "success" and any(changes_lab(c) for c in step.commands)
+    return step.expect == "success" and any(changes_lab(c) for c in step.commands)
 
 
 def is_check(step: Step) -> bool:
@@ -95,9 +99,9 @@ def is_check(step: Step) -> bool:
     output, or any step with packet evidence."""
     if step.evidence:
         return True
-    if isinstance(step, RunStep):
+    if step.KIND == "run":
         return step.expect != "success" or any(v is not None for v in (step.output, step.match, step.not_output))
-    return not isinstance(step, ServeStep)
+    return not kind_of(step).stops_story
 
 
 def only_line(mutants: list[Mutant], scenario: Scenario, line: int) -> list[Mutant]:
@@ -123,7 +127,7 @@ def mutant_scenario(scenario: Scenario, mutant: Mutant) -> Scenario:
         del changed.steps[int(mutant.path[1])]
     else:
         step = changed.steps[int(mutant.path[1])]
-        assert isinstance(step, RunStep)
+        assert step.KIND == "run"
         _put(step.commands, int(mutant.path[3]) if len(mutant.path) > 3 else 0, mutant.replacement)
     return changed
 
@@ -172,7 +176,3 @@ def _strings(data: Any) -> list[str]:
     if isinstance(data, list):
         return [s for item in data for s in _strings(item)]
     return []
-
-
-def _kind(step: Step) -> str:
-    return "serve" if isinstance(step, ServeStep) else "run"
