@@ -86,7 +86,7 @@ def test_a_setup_command_no_check_depends_on_survives_with_its_line(tmp_path, no
 def test_a_scenario_that_fails_as_written_is_an_error_not_a_score(none_of_ours_left):
     done = simlab("mutate", "tests/data/scenarios/wrong-expectation.yaml", timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.strip().splitlines() == [
+    assert done.stderr.strip().splitlines() == [(
         "simlab: error: tests/data/scenarios/wrong-expectation.yaml: the scenario as written does not pass "
         "(step 3 (line 18) expected no-reply, got reply); mutants prove nothing until it does: "
-        "`simlab run tests/data/scenarios/wrong-expectation.yaml` shows why"]
+        "`simlab run tests/data/scenarios/wrong-expectation.yaml` shows why")]
