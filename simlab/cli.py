@@ -621,7 +621,7 @@ def mutate(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", auto
         check_writable(target)
     scenario, mutants, data = mutation.plan(resolve_scenario(scenario_ref), only)
     out = sys.stderr if json_out == "-" else sys.stdout
-    print(f"simlab mutate {scenario.name}: {len(mutants)} mutant(s) of {scenario.file}", file=out)
+    print(f"simlab mutate {scenario.name}: {len(mutants)} mutant(s) of {visible(scenario.file)}", file=out)
     written = mutation.write(mutants, data, scenario, Path(write)) if write and mutants else {}
     options = Options(jobs=jobs, timeout=timeout, step_timeout=step_timeout)
     progress = mutation_report.MutateProgress(len(mutants) + 1, out)

@@ -12,7 +12,7 @@ import yaml
 
 from simlab.model.scenario import load_scenario, resolve_scenario
 from simlab.mutate.commands import Used, alterations, changes_lab
-from simlab.mutate.generate import generate, mutant_scenario, mutant_yaml, only_line, read
+from simlab.mutate.generate import Mutant, generate, mutant_scenario, mutant_yaml, only_line, read
 from simlab.mutate.report import html_page, report_lines
 from simlab.mutate.run import CAUGHT, ERROR, ONCE_CAUGHT, SURVIVED, MutationReport, judge, plan
 from simlab.results import ScenarioResult, StepResult
@@ -208,6 +208,8 @@ def test_judging_caught_survived_and_error(tmp_path):
     assert "SURVIVED mu-small.yaml:12  a route on b" in text
     assert "survived: mu-small.yaml:12 a route on b: left out the run step" in text
     assert json.loads(json.dumps(report.to_dict()))["survived"] == 1
+    caught.mutant = Mutant(9, 40, "clears \x1b[2J the screen", "left out the run step", ("steps", 0))
+    assert "clears \\x1b[2J the screen" in "\n".join(report_lines(report))  # shown, not obeyed
     page = html_page(report)
     assert page.startswith("<!DOCTYPE html>") and "2/3 caught" in page and "step 3 (line 19) b reaches a" in page
 

@@ -13,13 +13,15 @@ from simlab.events import Event
 from simlab.mutate.run import CAUGHT, ERROR, SURVIVED, MutantResult, MutationReport
 from simlab.reports.html.page import document
 from simlab.reports.terminal import FAIL_MARK, PASS_MARK, paint
+from simlab.reports.visible import visible
 
 MARKS = {CAUGHT: (PASS_MARK, "green"), SURVIVED: (FAIL_MARK, "red"), ERROR: ("!", "yellow")}
 
 
 def report_lines(report: MutationReport, color: bool = False) -> list[str]:
-    """Every mutant with its verdict and why; the checks each survivor left passing; the score."""
-    name = Path(report.file).name
+    """Every mutant with its verdict and why; the checks each survivor left passing; the score.
+    Titles, commands and outcomes come from files and hosts: each line shows them escaped."""
+    name = visible(Path(report.file).name)
     lines = []
     for judged in report.mutants:
         lines += _mutant_lines(judged, name, color)
@@ -31,35 +33,35 @@ def _mutant_lines(judged: MutantResult, name: str, color: bool) -> list[str]:
     mark, fg = MARKS[judged.verdict]
     verdict = paint(f"{mark} {judged.verdict.upper() if judged.verdict != CAUGHT else judged.verdict:<8}", color,
                     fg=fg, bold=judged.verdict != CAUGHT)
-    lines = [f"{mutant.number:>4}. {verdict} {name}:{mutant.line}  {mutant.title}",
-             f"        {mutant.change}"]
+    lines = [f"{mutant.number:>4}. {verdict} {name}:{mutant.line}  {visible(mutant.title)}",
+             f"        {visible(mutant.change)}"]
     if judged.verdict == CAUGHT:
-        lines.append(f"        caught: {judged.how}")
+        lines.append(f"        caught: {visible(judged.how)}")
     elif judged.verdict == ERROR:
-        lines.append(f"        error: {judged.how}")
+        lines.append(f"        error: {visible(judged.how)}")
     elif judged.still_passed:
         lines.append("        no check failed; these still passed:")
-        lines += [f"          {PASS_MARK} {check.describe()}" for check in judged.still_passed]
+        lines += [f"          {PASS_MARK} {visible(check.describe())}" for check in judged.still_passed]
     else:
         lines.append("        no check comes after this change")
     if judged.written:
-        lines.append(f"        file: {judged.written}")
+        lines.append(f"        file: {visible(judged.written)}")
     return lines
 
 
 def score_lines(report: MutationReport) -> list[str]:
     """The score line, and the survivors by file:line."""
     if not report.mutants:
-        return [f"{report.scenario}: nothing to mutate (no setup command and no step that changes the lab)"]
-    line = f"{report.scenario}: score {report.score}"
+        return [f"{visible(report.scenario)}: nothing to mutate (no setup command and no step that changes the lab)"]
+    line = f"{visible(report.scenario)}: score {report.score}"
     if report.survived:
         line += f", {len(report.survived)} survived"
     if report.errors:
         line += f", {len(report.errors)} could not be judged"
     lines = [line + f" in {report.duration:.1f}s"]
     for judged in report.survived:
-        lines.append(f"  {FAIL_MARK} survived: {report.file}:{judged.mutant.line} {judged.mutant.title}: "
-                     f"{judged.mutant.change}")
+        lines.append(visible(f"  {FAIL_MARK} survived: {report.file}:{judged.mutant.line} {judged.mutant.title}: "
+                             f"{judged.mutant.change}"))
     if report.survived:
         lines.append("  add a check that a lab broken this way would fail; `simlab mutate FILE --only LINE "
                      "--write DIR` writes such a lab's file to run by hand")
