@@ -35,7 +35,9 @@ from simlab.reports.merge import merge as merge_reports, read_report
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
-from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios, shipped_scenarios_dir
+from simlab.model.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios, shipped_scenarios_dir
+from simlab.mutate import report as mutation_report
+from simlab.mutate import run as mutation
 from simlab.reports.problems import github_annotation, problem_record
 from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.topology import DEFAULT_IMAGE
@@ -633,6 +635,62 @@ def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:
         except SimlabError:
             continue
     return found
+
+
+@app.command(rich_help_panel="Write scenarios")
+@reports_errors
+def mutate(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
+                                                       help="A shipped scenario (see `simlab list`) or a scenario file.")],
+           only: Annotated[Optional[int], typer.Option(metavar="LINE", help="Mutate only what is written on this "
+                                                       "line: a setup command, a step, or a step's command.")] = None,
+           write: Annotated[Optional[str], typer.Option(metavar="DIR", help="Also write each mutant as a scenario "
+                                                        "file here, to run by hand.")] = None,
+           jobs: Annotated[int, typer.Option(min=0, help=f"Labs run at once (default here: {default_jobs()}).")] = 0,
+           timeout: Annotated[Optional[float], typer.Option(help="Stop a lab after this many seconds.")] = None,
+           step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
+                                                       "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
+           engine: Annotated[Optional[list[str]], typer.Option(
+               "--engine", metavar="NAME[=SLOTS]", help="Run on this engine too (repeatable), as for validate.")] = None,
+           json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                           help="Write the report as JSON ('-' for standard output).")] = None,
+           html: Annotated[Optional[str], typer.Option("--html", metavar="FILE", help="Write the report as a "
+                                                       "self-contained HTML page.")] = None,
+           ) -> None:
+    """Prove that a scenario's checks would catch a broken lab (mutation testing).
+
+    A mutant is the scenario with one setup command, or one step that changes
+    the lab, left out; or with a command's key argument altered (an address,
+    a prefix length, a route's destination, an iptables rule's source). Each
+    runs in its own lab beside the scenario as written, several at once as in
+    validate. Caught: a check after the change failed (or an error stopped the
+    run). Survived: every later check still passed. Exit 0 none survived,
+    1 some survived, 2 bad input or an engine problem. See docs/mutate.md.
+    """
+    specs = engines.configured_specs(engine)
+    engines.check_names(specs)
+    for target in (json_out, html):
+        check_writable(target)
+    scenario, mutants, data = mutation.plan(resolve_scenario(scenario_ref), only)
+    out = sys.stderr if json_out == "-" else sys.stdout
+    print(f"simlab mutate {scenario.name}: {len(mutants)} mutant(s) of {visible(scenario.file)}", file=out)
+    written = mutation.write(mutants, data, scenario, Path(write)) if write and mutants else {}
+    options = Options(jobs=jobs, timeout=timeout, step_timeout=step_timeout)
+    progress = mutation_report.MutateProgress(len(mutants) + 1, out)
+    try:
+        report = mutation.run_mutants(scenario, mutants, _batch_engines(specs, options, out) if mutants else [],
+                                      options, progress)
+    finally:
+        progress.finish()
+    for judged in report.mutants:
+        judged.written = written.get(judged.mutant.number, "")
+    for line in mutation_report.report_lines(report, color=out.isatty()):
+        print(line, file=out)
+    if json_out:
+        write_json(report.to_dict(), json_out)
+    if html:
+        write_text(mutation_report.html_page(report, scenario.description), html)
+        print(f"HTML report: {html}", file=out)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command(rich_help_panel="Labs: up, explore, down")

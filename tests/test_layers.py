@@ -23,6 +23,7 @@ ALLOWED = {
     "state": {"state", "labs", "runs", "model", "steps", "errors", "events", "results"},
     "graph": {"graph", "model", "state"},
     "reports": {"reports", "graph", "state", "model", "errors", "events", "results"},
+    "mutate": {"mutate", "model", "steps", "runs", "reports", "errors", "events", "results"},
 }
 DOCKER_ONLY_IN = {"engines/client.py"}
 

@@ -78,16 +78,16 @@ def test_image_prune_removes_old_helper_images_and_keeps_the_current_one(engine)
     assert again.stdout.strip() == "no old helper images"
 
 
-def test_the_readme_shows_the_examples_verbatim():
-    """The README's Python blocks that name a file in examples/ are that file, which the
-    API and plugin tests run."""
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_show_the_examples_verbatim():
+    """The Python blocks of docs/python.md that name a file in examples/ are that file, which
+    the API and plugin tests run."""
+    readme = (ROOT / "docs" / "python.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     shown = {block.splitlines()[0].split(":")[0].lstrip("# "): block for block in blocks
              if block.startswith("# examples/")}
     assert set(shown) == {"examples/api_pair.py", "examples/test_gateway_nat.py"}
     for path, block in shown.items():
-        assert block == (ROOT / path).read_text(), f"README's copy of {path} differs from the file"
+        assert block == (ROOT / path).read_text(), f"docs/python.md's copy of {path} differs from the file"
 
 
 def test_shell_completion_offers_the_shipped_scenarios():

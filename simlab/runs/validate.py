@@ -14,6 +14,7 @@ import os
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +24,15 @@ from simlab.labs.readiness import prepare
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import deferred_interrupts, destroy_lab
-from simlab.results import ScenarioResult
+from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import run_scenario
 from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios, shipped_scenarios_dir
 from simlab.labs.security import Trust, check_trust
 from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
+# Told each step's result as it ends; a reason (not None) stops that scenario's run there.
+StopWhen = Callable[[Scenario, StepResult], "str | None"]
 
 
 def default_jobs() -> int:
@@ -128,12 +131,15 @@ class Batch:
     says so); a scenario that *fails* is never run again. Knows the labs it started, so it
     can stop any of them."""
 
-    def __init__(self, engines: Engine | list[EngineSlots], options: Options, emit: Emit = ignore) -> None:
+    def __init__(self, engines: Engine | list[EngineSlots], options: Options, emit: Emit = ignore,
+                 stop_when: StopWhen | None = None) -> None:
         if isinstance(engines, Engine):
             engines = [EngineSlots(engines, options.jobs or default_jobs())]
         self.engines = engines
         self.options = options
         self.emit = emit
+        self.stop_when = stop_when  # simlab mutate: a mutant's run ends once a check caught it
+        self._stoppers: dict[str, threading.Thread] = {}  # lab -> the thread stop_when started to stop it
         self._lock = threading.Condition()
         self._running: dict[str, tuple[threading.Event, Engine]] = {}  # lab -> its cancel flag, its engine
         self._stopped: dict[str, str] = {}  # lab -> why it was stopped; "*": the whole batch
@@ -248,13 +254,15 @@ class Batch:
             recorder = StateRecorder(scenario) if self.options.record else None
             result = run_scenario(engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
                                   timeout=self.options.timeout, step_timeout_default=self.options.step_timeout,
-                                  watch=recorder, trust=self.options.trust)
+                                  watch=recorder, trust=self.options.trust, emit=self._step_watch(scenario, lab))
             if recorder is not None:
                 recorder.attach(result)
         except Exception as exc:  # one scenario's crash must not take the others down
             result = ScenarioResult(scenario.name, scenario.file, lab, error=f"simlab failed: {exc!r}")
             _remove_quietly(engine, lab)
         finally:
+            if lab in self._stoppers:  # its removal of the lab ends before this run does
+                self._stoppers.pop(lab).join()
             with self._lock:
                 self._running.pop(lab, None)
         if lab in self._stopped:  # the stop is the story; what it broke on the way is not
@@ -263,6 +271,20 @@ class Batch:
             _remove_quietly(engine, lab)
             result.kept = False
         return result
+
+    def _step_watch(self, scenario: Scenario, lab: str) -> Emit:
+        """What the run of ``scenario`` in ``lab`` tells as it goes: each step's result to
+        ``stop_when``, which may stop the run (from another thread, as a timeout does)."""
+        stop_when = self.stop_when
+        if stop_when is None:
+            return ignore
+
+        def on_event(event: Event) -> None:
+            if event.kind == "step.done" and lab not in self._stoppers and (
+                    reason := stop_when(scenario, event.payload)):
+                self._stoppers[lab] = threading.Thread(target=self.stop, args=(lab, reason), daemon=True)
+                self._stoppers[lab].start()
+        return on_event
 
     def stop(self, lab: str, reason: str) -> None:
         """Stop one scenario: flag it, so it goes no further, and remove its lab, so that

@@ -77,7 +77,7 @@ def page_name(result: ScenarioResult) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", result.scenario) + ".html"
 
 
-def _document(title: str, header: str, body: str) -> str:
+def document(title: str, header: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"
@@ -110,7 +110,7 @@ def scenario_page(result: ScenarioResult, topology: Topology | None, description
     body.append('<h2>Steps</h2><div class="toolbar"><button id="expand">open all</button> '
                 '<button id="collapse">close all</button></div>')
     body += [_step(step, topology) for step in result.steps]
-    return _document(f"simlab: {result.scenario}", header, "\n".join(body))
+    return document(f"simlab: {result.scenario}", header, "\n".join(body))
 
 
 def _picture(state: dict | None, topology: Topology | None, changes: list[Change]) -> str:
@@ -203,4 +203,4 @@ def index_page(results: list[ScenarioResult], pages: list[str]) -> str:
     header = f"<h1>simlab validate</h1><p>{ok} of {len(results)} scenario(s) passed</p>"
     body = ("<table><thead><tr><th>scenario</th><th>result</th><th>steps</th><th>duration</th><th>what went wrong"
             "</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-    return _document("simlab validate", header, body)
+    return document("simlab validate", header, body)
