@@ -1,0 +1,177 @@
+"""Verify a learner's lab against its scenario, without changing it.
+
+The reference is the scenario's lab after its steps 1..N, built in a shadow lab (only
+the steps that change the lab run there; the shadow is removed at once). Meanwhile the
+learner's lab is inspected and the scenario's probes up to step N run on it,
+read-only: the last probe of each kind, place and target (a later probe of the same
+packet says what holds at that point). Each probe that fails is explained from the
+state difference (state/explain.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+from simlab.engines.client import Engine
+from simlab.errors import InputError, SimlabError
+from simlab.events import Emit, Event, ignore
+from simlab.labs.lab import (LABEL_FILE, LABEL_LAB, LABEL_ROLE, Lab, deferred_interrupts, in_background, open_lab,
+                             run_parallel)
+from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
+from simlab.results import StepResult
+from simlab.runs.reference import reference_state
+from simlab.runs.runner import judge
+from simlab.runs.script import StepRun, run_batch
+from simlab.state.collect import inspect_lab
+from simlab.state.explain import Probe, ProbeCheck, VerifyReport, compare, explain_probe
+from simlab.steps import Step, kind_of
+
+PROBE_KINDS = {"ping", "connect", "route", "trace", "neigh", "http"}  # read-only; serve starts a server
+NEEDS_A_SERVER = {"connect", "http"}
+
+
+def step_count(scenario: Scenario, until: str | None) -> int:
+    """The number of steps ``until`` (N, or a section: through its last step) names; all
+    steps when None. InputError for a number out of range or an unknown section."""
+    steps = scenario.steps
+    if until is None:
+        return len(steps)
+    if until.strip().isdigit():
+        n = int(until)
+        if n > len(steps):
+            raise InputError(f"{scenario.file}: step {n} does not exist; {scenario.name} has steps 1..{len(steps)}")
+        return n
+    wanted = until.strip().casefold()
+    last = [i for i, step in enumerate(steps, 1) if step.section.casefold() == wanted]
+    if not last:
+        sections = ", ".join(dict.fromkeys(repr(s.section) for s in steps if s.section)) or "none"
+        raise InputError(f"{scenario.file}: no section {until!r} in {scenario.name} (sections: {sections})")
+    return last[-1]
+
+
+def first_steps(scenario: Scenario, n: int, lab_only: bool = False) -> Scenario:
+    """The scenario cut after step ``n`` (with ``lab_only``: only its steps that change the lab)."""
+    steps = [s for s in scenario.steps[:n] if not lab_only or kind_of(s).changes_lab]
+    return dataclasses.replace(scenario, steps=steps)
+
+
+def lab_scenario(engine: Engine, lab: str, given: str | None = None) -> Scenario:
+    """The scenario lab ``lab`` was made from (its containers' simlab.file label), or ``given``
+    (a shipped name or a file) after checking the lab was made from it; InputError when the
+    lab is not up, its file is gone, or it was made from another scenario."""
+    containers = engine.containers({LABEL_LAB: lab, LABEL_ROLE: "host"})
+    if not containers:
+        raise InputError(f"no lab named {lab!r} is up; start one with `simlab up NAME|FILE` (`simlab ls` lists labs)")
+    file = containers[0].labels.get(LABEL_FILE, "")
+    hosts = {c.labels.get("simlab.host", "") for c in containers}
+    if given is not None:
+        scenario = load_scenario(resolve_scenario(given))
+        if file and Path(file).resolve() != Path(scenario.file).resolve():
+            made = _name_of(file)
+            if made != scenario.name:
+                raise InputError(f"lab {lab!r} was made from {made} ({file}), not {scenario.name}; "
+                                 f"verify it without --scenario, or start a lab of {scenario.name}")
+    elif not file:
+        raise InputError(f"lab {lab!r} was not started from a file; name its scenario with --scenario NAME|FILE")
+    else:
+        try:
+            scenario = load_scenario(file)
+        except OSError:
+            raise InputError(f"lab {lab!r} was made from {file}, which is gone; name it with --scenario") from None
+    if hosts != set(scenario.topology.hosts):
+        raise InputError(f"lab {lab!r} has hosts {', '.join(sorted(hosts))}, not those of {scenario.name} "
+                         f"({', '.join(sorted(scenario.topology.hosts))}): it was made from another scenario")
+    if not scenario.steps:
+        raise InputError(f"{scenario.file}: {scenario.name} has no steps to verify against")
+    return scenario
+
+
+def _name_of(file: str) -> str:
+    try:
+        return load_scenario(file).name
+    except (SimlabError, OSError):
+        return Path(file).stem
+
+
+def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emit: Emit = ignore,
+               fresh: bool = False) -> VerifyReport:
+    """Compare lab ``lab_name`` with ``scenario`` after its step ``upto`` (see the module's
+    docstring); ``fresh``: build the reference even if one is cached (reference.py)."""
+    started = time.monotonic()
+    lab = open_lab(engine, lab_name)
+    report = VerifyReport(lab_name, scenario.name, scenario.file, upto,
+                          scenario.steps[upto - 1].section if upto else "")
+    emit(Event("verify.start", f"the reference of {scenario.name} through step {upto}", lab_name))
+    cancel = threading.Event()
+    building = in_background(lambda: reference_state(engine, scenario, upto, f"{lab_name}-ref", fresh, cancel))
+    try:
+        probes, report.skipped = probes_until(scenario, upto)
+        results = run_probes(lab, probes)
+        learner = inspect_lab(lab, scenario.topology)
+    except BaseException:
+        cancel.set()  # the shadow lab stops at its next step and is removed before we go
+        with deferred_interrupts(reraise=False):
+            wait(building)
+        raise
+    finally:
+        lab.close_shells()
+    expected, origins = building.result()
+    report.differences = compare(expected, learner, origins)
+    for (_, step), result in zip(probes, results):
+        check = ProbeCheck(result)
+        if not result.passed:
+            probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
+                          step.hint)
+            check.why = explain_probe(probe, expected, learner, report.differences)
+        report.probes.append(check)
+    report.duration = time.monotonic() - started
+    return report
+
+
+def wait(building: Future) -> None:
+    """Wait for the shadow lab's run to end (it removes its lab), whatever it ended with."""
+    try:
+        building.result()
+    except BaseException:  # noqa: BLE001 - we are already leaving on another error
+        pass
+
+
+def probes_until(scenario: Scenario, upto: int) -> tuple[list[tuple[int, Step]], list[str]]:
+    """The probes to run for the point after step ``upto``: the last one of each kind, place
+    and target; connect and http probes only where no serve step of the scenario comes
+    first (verify starts no server in the learner's lab)."""
+    last: dict[tuple, tuple[int, Step]] = {}
+    skipped = []
+    served = False
+    for index, step in enumerate(scenario.steps[:upto], 1):
+        kind = kind_of(step).key
+        served = served or kind == "serve"
+        if kind not in PROBE_KINDS:
+            continue
+        if kind in NEEDS_A_SERVER and served:
+            skipped.append(f"step {index} {step.title!r}: needs the scenario's server (serve), which verify "
+                           f"does not start in your lab")
+            continue
+        key = (kind, step.host, step.netns, getattr(step, "target", ""), getattr(step, "port", 0),
+               getattr(step, "url", ""))
+        last.pop(key, None)
+        last[key] = index, dataclasses.replace(step, evidence=[], within=None)
+    return list(last.values()), skipped
+
+
+def run_probes(lab: Lab, probes: list[tuple[int, Step]]) -> list[StepResult]:
+    """Run the probes (each with its index in the scenario) on the lab, each host's in one
+    exec, hosts at once; their results in the same order."""
+    hosts = list(dict.fromkeys(step.host for _, step in probes))
+
+    def on_host(host: str) -> list[tuple[Step, StepResult]]:
+        mine = [(index, step) for index, step in probes if step.host == host]
+        runs = {id(run.step): run for run in run_batch(lab, host, [step for _, step in mine])}
+        return [(step, judge(index, runs.get(id(step)) or StepRun(step))) for index, step in mine]
+
+    done = {id(step): result for pairs in run_parallel(on_host, hosts) for step, result in pairs}
+    return [done[id(step)] for _, step in probes]
