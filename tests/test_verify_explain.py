@@ -1,0 +1,155 @@
+"""The explanation rules of `simlab verify`, on a recorded state (no engine).
+
+tests/data/verify/gateway-nat-16.json is the reference of gateway-nat after its step
+16, as a shadow lab recorded it (state and the step that makes each fact). Each test
+breaks a copy the way a learner would and reads what verify would say.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from conftest import DATA
+from simlab.errors import InputError
+from simlab.model.scenario import load_scenario, resolve_scenario
+from simlab.runs.verify import probes_until, step_count
+from simlab.state.explain import Origin, Probe, compare, explain_probe
+from simlab.state.model import LabState
+from simlab.state.paths import walk
+
+RECORDED = json.loads((DATA / "verify" / "gateway-nat-16.json").read_text())
+ORIGINS = {tuple(key): Origin(index, title, section) for key, index, title, section in RECORDED["origins"]}
+TO_OUTSIDE = Probe("container-a", "red", "172.17.0.3", "Network Gateways and NAT", "Is red masqueraded?")
+
+
+def reference() -> LabState:
+    return LabState.from_dict(RECORDED["state"])
+
+
+def learner(change=None) -> LabState:
+    """A copy of the reference, changed by ``change(dict)`` as a learner's mistake."""
+    data = copy.deepcopy(RECORDED["state"])
+    if change:
+        change(data)
+    return LabState.from_dict(data)
+
+
+def ns(data: dict, host: str, netns: str = "") -> dict:
+    return data["hosts"][host]["netns"][netns] if netns else data["hosts"][host]["root"]
+
+
+def wrong(state: LabState) -> list[str]:
+    return [d.text for d in compare(reference(), state, ORIGINS) if not d.harmless]
+
+
+def test_the_same_lab_with_other_macs_and_rule_order_matches():
+    def other_macs(data):
+        for host in data["hosts"].values():
+            for space in [host["root"], *host["netns"].values()]:
+                for interface in space["interfaces"].values():
+                    interface["mac"] = "02:00:00:00:00:99"
+    assert wrong(learner()) == []
+    assert wrong(learner(other_macs)) == []
+
+
+def test_rule_order_does_not_matter_but_a_missing_rule_does():
+    rules = ["-A INPUT -j ACCEPT", "-A INPUT -j LOG"]
+    base = learner(lambda d: ns(d, "container-a")["rules"]["filter"].extend(rules))
+    swapped = learner(lambda d: ns(d, "container-a")["rules"]["filter"].extend(rules[::-1]))
+    fewer = learner(lambda d: ns(d, "container-a")["rules"]["filter"].extend(rules[:1]))
+    assert compare(base, swapped) == []
+    assert [d.text for d in compare(base, fewer)] == ["container-a lacks the filter rule: iptables -t filter -A INPUT -j LOG"]
+
+
+def test_forwarding_off_on_the_gateway():
+    state = learner(lambda d: ns(d, "container-a").update(forwarding=False))
+    assert wrong(state) == ["container-a does not forward (net.ipv4.ip_forward = 0)"]
+    why = explain_probe(TO_OUTSIDE, reference(), state, compare(reference(), state, ORIGINS))
+    assert why[0] == ("in your lab the packet goes red on container-a -> container-a and stops: "
+                      "container-a does not forward (net.ipv4.ip_forward = 0)")
+    assert "set up by the scenario's topology" in why[1]  # the lab starts with it on: the learner turned it off
+    assert why[-2:] == ["reread the section 'Network Gateways and NAT'", "hint: Is red masqueraded?"]
+
+
+def test_masquerade_missing_says_where_the_reply_goes():
+    state = learner(lambda d: ns(d, "container-a")["rules"].update(nat=[]))
+    differences = compare(reference(), state, ORIGINS)
+    assert [d.text for d in differences] == [
+        "no MASQUERADE for 192.168.15.0/24 on container-a "
+        "(iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE)"]
+    assert differences[0].origin.index == 12 and differences[0].origin.section == "Network Gateways and NAT"
+    why = explain_probe(TO_OUTSIDE, reference(), state, differences)
+    assert "the reply leaves outside:eth0 for 172.17.0.1, its default gateway" in why[0]
+    assert "internet has no route to 192.168.15.1" in why[0]
+    assert "step 12 'Masquerade red and blue behind container-a'" in why[1]
+    assert "outside sees 192.168.15.1" in why[2] and "it sees 172.17.0.2" in why[2]
+
+
+def test_masquerade_on_the_wrong_source():
+    state = learner(lambda d: ns(d, "container-a")["rules"].update(
+        nat=["-A POSTROUTING -s 192.168.16.0/24 -j MASQUERADE"]))
+    texts = wrong(state)
+    assert texts[0].startswith("no MASQUERADE for 192.168.15.0/24 on container-a")
+    assert texts[0].endswith("it has -t nat -A POSTROUTING -s 192.168.16.0/24 -j MASQUERADE instead")
+
+
+def test_an_interface_left_down():
+    def down(data):
+        ns(data, "container-a", "red")["interfaces"]["veth-red"]["up"] = False
+    state = learner(down)
+    assert wrong(state) == ["veth-red is down (red on container-a): ip link set veth-red up"]
+    assert walk(state, ("container-a", "red"), "172.17.0.3").stop == "veth-red is down (red on container-a)"
+
+
+def test_a_missing_route_and_an_extra_harmless_one():
+    def routes(data):
+        red = ns(data, "container-a", "red")
+        red["routes"] = [r for r in red["routes"] if not r.startswith("172.17")] + ["10.9.0.0/16 via 192.168.15.5"]
+    state = learner(routes)
+    differences = compare(reference(), state, ORIGINS)
+    assert [d.text for d in differences if not d.harmless] == [
+        "red on container-a has no route to 172.17.0.0/16 (the reference: 172.17.0.0/16 via 192.168.15.5 dev veth-red)"]
+    assert [d.text for d in differences if d.harmless] == [
+        "red on container-a has a route to 10.9.0.0/16 the reference lacks: 10.9.0.0/16 via 192.168.15.5"]
+    # red still reaches 172.17.0.3 by its default route: no packet goes astray, the difference is named
+    why = explain_probe(TO_OUTSIDE, reference(), state, differences)
+    assert why[0].startswith("red on container-a has no route to 172.17.0.0/16")
+
+
+def test_the_default_route_is_not_blamed_for_a_packet_that_does_not_take_it():
+    def routes(data):
+        red = ns(data, "container-a", "red")
+        red["routes"] = [r for r in red["routes"] if not r.startswith(("172.17", "default"))]
+    state = learner(routes)
+    why = explain_probe(TO_OUTSIDE, reference(), state, compare(reference(), state, ORIGINS))
+    assert why[0].endswith("red on container-a has no route to 172.17.0.3")
+    assert not any("default route" in line for line in why)
+
+
+def test_the_bridge_address_with_the_wrong_prefix():
+    def prefix(data):
+        bridge = ns(data, "container-a")["interfaces"]["v-net-0"]
+        bridge["addresses"] = ["192.168.15.5/16"]
+    texts = wrong(learner(prefix))
+    assert texts == ["v-net-0 in container-a lacks the address 192.168.15.5/24; it has 192.168.15.5/16 instead"]
+
+
+def test_probes_are_the_last_of_each_target_up_to_the_point():
+    scenario = load_scenario(resolve_scenario("gateway-nat"))
+    assert [i for i, _ in probes_until(scenario, 16)[0]] == [5, 8, 13, 16]
+    assert [i for i, _ in probes_until(scenario, 9)[0]] == [5, 8, 9]
+    assert probes_until(scenario, 4)[0] == []
+
+
+def test_the_point_by_number_or_section_and_bad_ones():
+    scenario = load_scenario(resolve_scenario("gateway-nat"))
+    assert step_count(scenario, None) == 16
+    assert step_count(scenario, "7") == 7
+    assert step_count(scenario, "network gateways and nat") == 13
+    with pytest.raises(InputError, match="no section 'Routing' in gateway-nat"):
+        step_count(scenario, "Routing")
+    with pytest.raises(InputError, match="step 17 does not exist"):
+        step_count(scenario, "17")
