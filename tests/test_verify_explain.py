@@ -82,7 +82,7 @@ def test_masquerade_missing_says_where_the_reply_goes():
         "(iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE)"]
     assert differences[0].origin.index == 12 and differences[0].origin.section == "Network Gateways and NAT"
     why = explain_probe(TO_OUTSIDE, reference(), state, differences)
-    assert "the reply leaves outside:eth0 for 172.17.0.1, its default gateway" in why[0]
+    assert "the reply leaves outside:eth0 for 172.17.0.1, its default gateway, and is lost" in why[0]
     assert "internet has no route to 192.168.15.1" in why[0]
     assert "step 12 'Masquerade red and blue behind container-a'" in why[1]
     assert "outside sees 192.168.15.1" in why[2] and "it sees 172.17.0.2" in why[2]
@@ -153,3 +153,16 @@ def test_the_point_by_number_or_section_and_bad_ones():
         step_count(scenario, "Routing")
     with pytest.raises(InputError, match="step 17 does not exist"):
         step_count(scenario, "17")
+
+
+def test_a_lab_ahead_of_the_point_is_told_so():
+    """At step 9 red must not reach 172.17.0.3 yet; a learner who already added the route is ahead."""
+    def behind(data):
+        red = ns(data, "container-a", "red")
+        red["routes"] = [r for r in red["routes"] if not r.startswith(("172.17", "default"))]
+    at_step_9 = learner(behind)
+    differences = compare(at_step_9, learner(), ORIGINS)  # the learner has everything of step 16
+    probe = Probe("container-a", "red", "172.17.0.3", "Network Gateways and NAT", expects_failure=True)
+    why = explain_probe(probe, at_step_9, learner(), differences)
+    assert why[0].endswith("it is ahead")
+    assert any("has a route to 172.17.0.0/16 the reference lacks" in line for line in why)

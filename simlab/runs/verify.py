@@ -32,6 +32,7 @@ from simlab.steps import Step, kind_of
 
 PROBE_KINDS = {"ping", "connect", "route", "trace", "neigh", "http"}  # read-only; serve starts a server
 NEEDS_A_SERVER = {"connect", "http"}
+EXPECTED_FAILURES = {"no-reply", "unreachable", "refused", "blackhole", "prohibit", "failed", "absent"}
 
 
 def step_count(scenario: Scenario, until: str | None) -> int:
@@ -110,8 +111,9 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
     building = in_background(lambda: reference_state(engine, scenario, upto, f"{lab_name}-ref", fresh, cancel))
     try:
         probes, report.skipped = probes_until(scenario, upto)
+        inspecting = in_background(lambda: inspect_lab(lab, scenario.topology))  # probes only read: at once
         results = run_probes(lab, probes)
-        learner = inspect_lab(lab, scenario.topology)
+        learner = inspecting.result()
     except BaseException:
         cancel.set()  # the shadow lab stops at its next step and is removed before we go
         with deferred_interrupts(reraise=False):
@@ -125,7 +127,7 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         check = ProbeCheck(result)
         if not result.passed:
             probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
-                          step.hint)
+                          step.hint, getattr(step, "expect", None) in EXPECTED_FAILURES)
             check.why = explain_probe(probe, expected, learner, report.differences)
         report.probes.append(check)
     report.duration = time.monotonic() - started

@@ -175,6 +175,7 @@ class Probe:
     target: str
     section: str = ""
     hint: str = ""
+    expects_failure: bool = False  # the step expects no answer: a lab that answers is ahead of the scenario
 
 
 def explain_probe(probe: Probe, reference: LabState, learner: LabState, differences: list[Difference]
@@ -185,6 +186,8 @@ def explain_probe(probe: Probe, reference: LabState, learner: LabState, differen
     lines: list[str] = []
     start = (probe.host, probe.netns or ROOT)
     target = _address(probe.target)
+    if probe.expects_failure:
+        return _ahead(probe, differences)
     wrong = [d for d in differences if not d.harmless]
     relevant = wrong
     if target:
@@ -203,6 +206,16 @@ def explain_probe(probe: Probe, reference: LabState, learner: LabState, differen
         lines.append(f"reread the section {probe.section!r}")
     if probe.hint:
         lines.append(f"hint: {probe.hint}")
+    return lines
+
+
+def _ahead(probe: Probe, differences: list[Difference]) -> list[str]:
+    """Why a probe that expects no answer gets one: what the lab has that the reference lacks."""
+    extra = [d for d in differences if not d.missing]
+    lines = ["your lab answers where the scenario, at this point, does not yet: it is ahead"]
+    lines += [f"{d.text}" for d in extra] or ["(no extra piece of state explains it)"]
+    if probe.section:
+        lines.append(f"verify it at a later step (--upto), or reread the section {probe.section!r}")
     return lines
 
 
@@ -239,8 +252,8 @@ def _astray(forward: Walk, back: Walk | None) -> list[str]:
             gateway = f" for {first.route.via}, {kind}"
         way = " -> ".join(hop.where for hop in back.hops)
         return [f"in your lab the packet arrives ({path}) from {forward.source}, but the reply leaves "
-                f"{first.where}{(':' + first.route.dev) if first.route else ''}{gateway} and stops ({way}): "
-                f"{back.stop}"]
+                f"{first.where}{(':' + first.route.dev) if first.route else ''}{gateway}, and is lost after "
+                f"{way}: {back.stop}"]
     return []
 
 
