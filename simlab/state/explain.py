@@ -56,7 +56,7 @@ class Difference:
     def to_dict(self) -> dict:
         return {"text": self.text, "missing": self.missing, "harmless": self.harmless,
                 "step": self.origin.index or None, "section": self.origin.section or None,
-                **self.change.to_dict()}
+                **{k: v for k, v in self.change.to_dict().items() if k != "change"}}
 
 
 def compare(reference: LabState, learner: LabState, origins: dict[tuple, Origin] | None = None
