@@ -20,12 +20,13 @@ from simlab.errors import EngineError, InputError
 from simlab.events import Emit, ignore
 from simlab.labs.images import ensure_image
 from simlab.labs.lab import Lab, destroy_lab, start_lab
+from simlab.labs.security import Trust, check_trust
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import Pause, StepWatch, judge, run_scenario
 from simlab.state.model import LabState
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario, scenario_from_data, step_from_data
 from simlab.model.topology import Topology
-from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all
+from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all, split_by_trust
 from simlab.model.yamlsource import Source
 from simlab.steps import KINDS
 
@@ -205,22 +206,27 @@ class RunningLab:
 
 
 def start(what: Labbable, engine: Engine | None = None, name: str | None = None, emit: Emit = ignore,
-          privileged: bool = False) -> RunningLab:
+          privileged: bool = False, untrusted: bool = False, allow_privileged: bool = False) -> RunningLab:
     """Start the lab of a topology, scenario (its steps are not run), builder, file or shipped
-    scenario name, and leave it up; ``down()`` removes it. ``lab()`` is the safer form."""
+    scenario name, and leave it up; ``down()`` removes it. ``lab()`` is the safer form.
+    ``untrusted``: hardened mode (an engine that isolates container root, the tutorial's image,
+    no privileged host); ``allow_privileged``: honour a file's ``privileged: true``;
+    ``privileged``: every host privileged. What is not granted raises InputError first."""
     topology, file = topology_of(what)
+    trust = Trust(untrusted=untrusted, allow_privileged=allow_privileged, privileged=privileged)
+    check_trust(topology, trust, file)
     engine = engine or connect(emit)
     # Without a name the lab takes the topology's, with a suffix when another lab has it.
     return RunningLab(start_lab(engine, topology, name or topology.name, emit, privileged, file,
-                                exact=name is not None), topology)
+                                exact=name is not None, trust=trust), topology)
 
 
 @contextmanager
 def lab(what: Labbable, engine: Engine | None = None, name: str | None = None, emit: Emit = ignore,
-        privileged: bool = False) -> Iterator[RunningLab]:
+        privileged: bool = False, untrusted: bool = False, allow_privileged: bool = False) -> Iterator[RunningLab]:
     """``with simlab.lab(...) as lab:`` a lab that is removed on leaving the block, also on an
     exception or Ctrl-C. A lab that fails to start removes what it made and raises."""
-    running = start(what, engine, name, emit, privileged)
+    running = start(what, engine, name, emit, privileged, untrusted, allow_privileged)
     try:
         yield running
     finally:
@@ -230,17 +236,20 @@ def lab(what: Labbable, engine: Engine | None = None, name: str | None = None, e
 def run(scenario: Scenario | Builder | str | Path, engine: Engine | None = None, name: str | None = None,
         keep: bool = False, emit: Emit = ignore, privileged: bool = False, pause: Pause | None = None,
         cancel: threading.Event | None = None, timeout: float | None = None,
-        step_timeout: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None) -> ScenarioResult:
+        step_timeout: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None, untrusted: bool = False,
+        allow_privileged: bool = False) -> ScenarioResult:
     """Run a scenario in a fresh lab and return its result. The lab is removed afterwards unless
     ``keep``. ``watch`` sees the lab before the first step and after each (runner.StepWatch;
     the state recorder of --explain/--html is one). A failure inside the run is the result's ``error``; Ctrl-C (or ``timeout``) removes
     the lab and the result says why in ``stopped``. Bad input raises InputError, no engine
     EngineError. Without ``name`` the lab takes the scenario's, with a suffix if it is taken."""
     scenario = _scenario(scenario)
+    trust = Trust(untrusted=untrusted, allow_privileged=allow_privileged, privileged=privileged)
+    check_trust(scenario.topology, trust, scenario.file)
     engine = engine or connect(emit)
     return run_scenario(engine, scenario, name or scenario.name, emit, keep=keep, pause=pause,
                         privileged=privileged, cancel=cancel, exact_name=name is not None, timeout=timeout,
-                        step_timeout_default=step_timeout, watch=watch)
+                        step_timeout_default=step_timeout, watch=watch, trust=trust)
 
 
 def load_paths(paths: list[str | Path] | None, topologies: bool = False
@@ -254,12 +263,13 @@ def load_paths(paths: list[str | Path] | None, topologies: bool = False
 
 def validate(paths: list[str | Path] | None = None, jobs: int = 0, timeout: float | None = None,
              fail_fast: bool = False, keep_failed: bool = False, engine: Engine | None = None,
-             emit: Emit = ignore) -> list[ScenarioResult]:
+             emit: Emit = ignore, untrusted: bool = False, allow_privileged: bool = False) -> list[ScenarioResult]:
     """Run many scenarios, each in its own lab, ``jobs`` at a time: a result per file, the bad
     files first (their ``error`` says what is wrong). Ctrl-C removes every lab and returns
     what finished, the rest ``stopped``."""
     scenarios, bad = load_paths(paths)
-    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed)
+    options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed, untrusted=untrusted,
+                      allow_privileged=allow_privileged)
     results, _ = run_many(scenarios, options, engine, emit)
     return bad + results
 
@@ -269,17 +279,18 @@ def run_many(scenarios: list[Scenario], options: Options, engine: Engine | list[
     """Run a batch on one engine (default: the docker CLI's) or several (``EngineSlots``, each
     with its number of labs at once); return the results and whether Ctrl-C cut it short.
     No engine makes every scenario an error result."""
+    scenarios, refused = split_by_trust(scenarios, options.trust)  # each start checks again
     if not scenarios:
-        return [], False
+        return refused, False
     try:
         engine = engine or connect(emit)
     except EngineError as exc:
-        return [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
+        return refused + [ScenarioResult(s.name, s.file, error=str(exc)) for s in scenarios], False
     batch = Batch(engine, options, emit)
     try:
-        return batch.run(scenarios), False
+        return refused + batch.run(scenarios), False
     except KeyboardInterrupt:
-        return batch.results, True
+        return refused + batch.results, True
 
 
 def _scenario(what: Scenario | Builder | str | Path) -> Scenario:

@@ -17,30 +17,34 @@ from typing import Annotated, Optional, TextIO
 
 import typer
 
-from simlab import api
+from simlab import __version__, api
 from simlab.engines import named as engines
 from simlab.labs import readiness
+from simlab.engines import isolated as isolated_engine
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
+from simlab.labs.fabric import helper_image
 from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
-from simlab.reports.junit import junit_xml
+from simlab.reports.batch import BatchReport, Destinations, write_reports
+from simlab.reports.merge import merge as merge_reports, read_report
 from simlab.reports.verify import verify_lines
 from simlab.runs import verify
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.results import ScenarioResult
 from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
-from simlab.labs.security import refuse_untrusted, require_isolation
+from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.topology import DEFAULT_IMAGE
 from simlab.model.schema import scenario_schema
-from simlab.runs.validate import EngineSlots, Options, default_jobs, refuse_untrusted_files
+from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
+from simlab.runs import shard as sharding
 from simlab import graph as pictures
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
-from simlab.reports.html import index_page, page_name, scenario_page
+from simlab.reports.html import scenario_page
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -49,6 +53,14 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_enable=False)
 image_app = typer.Typer(help="The host image ubuntu_with_basic_net.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
+engine_app = typer.Typer(help="simlab's own isolated engine for --untrusted: start, status, stop (Linux, root).",
+                         no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+API_SECONDS = 120  # an image copy into the isolated engine is one long call
+Isolated = Annotated[bool, typer.Option("--isolated", help="The user-namespace-remapped dockerd of simlab's own "
+                                                          "(the only engine simlab manages).")]
+
+
 
 
 
@@ -97,9 +109,18 @@ def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
     return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
 
 
+AllowPrivileged = Annotated[bool, typer.Option(
+    help="Honour `privileged: true` in the file (such a host is root on the engine host); without it, refused.")]
 EngineName = Annotated[Optional[str], typer.Option(
     "--engine", metavar="NAME", help="A docker context name or an engine address (unix://..., tcp://HOST:PORT, "
                                      "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
+
+
+def _hardened_engine(engine: str | None, untrusted: bool) -> str | None:
+    """--untrusted without --engine: simlab's isolated engine where it runs."""
+    if untrusted and engine is None and isolated_engine.status().running:
+        return isolated_engine.ADDRESS
+    return engine
 
 
 def _connect(engine: str | None = None) -> Engine:
@@ -128,19 +149,27 @@ def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
                                                     "it up: start the tutorial in the middle.")] = None,
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
        engine: EngineName = None,
+       untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write (see run --help).")
+                            ] = False,
+       allow_privileged: AllowPrivileged = False,
        ) -> None:
     """Start a lab and leave it up, to build the rest by hand and `simlab verify` it; steps
     are not run unless --until. Exit 1 when a step up to N does not go as expected."""
     scenario = api.load(scenario_ref)
     count = verify.step_count(scenario, until) if until is not None else 0
+    check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
+    engine = _hardened_engine(engine, untrusted)
+    if untrusted:
+        require_isolation(_connect(engine))
     progress = _progress()
+    trust = dict(privileged=privileged, untrusted=untrusted, allow_privileged=allow_privileged)
     if not count:
         lab = api.start(scenario, engine=_connect_with_image(progress, engine), name=name or scenario.name,
-                        emit=progress, privileged=privileged)
+                        emit=progress, **trust)
         _print_explore_hints(lab.name, lab.hosts)
         return
     result = api.run(verify.first_steps(scenario, count), engine=_connect_with_image(progress, engine),
-                     name=name or scenario.name, keep=True, emit=progress, privileged=privileged)
+                     name=name or scenario.name, keep=True, emit=progress, **trust)
     for line in summary_lines(result):
         progress.line(line)
     if result.kept:
@@ -320,6 +349,48 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
         raise typer.Exit(2)
 
 
+def _isolated_only(isolated: bool) -> None:
+    if not isolated:
+        raise InputError("simlab manages only its isolated engine: add --isolated (`make engine` starts the "
+                         "default one)")
+
+
+@engine_app.command("start")
+@reports_errors
+def engine_start(isolated: Isolated = False) -> None:
+    """Start simlab's isolated engine (its own socket, data root and bridge; container root is an
+    unprivileged user here) and copy the host and fabric images into it from the default
+    engine. `--untrusted` then uses it without --engine."""
+    _isolated_only(isolated)
+    state = isolated_engine.start()
+    target, source = isolated_engine.connect(timeout=API_SECONDS), Engine.connect()
+    progress = _progress()
+    ensure_image(source, progress)
+    for image in (DEFAULT_IMAGE, helper_image(source, progress)):
+        if not target.image_exists(image):
+            source.copy_image_to(image, target)
+    typer.echo(str(state))
+
+
+@engine_app.command("status")
+@reports_errors
+def engine_status(isolated: Isolated = False) -> None:
+    """Whether simlab's isolated engine runs, and where. Exit 1 when it does not."""
+    _isolated_only(isolated)
+    state = isolated_engine.status()
+    typer.echo(str(state))
+    if not state.running:
+        raise typer.Exit(1)
+
+
+@engine_app.command("stop")
+@reports_errors
+def engine_stop(isolated: Isolated = False) -> None:
+    """Stop simlab's isolated engine and remove its data, bridge and files."""
+    _isolated_only(isolated)
+    typer.echo("stopped the isolated engine" if isolated_engine.stop() else "the isolated engine was not running")
+
+
 @image_app.command("prune")
 @reports_errors
 def image_prune() -> None:
@@ -369,6 +440,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
         untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
                                                 "keeps container root apart from host root (userns-remap, rootless), "
                                                 "and refuse privileged hosts and other images.")] = False,
+        allow_privileged: AllowPrivileged = False,
         engine: EngineName = None,
         explain: Annotated[bool, typer.Option(help="Under each step, print what it changed in the lab.")] = False,
         html: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
@@ -383,17 +455,17 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     """
     scenario = api.load(scenario_ref)
     check_writable(html)
+    check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
+    engine = _hardened_engine(engine, untrusted)
     if untrusted:
-        if privileged:
-            raise InputError("--untrusted and --privileged exclude each other")
-        refuse_untrusted(scenario.file)
         require_isolation(_connect(engine))  # refused before anything is printed or started
     progress = _progress(to_stderr=json_out == "-", explain=explain)
     _print_title(scenario, progress)
     recorder = StateRecorder(scenario, progress) if explain or html else None
     result = api.run(scenario, engine=_connect_with_image(progress, engine), name=name, keep=keep, emit=progress,
                      pause=_pause_for_enter if step else None, privileged=privileged, timeout=timeout,
-                     step_timeout=step_timeout, watch=recorder)
+                     step_timeout=step_timeout, watch=recorder, untrusted=untrusted,
+                     allow_privileged=allow_privileged)
     lab_name = result.lab
     if recorder is not None:
         recorder.attach(result)
@@ -443,6 +515,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
                                                      "keeps container root apart from host root (userns-remap, rootless), "
                                                      "and refuse privileged hosts and other images.")] = False,
+             allow_privileged: AllowPrivileged = False,
              engine: Annotated[Optional[list[str]], typer.Option(
                  "--engine", metavar="NAME[=SLOTS]",
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
@@ -451,6 +524,12 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
              html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
                                                          help="Write an HTML report here: index.html and a page "
                                                               "per scenario.")] = None,
+             shard: Annotated[Optional[str], typer.Option(
+                 "--shard", metavar="I/N", help="Run only shard I of N (1/3, 2/3, 3/3): every machine splits the "
+                                                "files found alike; `simlab merge` joins the shards' --json reports.")] = None,
+             durations: Annotated[Optional[str], typer.Option(
+                 "--durations", metavar="FILE", help="Balance the shards by the durations in this JSON report (of any "
+                                                     "earlier validate or merge); default: by scenario size.")] = None,
              ) -> None:
     """Run many scenarios, each in its own lab, several at once, and report for CI.
 
@@ -459,20 +538,34 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     an engine that stops answering is given up and its scenarios run again
     elsewhere (a scenario that fails is never run again). Exit 0 all passed,
     1 some failed, 2 a file or the engine had a problem, 130 interrupted.
+
+    With --shard I/N it runs only its part (a shard with nothing to run says so and
+    exits 0); see docs/ci.md for CI matrices and `simlab merge`.
     """
+    if untrusted and not engine and not os.environ.get("SIMLAB_ENGINES"):
+        engine = [e] if (e := _hardened_engine(None, True)) else None
     specs = engines.configured_specs(engine)
     engines.check_names(specs)
+    part = sharding.parse_shard(shard) if shard is not None else None
+    recorded = sharding.read_durations(durations) if durations is not None else None
     scenarios, bad = api.load_paths(paths)
     if html:
         _check_report_folder(html)
     options = Options(jobs=jobs, timeout=timeout, fail_fast=fail_fast, keep_failed=keep_failed,
-                      step_timeout=step_timeout, untrusted=untrusted, record=bool(html))
+                      step_timeout=step_timeout, untrusted=untrusted, allow_privileged=allow_privileged,
+                      record=bool(html))
+    scenarios, refused = split_by_trust(scenarios, options.trust)
+    bad += refused
+    found = sharding.scenario_set([r.file for r in bad] + [s.file for s in scenarios])
+    out = sys.stderr if json_out == "-" else sys.stdout
+    if part is not None:
+        run_part = sharding.select(part, bad, scenarios, recorded)
+        bad, scenarios = run_part.errors, run_part.scenarios
+        if not bad and not scenarios:
+            print(f"shard {part}: nothing to run ({len(found.files)} file(s) in all, none fell to this shard)", file=out)
     if untrusted:
-        scenarios, refused = refuse_untrusted_files(scenarios)
-        bad += refused
         for spec in specs or [None] if scenarios else []:  # refused before any container starts
             require_isolation(engines.connect(spec))
-    out = sys.stderr if json_out == "-" else sys.stdout
     for result in bad:
         print(f"ERROR   {result.error}", file=out)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
@@ -480,12 +573,9 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     print("", file=out)
     for line in results_table(everything):
         print(line, file=out)
-    if json_out:
-        write_json([r.to_dict() for r in everything], json_out)
-    if junit:
-        write_text(junit_xml(everything), junit)
+    report = BatchReport(__version__, found.to_dict(), everything, run_part.report_header() if part else None)
+    write_reports(report, Destinations(json_out, junit, html), {s.file: s for s in scenarios})
     if html:
-        _write_html_report(Path(html), everything, scenarios)
         print(f"HTML report: {Path(html) / 'index.html'}", file=out)
     if keep_failed:
         _print_kept_labs(results, scenarios, out)
@@ -494,6 +584,57 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
     if any(r.error for r in everything):
         raise typer.Exit(2)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command()
+@reports_errors
+def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
+                                                       help="The --json reports of every shard of one run.")],
+          junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+          json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                          help="Write the merged JSON here ('-' for standard output).")] = None,
+          html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
+                                                      help="Write the HTML report here (pictures come from the "
+                                                           "scenario files where they are found).")] = None,
+          ) -> None:
+    """Join the --json reports of the shards of one run (`validate --shard I/N`) into the report
+    one unsharded run would have written: JSON, JUnit, HTML.
+
+    Refused, exit 2: reports cut short, of different simlab versions, scenario sets or
+    splits, one shard twice, a scenario in two reports. A missing shard's scenarios are
+    errors in the reports written, and the exit code is 2. Otherwise exit 0 all passed,
+    1 some failed, 2 some could not run.
+    """
+    for path in (junit, json_out):
+        check_writable(path)
+    if html:
+        _check_report_folder(html)
+    merged = merge_reports([(path, read_report(path)) for path in reports])
+    results = merged.report.results
+    out = sys.stderr if json_out == "-" else sys.stdout
+    print(f"merged {len(reports)} report(s) (shards {', '.join(merged.report.merged)}): "
+          f"{len(results)} scenario(s)", file=out)
+    for line in results_table(results):
+        print(line, file=out)
+    write_reports(merged.report, Destinations(json_out, junit, html), _scenarios_at_hand(results) if html else {})
+    if html:
+        print(f"HTML report: {Path(html) / 'index.html'}", file=out)
+    if merged.missing:
+        raise InputError(merged.missing)
+    if any(r.error for r in results):
+        raise typer.Exit(2)
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:
+    """The scenario files of ``results`` that are here and load (for the HTML's pictures)."""
+    found = {}
+    for result in results:
+        try:
+            found[result.file] = load_scenario(result.file)
+        except SimlabError:
+            continue
+    return found
 
 
 @app.command()
@@ -541,21 +682,6 @@ def _check_report_folder(folder: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write the HTML report into {folder}: {exc.strerror}") from None
     check_writable(str(Path(folder) / "index.html"))
-
-
-def _write_html_report(folder: Path, results: list[ScenarioResult], scenarios: list[Scenario]) -> None:
-    by_file = {s.file: s for s in scenarios}
-    pages: list[str] = []
-    for result in results:
-        scenario = by_file.get(result.file)
-        name = page_name(result)
-        if name in pages:  # two scenarios of one name
-            name = f"{name[:-5]}-{len(pages)}.html"
-        pages.append(name)
-        write_text(scenario_page(result, scenario.topology if scenario else None,
-                                 scenario.description if scenario else "", scenario.tutorial if scenario else ""),
-                   str(folder / name))
-    write_text(index_page(results, pages), str(folder / "index.html"))
 
 
 def check_writable(path: str | None) -> None:

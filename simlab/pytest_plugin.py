@@ -27,6 +27,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("simlab")
     group.addoption("--simlab-keep-failed", action="store_true", default=False,
                     help="leave up the simlab labs of failed tests, and say how to reach them")
+    group.addoption("--simlab-untrusted", action="store_true", default=False,
+                    help="hardened mode for every lab (an engine that isolates container root, the tutorial's "
+                         "image, no privileged host), as `simlab run --untrusted`")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,13 +46,17 @@ class LabFactory:
         self.labs: list[Any] = []
         self.failed: list[str] = []  # node ids of failed tests that used this factory
 
-    def __call__(self, what: Any, name: str | None = None, privileged: bool = False) -> Any:
-        """Start the lab of ``what`` (shipped scenario name, file, Topology, Scenario or Builder)."""
+    def __call__(self, what: Any, name: str | None = None, privileged: bool = False,
+                 allow_privileged: bool = False) -> Any:
+        """Start the lab of ``what`` (shipped scenario name, file, Topology, Scenario or Builder),
+        in hardened mode under --simlab-untrusted; ``allow_privileged`` honours the file's
+        ``privileged: true``."""
         from simlab import api
 
         if name is None:  # unique, so that parallel sessions and kept labs never collide
             name = f"{api.topology_of(what)[0].name}-{uuid.uuid4().hex[:6]}"
-        lab = api.start(what, engine=self.engine, name=name, privileged=privileged)
+        lab = api.start(what, engine=self.engine, name=name, privileged=privileged, allow_privileged=allow_privileged,
+                        untrusted=self.config.getoption("simlab_untrusted"))
         self.labs.append(lab)
         return lab
 

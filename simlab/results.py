@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass
@@ -38,6 +38,11 @@ class StepResult:
     # and what changed since the step before (Change.to_dict each).
     state: dict | None = None
     changes: list[dict] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StepResult:
+        """The step as ``ScenarioResult.to_dict`` wrote it (keys it does not know are ignored)."""
+        return cls(**{name: data[name] for name in _STEP_FIELDS if name in data})
 
 
 @dataclass
@@ -82,10 +87,20 @@ class ScenarioResult:
         data = {"scenario": self.scenario, "file": self.file, "lab": self.lab, "passed": self.passed,
                 "error": self.error, "stopped": self.stopped, "kept": self.kept, "duration": round(self.duration, 3),
                 "engine": self.engine, "retries": self.retries,
-                "steps": [_without_unrecorded({**asdict(s), "duration": round(s.duration, 3)}) for s in self.steps]}
+                "steps": [_without_unrecorded({**vars(s), "duration": round(s.duration, 3)}) for s in self.steps]}
         return _without_unrecorded({**data, "lab_state": self.lab_state})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScenarioResult:
+        """The result as ``to_dict`` wrote it (in a JSON report, e.g. for `simlab merge`)."""
+        return cls(**{k: v for k, v in data.items() if k in _SCENARIO_FIELDS},
+                   steps=[StepResult.from_dict(step) for step in data.get("steps", [])])
 
 
 def _without_unrecorded(data: dict) -> dict:
     """Recorded states appear in JSON only when they were recorded."""
     return {k: v for k, v in data.items() if v is not None or k not in ("state", "changes", "lab_state")}
+
+
+_STEP_FIELDS = tuple(f.name for f in fields(StepResult))
+_SCENARIO_FIELDS = frozenset(f.name for f in fields(ScenarioResult)) - {"steps", "engine_failed"}

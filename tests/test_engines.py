@@ -66,7 +66,7 @@ def test_a_batch_spreads_over_three_engines(engine, extra_engines, tmp_path, no_
     done = simlab("validate", str(tmp_path / "many"), *engine_args(extra_engines, 1), "--json", str(report),
                   "--junit", str(junit), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    results = json.loads(report.read_text())
+    results = json.loads(report.read_text())["results"]
     assert len(results) == 12 and all(r["passed"] for r in results)
     used = {r["engine"] for r in results}
     assert used == {"default", *(e.url for e in extra_engines)}, used
@@ -99,7 +99,7 @@ def test_an_engine_killed_mid_batch_is_given_up_and_its_scenarios_run_elsewhere(
     finally:
         proc.kill()
     assert proc.returncode == 0, out[-3000:] + err[-2000:]
-    results = json.loads(report.read_text())
+    results = json.loads(report.read_text())["results"]
     assert len(results) == 8 and all(r["passed"] for r in results)
     retried = [r for r in results if r["retries"]]
     assert retried and all(victim.url in r["retries"][0] and r["engine"] != victim.url for r in retried)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simlab.labs.fabric import handoff_timeout, plan_fabric, switched_segments
+from simlab.labs.fabric import HANDOFF_PER_ITEM, HANDOFF_TIMEOUT, handoff_timeout, plan_fabric, switched_segments
 from simlab.model.problems import Problems
 from simlab.model.topology import parse_topology
 from simlab.model.yamlsource import parse_yaml
@@ -25,7 +25,10 @@ CONTAINERS = {"a": "A", "b": "B", "c": "C", "d": "D"}  # host -> container id
 def test_a_plan_has_an_id_and_a_time_limit_that_grows_with_it() -> None:
     small = plan_fabric(load(TOPOLOGY), CONTAINERS, {"lan": "S"})
     assert len(small["id"]) == 12 and small["id"] != plan_fabric(load(TOPOLOGY), CONTAINERS, {"lan": "S"})["id"]
-    assert small["limit"] == handoff_timeout(small) > 60
+    # 4 hosts and 4 veths (three switch ports, one link): the helper's base time and 8 items' worth
+    assert small["limit"] == HANDOFF_TIMEOUT + 8 * HANDOFF_PER_ITEM and small["limit"] > 60
+    bigger = load(TOPOLOGY.replace("hosts:\n", "hosts:\n  e: {}\n"))
+    assert handoff_timeout(plan_fabric(bigger, {**CONTAINERS, "e": "E"}, {"lan": "S"})) > small["limit"]
 
 
 def load(text: str):

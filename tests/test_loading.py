@@ -89,7 +89,7 @@ def test_namespaces_made_by_shell_the_check_cannot_follow_are_not_refused() -> N
 
 def test_ping_options_are_parsed(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("hosts: {a: {}}\nsteps:\n  - {title: t, host: a, ping: pc2, expect: unreachable, reason: ttl,\n"
+    path.write_text("hosts: {a: {}, pc2: {}}\nsteps:\n  - {title: t, host: a, ping: pc2, expect: unreachable, reason: ttl,\n"
                     "     from: 10.0.0.1, count: 3, ttl: 1, source: eth0, size: 1400}\n")
     step = load_scenario(path).steps[0]
     assert (step.reason, step.peer, step.count, step.ttl, step.source, step.size) == ("ttl", "10.0.0.1", 3, 1, "eth0",

@@ -60,6 +60,6 @@ def test_validate_jobs_8_over_32_copies(engine, tmp_path, no_leftovers):
     report = tmp_path / "report.json"
     done = simlab("validate", str(folder), "--jobs", "8", "--json", str(report), timeout=HANG)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    results = json.loads(report.read_text())
+    results = json.loads(report.read_text())["results"]
     assert len(results) == 32 and all(r["passed"] for r in results)
     assert all(lab_containers(engine, r["lab"]) == [] for r in results)

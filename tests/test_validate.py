@@ -64,7 +64,7 @@ def test_mixed_folder_reports_exactly(engine, tmp_path, no_leftovers):
     error = suites["malformed"].find("testcase/error")
     assert error.get("message") == (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' "
                                     f"needs a prefix length, like 10.0.0.1/24")
-    results = {r["scenario"]: r for r in json.loads(report.read_text())}
+    results = {r["scenario"]: r for r in json.loads(report.read_text())["results"]}
     assert results["passing"]["passed"] and not results["failing"]["passed"]
     assert [s["passed"] for s in results["failing"]["steps"]] == [True, False, True]
     assert results["malformed"]["error"].startswith(f"{MIXED}/malformed.yaml:3:")
@@ -85,7 +85,7 @@ def test_eight_copies_of_gateway_nat_at_once(engine, tmp_path, no_leftovers):
     report = tmp_path / "r.json"
     done = simlab("validate", str(tmp_path), "--jobs", "8", "--json", str(report), timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    results = json.loads(report.read_text())
+    results = json.loads(report.read_text())["results"]
     assert len(results) == 8 and all(r["passed"] for r in results)
     assert len({r["lab"] for r in results}) == 8
 
@@ -128,7 +128,7 @@ def test_keep_failed_leaves_only_the_failed_lab(engine, tmp_path, no_leftovers):
     report = tmp_path / "r.json"
     done = simlab("validate", str(MIXED / "passing.yaml"), str(MIXED / "failing.yaml"), "--keep-failed",
                   "--json", str(report))
-    results = {r["scenario"]: r for r in json.loads(report.read_text())}
+    results = {r["scenario"]: r for r in json.loads(report.read_text())["results"]}
     kept = results["failing"]["lab"]
     labs = {c.labels[LABEL_LAB] for c in engine.containers({LABEL_LAB: None})}
     removed = simlab("down", kept)  # before any assertion, so that a failure leaves nothing behind
@@ -147,7 +147,7 @@ def test_fail_fast_stops_the_rest(engine, tmp_path, no_leftovers):
     done = simlab("validate", str(tmp_path), "--jobs", "1", "--fail-fast", "--json", str(report))
     assert time.monotonic() - started < 60
     assert done.returncode == 1, done.stdout + done.stderr
-    results = {r["scenario"]: r for r in json.loads(report.read_text())}
+    results = {r["scenario"]: r for r in json.loads(report.read_text())["results"]}
     assert not results["failing"]["passed"]
     # the hang may have started in the moment before the failure was seen: stopped either way
     assert results["hang"]["stopped"] in ("not run: stopped by --fail-fast", "stopped by --fail-fast")

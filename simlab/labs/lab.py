@@ -27,7 +27,7 @@ from simlab.errors import Cancelled, EngineError, InputError, NameTaken, Privile
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
                                 start_helper, switched_segments, wire)
-from simlab.labs.security import HOST_CAPS, host_options, isolation, share_sysfs
+from simlab.labs.security import HOST_CAPS, Trust, check_trust, host_options, isolation, require_isolation, share_sysfs
 from simlab.labs.shell import HostShell
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
@@ -111,16 +111,25 @@ def new_run_id() -> str:
 
 def start_lab(engine: EngineAPI, topology: Topology, name: str, emit: Emit = ignore,
               privileged: bool = False, file: str = "", cancel: threading.Event | None = None,
-              exact: bool = True, run_id: str | None = None, shells: Iterable[str] = ()) -> Lab:
+              exact: bool = True, run_id: str | None = None, shells: Iterable[str] = (),
+              trust: Trust | None = None) -> Lab:
     """Start every host, wire them, run setup; on any failure or Ctrl-C remove what was made.
     The hosts in ``shells`` (those a run's steps use) get their shell as soon as they run.
     ``cancel`` set from another thread stops the start (after the containers it is creating).
     With ``exact`` False, ``name`` is a base: the lab gets it if free, else it plus a suffix,
     and a name that another run claims at the same moment makes this one take another.
-    ``run_id`` (default: a new one) labels every container this start makes."""
+    ``run_id`` (default: a new one) labels every container this start makes. ``trust`` (default:
+    the default mode, with every host privileged if ``privileged``) is checked on ``topology``
+    before anything starts: InputError for what it does not grant, EngineError for an engine
+    that hardened mode cannot use."""
+    trust = trust or Trust(privileged=privileged)
+    check_trust(topology, trust, file)
+    privileged = trust.privileged
     if not valid_name(name, MAX_LAB_NAME):
         raise InputError(f"lab name {name!r} must be letters, digits, '_', '.' or '-' (at most {MAX_LAB_NAME}), "
                          f"starting with a letter or digit")
+    if trust.untrusted:
+        require_isolation(engine)
     existing = engine.containers({LABEL_ROLE: None})  # labs and fabric helpers, in one call
     helpers = [c for c in existing if c.labels.get(LABEL_ROLE) == "fabric"]
     remove_stale_helpers(engine, helpers, time.time())

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simlab.errors import EngineError
+from simlab.errors import EngineError, InputError
 from simlab.model.problems import Problems
-from simlab.model.topology import DEFAULT_IMAGE
-from simlab.model.yamlsource import load_yaml
+from simlab.model.topology import DEFAULT_IMAGE, Topology
+from simlab.model.yamlsource import Source, load_yaml
 
 if TYPE_CHECKING:
     from simlab.engines.client import Engine
@@ -83,22 +83,49 @@ def require_isolation(engine: Engine) -> str:
     return how
 
 
-def refuse_untrusted(file: str) -> None:
-    """InputError (file:line) for what --untrusted does not grant a file: privileged hosts
-    and images other than the tutorial's."""
-    data, source = load_yaml(file)
+@dataclass(frozen=True)
+class Trust:
+    """How far a lab's file is trusted; every entry point (CLI, API, pytest plugin, validate)
+    passes one to ``start_lab``, which judges it on the parsed topology that will run.
+
+    ``untrusted``: hardened mode: an engine that isolates container root, the tutorial's
+    image only, no privileged host. Default mode: a host's ``privileged: true`` is honoured
+    only with ``allow_privileged``; ``privileged`` makes every host privileged (the caller's
+    own choice, --privileged)."""
+
+    untrusted: bool = False
+    allow_privileged: bool = False
+    privileged: bool = False
+
+
+def check_trust(topology: Topology, trust: Trust, file: str = "") -> None:
+    """InputError naming each file:line (``file``: where ``topology`` was read from) that asks
+    for more than ``trust`` grants. The decision rests on ``topology``; the file only gives lines."""
+    if trust.untrusted and trust.privileged:
+        raise InputError("--untrusted and --privileged exclude each other")
+    source = _source_of(file, topology.name)
     problems = Problems(source)
-    hosts = data.get("hosts") if isinstance(data, dict) else None
-    if isinstance(data, dict) and data.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
+    own_image = {name for name in topology.hosts if ("hosts", name, "image") in source.lines or not source.lines}
+    if trust.untrusted and any(h.image != DEFAULT_IMAGE for h in topology.hosts.values() if h.name not in own_image):
         problems.add(("image",), f"--untrusted runs only the image {DEFAULT_IMAGE}")
-    for name, host in (hosts.items() if isinstance(hosts, dict) else []):
-        if not isinstance(host, dict):
-            continue
-        if host.get("privileged", False) is not False:
-            problems.add(("hosts", name, "privileged"), "--untrusted refuses privileged hosts")
-        if host.get("image", DEFAULT_IMAGE) != DEFAULT_IMAGE:
-            problems.add(("hosts", name, "image"), f"--untrusted runs only the image {DEFAULT_IMAGE}")
+    for host in topology.hosts.values():
+        if host.privileged and trust.untrusted:
+            problems.add(("hosts", host.name, "privileged"), "--untrusted refuses privileged hosts")
+        elif host.privileged and not (trust.allow_privileged or trust.privileged):
+            problems.add(("hosts", host.name, "privileged"),
+                         "a privileged host is root on the engine host: pass --allow-privileged "
+                         "(allow_privileged=True from Python) if you trust this file")
+        if trust.untrusted and host.image != DEFAULT_IMAGE and host.name in own_image:
+            problems.add(("hosts", host.name, "image"), f"--untrusted runs only the image {DEFAULT_IMAGE}")
     problems.raise_if_any()
+
+
+def _source_of(file: str, name: str) -> Source:
+    """The lines of ``file`` for messages; a topology built in code has none."""
+    try:
+        return load_yaml(file)[1] if file else Source(f"{name} built in code")
+    except InputError:
+        return Source(file)
 
 
 def share_sysfs(engine: Engine, helper: str, pids: list[int]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from simlab.checks.capture import PROTOS as PACKET_PROTOS
 from simlab.checks.capture import Evidence, Spot
 from simlab.errors import InputError
+from simlab.model.names import did_you_mean, unknown_key
 from simlab.model.problems import Problems
 from simlab.model.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
 from simlab.model.yamlsource import Path_, Source, load_yaml
@@ -71,7 +72,7 @@ def scenario_from_data(data: Any, source: Source, default_name: str) -> Scenario
         problems.add((), "a scenario file must be a mapping with at least 'hosts' (and usually 'steps')")
         problems.raise_if_any()
     for key in data.keys() - SCENARIO_KEYS:
-        problems.add((key,), f"unknown key {key!r}; known keys: {', '.join(sorted(SCENARIO_KEYS))}")
+        problems.add((key,), unknown_key(key, SCENARIO_KEYS))
     topology = parse_topology(data, problems, default_name=default_name)
     raw_steps = data.get("steps", [])
     if not isinstance(raw_steps, list):
@@ -80,12 +81,13 @@ def scenario_from_data(data: Any, source: Source, default_name: str) -> Scenario
     if len(raw_steps) > MAX_STEPS:
         problems.add(("steps",), f"{len(raw_steps)} steps; a scenario has at most {MAX_STEPS} steps")
         raw_steps = []
-    steps = [s for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
-    if not problems.messages:
-        _check_namespaces(topology, steps, problems)
-        _check_spots(topology, steps, problems)
+    parsed = [(i, s) for i, raw in enumerate(raw_steps) if (s := _parse_step(raw, ("steps", i), topology, problems))]
+    on_hosts = [(i, s) for i, s in parsed if s.host in topology.hosts]  # the rest already have their problem
+    _check_namespaces(topology, on_hosts, problems)  # in the same pass: every problem at once
+    _check_spots(topology, on_hosts, problems)
+    _check_targets(topology, on_hosts, problems)
     problems.raise_if_any()
-    return Scenario(topology, steps, source.file, str(data.get("tutorial", "")))
+    return Scenario(topology, [s for _, s in parsed], source.file, str(data.get("tutorial", "")))
 
 
 def step_from_data(raw: dict[str, Any], topology: Topology, where: str) -> Step:
@@ -104,7 +106,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
         problems.add(path, f"a step must be a mapping with title, host and one of {', '.join(KIND_KEYS)}")
         return None
     for key in raw.keys() - STEP_KEYS:
-        problems.add(path + (key,), f"unknown key {key!r} in step; known keys: {', '.join(sorted(STEP_KEYS))}")
+        problems.add(path + (key,), unknown_key(key, STEP_KEYS, " in step"))
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.add(path, "every step needs a title")
@@ -112,7 +114,8 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     host, netns = raw.get("host"), raw.get("netns")
     if not isinstance(host, str) or host not in topology.hosts:
         known = ", ".join(sorted(topology.hosts))
-        problems.add(path + ("host",), f"step {title!r}: unknown host {host!r} (hosts: {known})")
+        problems.add(path + ("host",), f"step {title!r}: unknown host {host!r}"
+                                       + (did_you_mean(host, topology.hosts) or f" (hosts: {known})"))
     if netns is not None and (not isinstance(netns, str) or not NAME_RE.fullmatch(netns)):
         problems.add(path + ("netns",), f"step {title!r}: netns {netns!r} is not a namespace name")
     common = dict(title=title, host=str(host), netns=netns, note=str(raw.get("note", "")).strip(),
@@ -215,22 +218,22 @@ OPAQUE = re.compile(r"[$`]|\(\)|\b(for|while|until|eval|xargs|source|function|un
                     r"|-batch\b|/run/netns|(^|[\s;&|])\.{1,2}/|(^|[;&|]\s*)\.\s|\.sh\b")
 
 
-def _check_namespaces(topology: Topology, steps: list[Step], problems: Problems) -> None:
+def _check_namespaces(topology: Topology, steps: list[tuple[int, Step]], problems: Problems) -> None:
     """A namespace used (netns:, ip netns exec, ip -n) before any step or setup command
     creates it (ip netns add) on that host is an error the file can show without a lab.
     Only what the check knows is wrong: after a command it cannot follow (OPAQUE) on a
     host, it says nothing more about that host's namespaces.
-    Runs only on a file without other problems, so ``steps`` are the file's steps in order."""
+    ``steps``: each parsed step on a known host, with its index in the file."""
     created: dict[str, set[str] | None] = {name: set() for name in topology.hosts}  # None: unknown
     for host in topology.hosts.values():
         for command in host.setup:
             _follow_namespaces(command, created, host.name, lambda ns: None)
-    for i, step in enumerate(steps):
+    for i, step in steps:
         def used_before_made(ns: str, key: Path_, step: Step = step) -> None:
             problems.add(key, f"step {step.title!r} uses namespace {ns!r} on {step.host} before any "
                               f"step creates it (ip netns add {ns})")
         known = created[step.host]
-        if step.netns and known is not None and step.netns not in known:
+        if step.netns and NAME_RE.fullmatch(step.netns) and known is not None and step.netns not in known:
             used_before_made(step.netns, ("steps", i, "netns"))
             known.add(step.netns)  # one error per namespace is enough
         for k, command in enumerate(_lab_commands(step)):
@@ -257,13 +260,13 @@ def _follow_namespaces(command: str, created: dict[str, set[str] | None], host: 
             known.add(ns)
 
 
-def _check_spots(topology: Topology, steps: list[Step], problems: Problems) -> None:
+def _check_spots(topology: Topology, steps: list[tuple[int, Step]], problems: Problems) -> None:
     """A capture at an interface its host cannot have: not in the file, not named by any
     command on that host up to that step, and no command there the check cannot follow."""
     wired = {(end.host, end.interface) for end in topology.wired_interfaces()}
     said = {name: " ".join(host.setup) for name, host in topology.hosts.items()}
     opaque = {name for name, host in topology.hosts.items() if any(OPAQUE.search(c) for c in host.setup)}
-    for i, step in enumerate(steps):
+    for i, step in steps:
         for evidence in step.evidence:
             spot = evidence.spot
             declared = spot.iface in ("lo", "any") or (spot.host, spot.iface) in wired or (
@@ -278,6 +281,24 @@ def _check_spots(topology: Topology, steps: list[Step], problems: Problems) -> N
         said[step.host] += " " + " ".join(_lab_commands(step))
         if any(OPAQUE.search(c) for c in _lab_commands(step)):
             opaque.add(step.host)
+
+
+def _check_targets(topology: Topology, steps: list[tuple[int, Step]], problems: Problems) -> None:
+    """A probe's target that is neither an address nor a name the lab's /etc/hosts has (a host,
+    HOST-IFACE), nor a name any command of the file mentions (one that adds it to /etc/hosts,
+    say), could never be reached."""
+    said = " ".join([c for host in topology.hosts.values() for c in host.setup]
+                    + [c for _, step in steps for c in _lab_commands(step)]
+                    + [str(getattr(step, "command", "") or "") for _, step in steps])  # a service's own command
+    names = set(topology.hosts) | {f"{host.name}-{iface}" for host in topology.hosts.values()  # as /etc/hosts has
+                                   for iface, addresses in host.addresses.items() if addresses}
+    for i, step in steps:
+        target = getattr(step, "target", "")
+        if not target or step.KIND not in ("ping", "connect", "route", "trace") or _is_address(target):
+            continue
+        if target not in names and not re.search(rf"(?<![\w.-]){re.escape(target)}(?![\w.-])", said):
+            problems.add(("steps", i, step.KIND), f"{target!r} is neither an address nor a host of this lab"
+                         + (did_you_mean(target, topology.hosts) or f" (hosts: {', '.join(sorted(topology.hosts))})"))
 
 
 def _lab_commands(step: Step) -> list[str]:

@@ -176,7 +176,7 @@ def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problem
         host.image = image
     host.privileged = spec.get("privileged", False)
     if not isinstance(host.privileged, bool):
-        problems.add(path + ("privileged",), "privileged must be true or false")
+        problems.add(path + ("privileged",), "privileged must be true or false (yes and no are text in YAML 1.2)")
     host.addresses = _parse_interfaces(spec.get("interfaces", {}), path + ("interfaces",), problems)
     host.routes = [r for i, text in enumerate(_string_list(spec.get("routes", []), path + ("routes",), problems))
                    if (r := parse_route(text, path + ("routes", i), problems))]

@@ -8,13 +8,16 @@ silently collapse, are errors here.
 Scenario files come from anywhere (a CI job runs what a pull request
 brings), so reading is bounded: only regular files up to MAX_FILE_BYTES,
 nesting up to MAX_DEPTH, aliases expanding to at most MAX_ALIAS_NODES nodes,
-plain YAML types only (strings, numbers, booleans, null, lists, mappings).
+plain YAML types only (strings, numbers, booleans, null, lists, mappings), read by
+YAML 1.2's core schema: `yes`, `no`, `on` and `off` are text, `1:30` is not 90.
 Anything else is refused with ``file:line: what was refused``.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.resolver import BaseResolver, Resolver
+from yaml.resolver import BaseResolver
 
 from simlab.errors import InputError
 
@@ -106,13 +109,19 @@ class _Refused(Exception):
 
 
 class _PlainResolver(BaseResolver):
-    """YAML 1.1's implicit types without timestamps, merge keys (<<) and '=': those stay strings."""
+    """YAML 1.2's core schema: true/false only (yes, no, on, off and y stay text), decimal,
+    0o and 0x integers (no sexagesimal 1:30, no octal 010), floats with .inf and .nan, null."""
 
 
-for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
-    for _tag, _regexp in _resolvers:
-        if _tag in PLAIN_TAGS:
-            _PlainResolver.yaml_implicit_resolvers.setdefault(_first, []).append((_tag, _regexp))
+CORE_SCHEMA = [
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+              r"|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+]
+for _kind, _pattern, _first in CORE_SCHEMA:
+    _PlainResolver.add_implicit_resolver(CORE + _kind, re.compile(_pattern), list(_first))
 
 
 def _loader_class() -> type:
@@ -176,6 +185,10 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Source]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
+        lines = text.splitlines()
+        bad = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "\t" in bad[:len(bad) - len(bad.lstrip())] or (mark and bad[mark.column:mark.column + 1] == "\t"):
+            problem = "a tab in the indentation: YAML indents with spaces only (replace the tab by spaces)"
         raise InputError(f"{name}:{line}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:
         line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
@@ -253,12 +266,29 @@ def _tags_for(node: yaml.Node) -> set[str]:
 
 
 def _scalar(node: yaml.ScalarNode, line: int) -> Any:
-    kind = node.tag.removeprefix(CORE)
+    kind, value = node.tag.removeprefix(CORE), node.value
     if kind == "str":
-        return node.value
-    if kind == "int" and len(node.value.replace("_", "")) > MAX_INT_DIGITS:
+        return value
+    if kind == "int" and len(value.replace("_", "")) > MAX_INT_DIGITS:
         raise _Refused(line, f"an integer of more than {MAX_INT_DIGITS} digits")
     try:
-        return SafeConstructor().construct_object(node, deep=True)  # numbers, booleans, null: few
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError, yaml.constructor.ConstructorError):
-        raise _Refused(line, f"{node.value[:40]!r} is not a valid !!{kind}") from None
+        return _core_value(kind, value)
+    except ValueError:
+        raise _Refused(line, f"{value[:40]!r} is not a valid !!{kind}") from None
+
+
+def _core_value(kind: str, value: str) -> Any:
+    """A scalar's value by YAML 1.2's core schema (an explicit tag like !!int 010 included)."""
+    if kind == "null":
+        if value not in ("", "~", "null", "Null", "NULL"):
+            raise ValueError(value)
+        return None
+    if kind == "bool":
+        if value.lower() not in ("true", "false"):
+            raise ValueError(value)
+        return value.lower() == "true"
+    if kind == "int":
+        base, digits = {"0o": (8, value[2:]), "0x": (16, value[2:])}.get(value[:2], (10, value))
+        return int(digits, base)
+    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+    return special[value.lower()] if value.lower() in special else float(value)

@@ -23,6 +23,7 @@ from simlab.engines.client import Engine
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_lab
+from simlab.labs.security import Trust
 from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, run_batch, runs_alone_after, shown_commands,
@@ -48,8 +49,8 @@ class StepWatch(Protocol):
 def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
                  pause: Pause | None = None, privileged: bool = False,
                  cancel: threading.Event | None = None, exact_name: bool = True, timeout: float | None = None,
-                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None
-                 ) -> ScenarioResult:
+                 step_timeout_default: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None,
+                 trust: Trust | None = None) -> ScenarioResult:
     """Run every step in a fresh lab. The lab is removed afterwards unless ``keep``,
     also after a failure or Ctrl-C (which sets ``stopped`` instead of raising).
     ``cancel``, set from another thread, stops the run at the next step boundary; to cut a
@@ -64,7 +65,8 @@ def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit =
     lab = None
     try:
         lab = start_lab(engine, scenario.topology, lab_name, emit, privileged, str(Path(scenario.file).resolve()),
-                        cancel, exact=exact_name, run_id=run_id, shells={step.host for step in scenario.steps})
+                        cancel, exact=exact_name, run_id=run_id, shells={step.host for step in scenario.steps},
+                        trust=trust)
         result.lab = lab.name
         _run_steps(lab, scenario, result, emit, pause, cancel, step_timeout_default, watch)
     except KeyboardInterrupt:

@@ -26,7 +26,7 @@ from simlab.labs.lab import deferred_interrupts, destroy_lab
 from simlab.results import ScenarioResult
 from simlab.runs.runner import run_scenario
 from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios
-from simlab.labs.security import refuse_untrusted
+from simlab.labs.security import Trust, check_trust
 from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -44,8 +44,13 @@ class Options:
     fail_fast: bool = False
     keep_failed: bool = False
     step_timeout: float = DEFAULT_STEP_TIMEOUT
-    untrusted: bool = False  # hardened mode (security.py): files checked before, engine checked by the caller
+    untrusted: bool = False  # hardened mode (security.Trust), judged on each parsed scenario as its lab starts
+    allow_privileged: bool = False  # default mode: honour a file's `privileged: true`
     record: bool = False  # record the lab's state after every step (for --html)
+
+    @property
+    def trust(self) -> Trust:
+        return Trust(untrusted=self.untrusted, allow_privileged=self.allow_privileged)
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[ScenarioResult]]:
@@ -85,12 +90,13 @@ def load_all(files: list[Path], topologies: bool = False) -> tuple[list[Scenario
     return scenarios, errors
 
 
-def refuse_untrusted_files(scenarios: list[Scenario]) -> tuple[list[Scenario], list[ScenarioResult]]:
-    """The scenarios --untrusted may run, and an error result for each it refuses."""
+def split_by_trust(scenarios: list[Scenario], trust: Trust) -> tuple[list[Scenario], list[ScenarioResult]]:
+    """The scenarios ``trust`` lets run, and an error result for each it refuses (before any
+    lab starts; each start checks again)."""
     allowed, refused = [], []
     for scenario in scenarios:
         try:
-            refuse_untrusted(scenario.file)
+            check_trust(scenario.topology, trust, scenario.file)
             allowed.append(scenario)
         except InputError as exc:
             refused.append(_input_error(scenario.file, str(exc), scenario.name))
@@ -239,7 +245,7 @@ class Batch:
             recorder = StateRecorder(scenario) if self.options.record else None
             result = run_scenario(engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
                                   timeout=self.options.timeout, step_timeout_default=self.options.step_timeout,
-                                  watch=recorder)
+                                  watch=recorder, trust=self.options.trust)
             if recorder is not None:
                 recorder.attach(result)
         except Exception as exc:  # one scenario's crash must not take the others down

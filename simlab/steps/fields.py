@@ -3,6 +3,7 @@ returns a usable default, so one pass over a file finds every problem in it."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Protocol
 
@@ -95,6 +96,15 @@ def check_command(command: str, path: Key, problems: Reporter) -> bool:
         problems.add(path, f"a command of {size} bytes; at most {MAX_COMMAND} bytes per command")
         return False
     return True
+
+
+def is_address(text: str) -> bool:
+    """Whether ``text`` is one IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def transcript(runs: list) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from simlab.checks.route import classify_route, describe, route_command
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
-from simlab.steps.fields import Fields
+from simlab.steps.fields import Fields, is_address
 
 EXPECT = ("route", "unreachable", "blackhole", "prohibit")
 WORDS = ("via", "dev", "src")
@@ -39,6 +39,10 @@ class Route(Kind):
             return None
         expect = fields.expect("route", EXPECT)
         words = {key: fields.word(key) for key in WORDS}
+        for key in ("via", "src"):
+            if words[key] is not None and not is_address(words[key]):
+                fields.problem(key, f"{key} is an IPv4 or IPv6 address, not {words[key]!r}")
+                words[key] = None
         if expect != "route":
             for key in sorted(k for k, v in words.items() if v is not None):
                 fields.problem(key, f"{key} describes a route; the outcome {expect!r} has none")

@@ -7,7 +7,7 @@ from typing import Any
 
 from simlab.checks.trace import classify_trace, trace_command
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
-from simlab.steps.fields import Fields
+from simlab.steps.fields import Fields, is_address
 
 SECONDS_PER_HOP = 1.5  # a second's wait per silent hop, and some
 
@@ -45,9 +45,13 @@ class Trace(Kind):
         if not isinstance(hops, list) or not hops or not all(isinstance(h, str) and h.strip() for h in hops):
             fields.problem("path", "path is a non-empty list of hop addresses ('*' for a silent hop)")
             hops = []
+        wrong = [hop for hop in hops if hop.strip() != "*" and not is_address(hop.strip())]
+        if wrong:
+            fields.problem("path", f"each hop is an address or '*' (a silent hop), not {wrong[0]!r}")
         whole = fields.get("whole", False)
         if not isinstance(whole, bool):
-            fields.problem("whole", "whole is true (the path is exactly this) or false (it starts so)")
+            fields.problem("whole", "whole is true (the path is exactly this) or false (it starts so); "
+                                    "yes and no are text in YAML 1.2")
             whole = False
         max_hops = fields.number("max_hops", 8, (1, 30), "max_hops is from 1 to 30")
         if len(hops) > max_hops:
