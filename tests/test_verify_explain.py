@@ -15,7 +15,8 @@ import pytest
 from conftest import DATA
 from simlab.errors import InputError
 from simlab.model.scenario import load_scenario, resolve_scenario
-from simlab.runs.verify import probes_until, step_count
+from simlab.runs.probes import probes_until
+from simlab.runs.verify import step_count
 from simlab.state.explain import Origin, Probe, compare, explain_probe
 from simlab.state.model import LabState
 from simlab.state.paths import walk

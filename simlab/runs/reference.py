@@ -1,8 +1,9 @@
 """The reference a learner's lab is verified against: the scenario's lab after step N.
 
-It is built in a shadow lab that runs the scenario's lab-changing steps 1..N and is
-removed at once; a StateRecorder records the state after each step, which also tells
-the step that makes each fact. Building it costs seconds, and it depends only on the
+It is built in a shadow lab that runs the scenario's steps 1..N (as `simlab run` would)
+and is removed at once; a StateRecorder records the state after each step, which also
+tells the step that makes each fact, and the probes of that point run on it at the
+end: those that pass there are the ones that hold at N. Building it costs seconds, and it depends only on the
 scenario file, N, simlab and its host image: it is cached (as JSON, under
 SIMLAB_CACHE or ~/.cache/simlab/reference) so that the learner's next verify costs
 only what their own lab does.
@@ -10,23 +11,52 @@ only what their own lab does.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simlab import __version__
 from simlab.engines.client import Engine
 from simlab.errors import SimlabError
 from simlab.model.scenario import Scenario
+from simlab.labs.lab import Lab
+from simlab.runs.probes import probes_until, run_probes
 from simlab.runs.runner import run_scenario
+from simlab.runs.script import StepRun
 from simlab.state.explain import Origin, origins_of
 from simlab.state.model import LabState
 from simlab.state.record import StateRecorder
-from simlab.steps import kind_of
+from simlab.steps import Step, kind_of
 
-Reference = tuple[LabState, dict[tuple, Origin]]
+@dataclass
+class Reference:
+    """The scenario's lab after step N: its state, the step that makes each fact
+    (explain.origins_of), and the probes (by step index) that hold there."""
+
+    state: LabState
+    origins: dict[tuple, Origin] = field(default_factory=dict)
+    holds: set[int] = field(default_factory=set)
+
+
+class _Watch:
+    """The StateRecorder, and at the last step the probes of that point run on the shadow lab."""
+
+    def __init__(self, recorder: StateRecorder, last: int, probes: list[tuple[int, Step]]) -> None:
+        self.recorder, self.last, self.probes = recorder, last, probes
+        self.holds: set[int] = set()
+
+    def after_step(self, step: Step) -> str | None:
+        return self.recorder.after_step(step)
+
+    def __call__(self, lab: Lab, index: int, run: StepRun | None) -> None:
+        self.recorder(lab, index, run)
+        if index == self.last:
+            results = run_probes(lab, self.probes)
+            self.holds = {index for (index, _), result in zip(self.probes, results) if result.passed}
 
 
 def cache_dir() -> Path:
@@ -53,21 +83,21 @@ def reference_state(engine: Engine, scenario: Scenario, upto: int, shadow_name: 
 
 def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
                     cancel: threading.Event | None = None) -> Reference:
-    """Run the lab-changing steps 1..``upto`` in a shadow lab (removed afterwards, also on
-    failure or when ``cancel`` is set) and record the state after each."""
-    steps = [(i, step) for i, step in enumerate(scenario.steps[:upto], 1) if kind_of(step).changes_lab]
-    shadow = Scenario(scenario.topology, [step for _, step in steps], scenario.file, scenario.tutorial)
+    """Run steps 1..``upto`` in a shadow lab (removed afterwards, also on failure or when
+    ``cancel`` is set), record the state after each, and run the probes of that point."""
+    shadow = dataclasses.replace(scenario, steps=scenario.steps[:upto])
     recorder = StateRecorder(shadow)
-    result = run_scenario(engine, shadow, name, exact_name=False, watch=recorder, cancel=cancel)
-    if result.error or result.stopped or not result.passed:
-        failed = next((s for s in result.steps if not s.passed), None)
-        why = result.error or result.stopped or (f"step {steps[failed.index - 1][0]} {failed.title!r} got "
-                                                  f"{failed.got}" if failed else "it failed")
+    watch = _Watch(recorder, upto, probes_until(scenario, upto)[0])
+    result = run_scenario(engine, shadow, name, exact_name=False, watch=watch, cancel=cancel)
+    failed = next((s for s in result.steps if not s.passed and kind_of(shadow.steps[s.index - 1]).stops_story),
+                  None)
+    if result.error or result.stopped or failed:
+        why = result.error or result.stopped or f"step {failed.index} {failed.title!r} got {failed.got}"
         raise SimlabError(f"the reference lab of {scenario.name} could not be built: {why}")
-    final = recorder.after[len(steps)][0] if steps else recorder.initial
-    changes = {index: (step.title, step.section, recorder.after[n][1])
-               for n, (index, step) in enumerate(steps, 1) if n in recorder.after}
-    return LabState.from_dict(final or {"lab": name}), origins_of(changes)
+    final = recorder.after[upto][0] if upto in recorder.after else recorder.initial
+    changes = {index: (step.title, step.section, recorder.after[index][1])
+               for index, step in enumerate(shadow.steps, 1) if index in recorder.after}
+    return Reference(LabState.from_dict(final or {"lab": name}), origins_of(changes), watch.holds)
 
 
 def _cache_file(scenario: Scenario, upto: int) -> Path | None:
@@ -82,9 +112,8 @@ def _cache_file(scenario: Scenario, upto: int) -> Path | None:
 
 
 def _save(path: Path, reference: Reference) -> None:
-    state, origins = reference
-    data = {"state": state.to_dict(),
-            "origins": [[list(key), origin.index, origin.title, origin.section] for key, origin in origins.items()]}
+    origins = [[list(key), origin.index, origin.title, origin.section] for key, origin in reference.origins.items()]
+    data = {"state": reference.state.to_dict(), "origins": origins, "holds": sorted(reference.holds)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -97,5 +126,4 @@ def _save(path: Path, reference: Reference) -> None:
 def _load(path: Path) -> Reference:
     data = json.loads(path.read_text())
     origins = {tuple(key): Origin(index, title, section) for key, index, title, section in data["origins"]}
-    return LabState.from_dict(data["state"]), origins
-
+    return Reference(LabState.from_dict(data["state"]), origins, set(data["holds"]))

@@ -1,10 +1,9 @@
 """Verify a learner's lab against its scenario, without changing it.
 
-The reference is the scenario's lab after its steps 1..N, built in a shadow lab (only
-the steps that change the lab run there; the shadow is removed at once). Meanwhile the
-learner's lab is inspected and the scenario's probes up to step N run on it,
-read-only: the last probe of each kind, place and target (a later probe of the same
-packet says what holds at that point). Each probe that fails is explained from the
+The reference is the scenario's lab after its steps 1..N, built in a shadow lab (or
+read from the cache, see reference.py). Meanwhile the learner's lab is inspected and
+the scenario's probes of that point (probes.py) run on it, read-only; those that do not
+hold at N in the reference are dropped. Each probe that fails is explained from the
 state difference (state/explain.py).
 """
 
@@ -19,19 +18,13 @@ from pathlib import Path
 from simlab.engines.client import Engine
 from simlab.errors import InputError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.lab import (LABEL_FILE, LABEL_LAB, LABEL_ROLE, Lab, deferred_interrupts, in_background, open_lab,
-                             run_parallel)
+from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_ROLE, deferred_interrupts, in_background, open_lab
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
-from simlab.results import StepResult
 from simlab.runs.reference import reference_state
-from simlab.runs.runner import judge
-from simlab.runs.script import StepRun, run_batch
+from simlab.runs.probes import probes_until, run_probes
 from simlab.state.collect import inspect_lab
 from simlab.state.explain import Probe, ProbeCheck, VerifyReport, compare, explain_probe
-from simlab.steps import Step, kind_of
 
-PROBE_KINDS = {"ping", "connect", "route", "trace", "neigh", "http"}  # read-only; serve starts a server
-NEEDS_A_SERVER = {"connect", "http"}
 EXPECTED_FAILURES = {"no-reply", "unreachable", "refused", "blackhole", "prohibit", "failed", "absent"}
 
 
@@ -54,10 +47,9 @@ def step_count(scenario: Scenario, until: str | None) -> int:
     return last[-1]
 
 
-def first_steps(scenario: Scenario, n: int, lab_only: bool = False) -> Scenario:
-    """The scenario cut after step ``n`` (with ``lab_only``: only its steps that change the lab)."""
-    steps = [s for s in scenario.steps[:n] if not lab_only or kind_of(s).changes_lab]
-    return dataclasses.replace(scenario, steps=steps)
+def first_steps(scenario: Scenario, n: int) -> Scenario:
+    """The scenario cut after step ``n``."""
+    return dataclasses.replace(scenario, steps=scenario.steps[:n])
 
 
 def lab_scenario(engine: Engine, lab: str, given: str | None = None) -> Scenario:
@@ -121,14 +113,18 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         raise
     finally:
         lab.close_shells()
-    expected, origins = building.result()
-    report.differences = compare(expected, learner, origins)
-    for (_, step), result in zip(probes, results):
+    reference = building.result()
+    report.differences = compare(reference.state, learner, reference.origins)
+    for (index, step), result in zip(probes, results):
+        if index not in reference.holds:
+            report.skipped.append(f"step {index} {step.title!r}: does not hold at this point of the scenario "
+                                  f"(a later step changes what it sees)")
+            continue
         check = ProbeCheck(result)
         if not result.passed:
             probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
                           step.hint, getattr(step, "expect", None) in EXPECTED_FAILURES)
-            check.why = explain_probe(probe, expected, learner, report.differences)
+            check.why = explain_probe(probe, reference.state, learner, report.differences)
         report.probes.append(check)
     report.duration = time.monotonic() - started
     return report
@@ -140,40 +136,3 @@ def wait(building: Future) -> None:
         building.result()
     except BaseException:  # noqa: BLE001 - we are already leaving on another error
         pass
-
-
-def probes_until(scenario: Scenario, upto: int) -> tuple[list[tuple[int, Step]], list[str]]:
-    """The probes to run for the point after step ``upto``: the last one of each kind, place
-    and target; connect and http probes only where no serve step of the scenario comes
-    first (verify starts no server in the learner's lab)."""
-    last: dict[tuple, tuple[int, Step]] = {}
-    skipped = []
-    served = False
-    for index, step in enumerate(scenario.steps[:upto], 1):
-        kind = kind_of(step).key
-        served = served or kind == "serve"
-        if kind not in PROBE_KINDS:
-            continue
-        if kind in NEEDS_A_SERVER and served:
-            skipped.append(f"step {index} {step.title!r}: needs the scenario's server (serve), which verify "
-                           f"does not start in your lab")
-            continue
-        key = (kind, step.host, step.netns, getattr(step, "target", ""), getattr(step, "port", 0),
-               getattr(step, "url", ""))
-        last.pop(key, None)
-        last[key] = index, dataclasses.replace(step, evidence=[], within=None)
-    return list(last.values()), skipped
-
-
-def run_probes(lab: Lab, probes: list[tuple[int, Step]]) -> list[StepResult]:
-    """Run the probes (each with its index in the scenario) on the lab all at once, each in a
-    shell of its own, so that the windows of those that get no answer overlap; their
-    results in the same order."""
-    def one(probe: tuple[int, Step]) -> StepResult:
-        index, step = probe
-        own = Lab(lab.name, lab.engine, lab.containers)  # its own shell on the host
-        try:
-            return judge(index, next(run_batch(own, step.host, [step]), None) or StepRun(step))
-        finally:
-            own.close_shells()
-    return run_parallel(one, probes)
