@@ -167,3 +167,14 @@ def test_a_lab_ahead_of_the_point_is_told_so():
     why = explain_probe(probe, at_step_9, learner(), differences)
     assert why[0].endswith("it is ahead")
     assert any("has a route to 172.17.0.0/16 the reference lacks" in line for line in why)
+
+
+def test_an_interface_not_moved_into_its_namespace():
+    def not_moved(data):
+        red = ns(data, "container-a", "red")
+        veth = red["interfaces"].pop("veth-red")
+        veth["addresses"] = []
+        ns(data, "container-a")["interfaces"]["veth-red"] = veth
+    texts = wrong(learner(not_moved))
+    assert texts[0] == "veth-red is in container-a, not in red on container-a (ip link set veth-red netns red)"
+    assert not any("extra interface" in text for text in texts)

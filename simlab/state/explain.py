@@ -151,10 +151,27 @@ def _pair_wrong_values(found: list[Difference]) -> None:
               for d in found if not d.missing}
     for difference in [d for d in found if d.missing]:
         change = difference.change
+        if change.what == "interface":
+            _elsewhere(difference, found)
+            continue
         extra = extras.get((change.what, change.host, change.netns, change.interface, _key(change)))
         if extra is not None and change.what in ("address", "route"):
             difference.text += f"; it has {extra.change.item} instead"
             found.remove(extra)
+
+
+def _elsewhere(missing: Difference, found: list[Difference]) -> None:
+    """An interface missing in one namespace and extra in another of the same host was not
+    moved (ip link set NAME netns NS) or moved to the wrong one."""
+    change = missing.change
+    for extra in [d for d in found if not d.missing and d.change.what == "interface"]:
+        if extra.change.host == change.host and extra.change.item == change.item:
+            name = change.item.split(" ")[0]
+            now = where((change.host, extra.change.netns))
+            move = f"ip link set {name} netns {change.netns}" if change.netns else "it belongs in the host itself"
+            missing.text = f"{name} is in {now}, not in {where((change.host, change.netns))} ({move})"
+            found.remove(extra)
+            return
 
 
 def _key(change: Change) -> str:
