@@ -95,3 +95,22 @@ def test_bad_input_is_one_line_and_exit_2(learner_lab):
         done = simlab(*args, env=env)
         assert done.returncode == 2 and says in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
             done.stderr
+
+
+def test_ctrl_c_during_the_reference_build_leaves_no_shadow_lab(engine, learner_lab, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    name, env = learner_lab
+    argv = [sys.executable, "-m", "simlab", "verify", name, "--fresh"]
+    proc = subprocess.Popen(argv, env={**env, "SIMLAB_CACHE": str(tmp_path)}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not engine.containers({"simlab.lab": f"{name}-ref"}) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the shadow lab is being built
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert [c.name for c in engine.containers({"simlab.lab": None}) if c.labels["simlab.lab"].startswith(f"{name}-ref")] == []

@@ -106,6 +106,7 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         inspecting = in_background(lambda: inspect_lab(lab, scenario.topology))  # probes only read: at once
         results = run_probes(lab, probes)
         learner = inspecting.result()
+        reference = building.result()
     except BaseException:
         cancel.set()  # the shadow lab stops at its next step and is removed before we go
         with deferred_interrupts(reraise=False):
@@ -113,7 +114,6 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         raise
     finally:
         lab.close_shells()
-    reference = building.result()
     report.differences = compare(reference.state, learner, reference.origins)
     for (index, step), result in zip(probes, results):
         if index not in reference.holds:
