@@ -18,7 +18,7 @@ from pathlib import Path
 from simlab.engines.client import Engine
 from simlab.errors import InputError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_ROLE, deferred_interrupts, in_background, open_lab
+from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_NODE, LABEL_ROLE, deferred_interrupts, in_background, open_lab
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
 from simlab.runs.reference import reference_state
 from simlab.runs.probes import probes_until, run_probes
@@ -60,7 +60,7 @@ def lab_scenario(engine: Engine, lab: str, given: str | None = None) -> Scenario
     if not containers:
         raise InputError(f"no lab named {lab!r} is up; start one with `simlab up NAME|FILE` (`simlab ls` lists labs)")
     file = containers[0].labels.get(LABEL_FILE, "")
-    hosts = {c.labels.get("simlab.host", "") for c in containers}
+    hosts = {c.labels.get(LABEL_NODE, "") for c in containers}
     if given is not None:
         scenario = load_scenario(resolve_scenario(given))
         if file and Path(file).resolve() != Path(scenario.file).resolve():
