@@ -178,3 +178,18 @@ def test_an_interface_not_moved_into_its_namespace():
     texts = wrong(learner(not_moved))
     assert texts[0] == "veth-red is in container-a, not in red on container-a (ip link set veth-red netns red)"
     assert not any("extra interface" in text for text in texts)
+
+
+def test_the_bridge_without_an_address():
+    def no_address(data):
+        container_a = ns(data, "container-a")
+        container_a["interfaces"]["v-net-0"]["addresses"] = []
+        container_a["routes"] = [r for r in container_a["routes"] if "v-net-0" not in r]
+    state = learner(no_address)
+    differences = compare(reference(), state, ORIGINS)
+    assert [d.text for d in differences][0] == "v-net-0 in container-a lacks the address 192.168.15.5/24"
+    assert differences[0].origin.index == 7
+    why = explain_probe(TO_OUTSIDE, reference(), state, differences)
+    assert why[0] == ("in your lab the packet goes red on container-a and stops: nothing answers for 192.168.15.5 "
+                      "on the wire of veth-red (red on container-a): a link, bridge port or address is missing or down")
+    assert "v-net-0 in container-a lacks the address 192.168.15.5/24" in why[1]
