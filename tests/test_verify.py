@@ -114,3 +114,25 @@ def test_ctrl_c_during_the_reference_build_leaves_no_shadow_lab(engine, learner_
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert [c.name for c in engine.containers({"simlab.lab": None}) if c.labels["simlab.lab"].startswith(f"{name}-ref")] == []
+
+
+def test_a_sysctl_a_step_sets_is_compared(engine, tmp_path):
+    """A one-host scenario whose step sets rp_filter: the bare lab differs, naming the step;
+    once the learner sets it, the lab matches."""
+    name = f"vf-{uuid.uuid4().hex[:6]}"
+    file = tmp_path / "strict.yaml"
+    file.write_text("name: strict\nhosts:\n  a: {}\nsteps:\n"
+                    "  - {title: Strict reverse path filter, section: Filters, host: a,"
+                    " run: sysctl -w net.ipv4.conf.all.rp_filter=1}\n")
+    env = {**os.environ, "SIMLAB_CACHE": str(tmp_path / "cache")}
+    try:
+        assert simlab("up", str(file), "--name", name, env=env).returncode == 0
+        done = simlab("verify", name, env=env)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert ("a: net.ipv4.conf.all.rp_filter = 0, the scenario sets 1 (sysctl -w net.ipv4.conf.all.rp_filter=1)"
+                "  [step 1 'Strict reverse path filter' (section 'Filters')]") in done.stdout
+        assert open_lab(engine, name).exec("a", "sysctl -w net.ipv4.conf.all.rp_filter=1").exit_code == 0
+        done = simlab("verify", name, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        destroy_lab(engine, name)

@@ -193,3 +193,23 @@ def test_the_bridge_without_an_address():
     assert why[0] == ("in your lab the packet goes red on container-a and stops: nothing answers for 192.168.15.5 "
                       "on the wire of veth-red (red on container-a): a link, bridge port or address is missing or down")
     assert "v-net-0 in container-a lacks the address 192.168.15.5/24" in why[1]
+
+
+def test_the_sysctls_a_scenario_sets_and_how_a_wrong_one_reads():
+    from simlab.api import Builder
+    from simlab.state.explain import sysctl_difference
+    from simlab.state.sysctls import scenario_sysctls, sysctl_differences
+
+    scenario = (Builder("s").host("a", sysctls={"net.ipv4.ip_forward": 1, "net.ipv4.conf.all.rp_filter": 2})
+                .host("b").run("strict", "a", "sysctl -w net.ipv4.conf.all.accept_redirects=0")
+                .run("a namespace", "b", "ip netns add x")
+                .run("in a namespace", "b", "sysctl -w net.ipv4.tcp_syncookies=0", netns="x").scenario())
+    assert scenario_sysctls(scenario, 0) == {"a": ["net.ipv4.conf.all.rp_filter"]}  # ip_forward: the state has it
+    assert scenario_sysctls(scenario, 3) == {"a": ["net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.all.rp_filter"]}
+    reference = {"a": {"net.ipv4.conf.all.rp_filter": "2", "net.ipv4.tcp_rmem": "4096\t131072\t6291456"}}
+    learner = {"a": {"net.ipv4.conf.all.rp_filter": "0", "net.ipv4.tcp_rmem": "4096 131072 6291456"}}
+    assert sysctl_differences(reference, learner) == [("a", "net.ipv4.conf.all.rp_filter", "0", "2")]
+    difference = sysctl_difference("a", "net.ipv4.conf.all.rp_filter", "0", "2", Origin())
+    assert difference.text == ("a: net.ipv4.conf.all.rp_filter = 0, the scenario sets 2 "
+                               "(sysctl -w net.ipv4.conf.all.rp_filter=2)")
+    assert difference.to_dict()["what"] == "sysctl"

@@ -30,6 +30,7 @@ from simlab.runs.script import StepRun
 from simlab.state.explain import Origin, origins_of
 from simlab.state.model import LabState
 from simlab.state.record import StateRecorder
+from simlab.state.sysctls import Sysctls, read_sysctls, scenario_sysctls
 from simlab.steps import Step, kind_of
 
 @dataclass
@@ -40,14 +41,17 @@ class Reference:
     state: LabState
     origins: dict[tuple, Origin] = field(default_factory=dict)
     holds: set[int] = field(default_factory=set)
+    sysctls: Sysctls = field(default_factory=dict)  # the values of the keys the scenario sets (sysctls.py)
 
 
 class _Watch:
     """The StateRecorder, and at the last step the probes of that point run on the shadow lab."""
 
-    def __init__(self, recorder: StateRecorder, last: int, probes: list[tuple[int, Step]]) -> None:
-        self.recorder, self.last, self.probes = recorder, last, probes
+    def __init__(self, recorder: StateRecorder, last: int, probes: list[tuple[int, Step]],
+                 keys: dict[str, list[str]]) -> None:
+        self.recorder, self.last, self.probes, self.keys = recorder, last, probes, keys
         self.holds: set[int] = set()
+        self.sysctls: Sysctls = {}
 
     def after_step(self, step: Step) -> str | None:
         return self.recorder.after_step(step)
@@ -57,6 +61,7 @@ class _Watch:
         if index == self.last:
             results = run_probes(lab, self.probes)
             self.holds = {index for (index, _), result in zip(self.probes, results) if result.passed}
+            self.sysctls = read_sysctls(lab, self.keys)
 
 
 def cache_dir() -> Path:
@@ -87,7 +92,7 @@ def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
     ``cancel`` is set), record the state after each, and run the probes of that point."""
     shadow = dataclasses.replace(scenario, steps=scenario.steps[:upto])
     recorder = StateRecorder(shadow)
-    watch = _Watch(recorder, upto, probes_until(scenario, upto)[0])
+    watch = _Watch(recorder, upto, probes_until(scenario, upto)[0], scenario_sysctls(scenario, upto))
     result = run_scenario(engine, shadow, name, exact_name=False, watch=watch, cancel=cancel)
     failed = next((s for s in result.steps if not s.passed and kind_of(shadow.steps[s.index - 1]).stops_story),
                   None)
@@ -97,7 +102,7 @@ def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
     final = recorder.after[upto][0] if upto in recorder.after else recorder.initial
     changes = {index: (step.title, step.section, recorder.after[index][1])
                for index, step in enumerate(shadow.steps, 1) if index in recorder.after}
-    return Reference(LabState.from_dict(final or {"lab": name}), origins_of(changes), watch.holds)
+    return Reference(LabState.from_dict(final or {"lab": name}), origins_of(changes), watch.holds, watch.sysctls)
 
 
 def _cache_file(scenario: Scenario, upto: int) -> Path | None:
@@ -113,7 +118,8 @@ def _cache_file(scenario: Scenario, upto: int) -> Path | None:
 
 def _save(path: Path, reference: Reference) -> None:
     origins = [[list(key), origin.index, origin.title, origin.section] for key, origin in reference.origins.items()]
-    data = {"state": reference.state.to_dict(), "origins": origins, "holds": sorted(reference.holds)}
+    data = {"state": reference.state.to_dict(), "origins": origins, "holds": sorted(reference.holds),
+            "sysctls": reference.sysctls}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -126,4 +132,4 @@ def _save(path: Path, reference: Reference) -> None:
 def _load(path: Path) -> Reference:
     data = json.loads(path.read_text())
     origins = {tuple(key): Origin(index, title, section) for key, index, title, section in data["origins"]}
-    return Reference(LabState.from_dict(data["state"]), origins, set(data["holds"]))
+    return Reference(LabState.from_dict(data["state"]), origins, set(data["holds"]), data["sysctls"])

@@ -23,7 +23,9 @@ from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
 from simlab.runs.reference import reference_state
 from simlab.runs.probes import probes_until, run_probes
 from simlab.state.collect import inspect_lab
-from simlab.state.explain import Probe, ProbeCheck, VerifyReport, compare, explain_probe
+from simlab.state.explain import Origin, Probe, ProbeCheck, VerifyReport, compare, explain_probe, sysctl_difference
+from simlab.state.sysctls import SYSCTL_W, read_sysctls, scenario_sysctls, sysctl_differences
+from simlab.steps import kind_of
 
 EXPECTED_FAILURES = {"no-reply", "unreachable", "refused", "blackhole", "prohibit", "failed", "absent"}
 
@@ -104,8 +106,11 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
     try:
         probes, report.skipped = probes_until(scenario, upto)
         inspecting = in_background(lambda: inspect_lab(lab, scenario.topology))  # probes only read: at once
+        keys = scenario_sysctls(scenario, upto)
+        reading = in_background(lambda: read_sysctls(lab, keys))
         results = run_probes(lab, probes)
         learner = inspecting.result()
+        values = reading.result()
         reference = building.result()
     except BaseException:
         cancel.set()  # the shadow lab stops at its next step and is removed before we go
@@ -115,6 +120,8 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
     finally:
         lab.close_shells()
     report.differences = compare(reference.state, learner, reference.origins)
+    report.differences += [sysctl_difference(host, key, mine, expected, sysctl_origin(scenario, upto, host, key))
+                           for host, key, mine, expected in sysctl_differences(reference.sysctls, values)]
     for (index, step), result in zip(probes, results):
         if index not in reference.holds:
             report.skipped.append(f"step {index} {step.title!r}: does not hold at this point of the scenario "
@@ -128,6 +135,16 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         report.probes.append(check)
     report.duration = time.monotonic() - started
     return report
+
+
+def sysctl_origin(scenario: Scenario, upto: int, host: str, key: str) -> Origin:
+    """The last step up to ``upto`` that sets ``key`` on ``host``, or the topology."""
+    for index in range(upto, 0, -1):
+        step = scenario.steps[index - 1]
+        if step.host == host and not step.netns and kind_of(step).changes_lab and \
+                any(key in SYSCTL_W.findall(command) for command in kind_of(step).commands(step)):
+            return Origin(index, step.title, step.section)
+    return Origin()
 
 
 def wait(building: Future) -> None:

@@ -76,6 +76,13 @@ def compare(reference: LabState, learner: LabState, origins: dict[tuple, Origin]
     return found
 
 
+def sysctl_difference(host: str, key: str, value: str, expected: str, origin: Origin) -> Difference:
+    """A sysctl of ``host`` whose value is not the reference's."""
+    change = Change(True, "sysctl", host, ROOT, f"{key} = {expected}")
+    text = f"{host}: {key} = {value or '(cannot be read)'}, the scenario sets {expected} (sysctl -w {key}={expected})"
+    return Difference(change, text, True, origin=origin)
+
+
 def origins_of(changes: dict[int, tuple[str, str, list[Change]]]) -> dict[tuple, Origin]:
     """Each fact a step adds, by the first step that adds it: ``changes`` maps a step's
     index to its title, section and the changes it made (StateRecorder's)."""
