@@ -22,7 +22,7 @@ from simlab.labs.images import ensure_image
 from simlab.labs.lab import Lab, destroy_lab, start_lab
 from simlab.labs.security import Trust, check_trust
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.runner import Pause, StepWatch, judge, run_scenario
+from simlab.runs.runner import Pause, StepWatch, judge, retry, run_scenario
 from simlab.state.model import LabState
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario, scenario_from_data, step_from_data
 from simlab.model.topology import Topology
@@ -170,7 +170,10 @@ class RunningLab:
             raw["netns"] = netns
         step = step_from_data(raw, self.topology, f"lab {self.name}")
         done = next(run_batch(self._lab, host, [step]), None)
-        return judge(1, done or StepRun(step))
+        result = judge(1, done or StepRun(step))
+        if not result.passed and step.within is not None and done is not None:  # as the runner does
+            result = retry(self._lab, 1, step, result, threading.Event(), DEFAULT_STEP_TIMEOUT)
+        return result
 
     def check(self, host: str, netns: str | None = None, title: str | None = None, **keys: Any) -> StepResult:
         """``step``, raising CheckFailed (an AssertionError: a failed test in pytest) with expected

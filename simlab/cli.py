@@ -33,6 +33,7 @@ from simlab.reports.merge import merge as merge_reports, read_report
 from simlab.reports.verify import verify_lines
 from simlab.runs import verify
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
+from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
 from simlab.model.scenario import Scenario, Step, load_scenario, shipped_scenarios
 from simlab.labs.security import Trust, check_trust, require_isolation
@@ -97,7 +98,7 @@ def reports_errors(command: Callable) -> Callable:
             live_signals()
             return command(*args, **kwargs)
         except SimlabError as exc:
-            typer.echo(f"simlab: error: {exc}", err=True)
+            typer.echo(f"simlab: error: {visible_text(str(exc))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("simlab: interrupted", err=True)
@@ -407,7 +408,7 @@ def list_scenarios() -> None:
     """List the scenarios that come with simlab."""
     for path in shipped_scenarios():
         scenario = load_scenario(path)
-        typer.echo(f"{path.stem:<22} {scenario.description}")
+        typer.echo(f"{path.stem:<22} {visible(scenario.description)}")
 
 
 @app.command()
@@ -491,6 +492,8 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
     """Check scenario files without an engine: schema, references, names, addresses,
     namespaces used before they are made. Every problem as file:line; exit 0 or 2."""
     scenarios, bad = api.load_paths(paths, topologies=True)
+    for warning in (w for s in scenarios for w in s.topology.warnings):
+        typer.echo(warning, err=True)
     for result in bad:
         typer.echo(result.error, err=True)
     if bad:
@@ -567,7 +570,7 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
         for spec in specs or [None] if scenarios else []:  # refused before any container starts
             require_isolation(engines.connect(spec))
     for result in bad:
-        print(f"ERROR   {result.error}", file=out)
+        print(f"ERROR   {visible_text(result.error or '')}", file=out)
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)
@@ -744,9 +747,9 @@ def _print_kept_labs(results: list[ScenarioResult], scenarios: list[Scenario], o
 
 
 def _print_title(scenario: Scenario, progress: TerminalProgress) -> None:
-    progress.line(f"simlab run {scenario.name}: {scenario.description}")
+    progress.line(f"simlab run {scenario.name}: {visible(scenario.description)}")
     if scenario.tutorial:
-        progress.line(f"  reproduces: {scenario.tutorial}", dim=True)
+        progress.line(f"  reproduces: {visible(scenario.tutorial)}", dim=True)
 
 
 def _pause_for_enter(index: int, step: Step) -> None:

@@ -3,11 +3,13 @@
 From the very first moment, every stop signal (Ctrl-C, SIGTERM, SIGHUP from a closed
 terminal or ssh, SIGQUIT) becomes KeyboardInterrupt, which simlab turns into cleanup and
 exit 130; and standard output and error never raise (a closed pipe as in `simlab run X |
-head`, a full disk), so that a failing print can never skip the removal of a lab.
+head`, a full disk), so that a failing print can never skip the removal of a lab. Output
+lost to a full disk (or EIO) turns a finished command's 0 or 1 into 2: its word is gone.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import signal
@@ -37,7 +39,20 @@ def main() -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
+    lost = _lost_output(sys.stdout)
+    if lost and code in (0, 1):  # what it printed is gone (a full disk): the run's word cannot stand
+        print(f"simlab: error: cannot write to standard output: {lost}", file=sys.stderr, flush=True)
+        code = 2
     os._exit(code)
+
+
+def _lost_output(stream: TextIO) -> str:
+    """Why writing to ``stream`` failed, or "": a closed pipe (`simlab run X | head`) is the
+    reader's choice, not a loss."""
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    if not getattr(raw, "broken", False) or raw.errno == errno.EPIPE:
+        return ""
+    return raw.error
 
 
 def _command() -> None:
@@ -88,6 +103,8 @@ class _ForgivingWriter(io.RawIOBase):
         super().__init__()
         self._fd = fd
         self.broken = False
+        self.error = ""  # why the write failed, like "No space left on device"
+        self.errno = 0
 
     def writable(self) -> bool:
         return True
@@ -102,8 +119,8 @@ class _ForgivingWriter(io.RawIOBase):
         if not self.broken:
             try:
                 return os.write(self._fd, data)
-            except OSError:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
-                self.broken = True
+            except OSError as exc:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
+                self.broken, self.error, self.errno = True, exc.strerror or str(exc), exc.errno or 0
         return len(data)
 
 

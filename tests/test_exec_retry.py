@@ -25,7 +25,7 @@ class LocalSession:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
-    def output(self, idle_timeout):
+    def output(self, idle_timeout, deadline=None):
         while (data := os.read(self.proc.stdout.fileno(), 65536)):
             yield data, None
 
@@ -41,7 +41,7 @@ class NeverStarted:
     def send(self, data: bytes) -> None:
         pass
 
-    def output(self, idle_timeout):
+    def output(self, idle_timeout, deadline=None):
         yield NOT_STARTED + b"\r\n", None
 
     def exit_code(self) -> int:

@@ -64,8 +64,9 @@ def test_a_step_without_records_failed():
 def test_batch_records_round_trip():
     output = "line one\nwith ünïcode"
     encoded = base64.b64encode(output.encode()).decode()
-    assert _parse(f"@@simlab cmd 2 1 127 15 {encoded}".encode()) == ("cmd", 2, (1, 127, 0.015, output))
-    assert _parse(b"@@simlab cmd 0 0 0 3 ") == ("cmd", 0, (0, 0, 0.003, ""))
+    size = len(output.encode())
+    assert _parse(f"@@simlab cmd 2 1 127 15 {size} {encoded}".encode()) == ("cmd", 2, (1, 127, 0.015, output, 0))
+    assert _parse(b"@@simlab cmd 0 0 0 3 0 ") == ("cmd", 0, (0, 0, 0.003, "", 0))
     assert _parse(b"@@simlab end 4") == ("end", 4, None)
     assert _parse(b"noise from a command") == ("", -1, None)
 
@@ -79,7 +80,7 @@ def run_script_here(steps) -> list[tuple]:
 def test_batch_script_passes_commands_to_the_shell_intact():
     step = run_step(commands=["printf '%s|' \"it's\" \"$((1+1))\" 'a  b' '$HOME'", "echo last; exit 3"])
     records = run_script_here([step])
-    (_, _, (_, code, _, output)), (_, _, (_, last_code, _, last_output)) = records
+    (_, _, (_, code, _, output, _)), (_, _, (_, last_code, _, last_output, _)) = records
     assert (code, output) == (0, "it's|2|a  b|$HOME|")
     assert (last_code, last_output) == (3, "last")  # and the script stopped: no 'end' record
     assert len(records) == 2

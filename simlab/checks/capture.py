@@ -157,6 +157,8 @@ def _stop(lab: Runs, capture: Capture) -> None:
     done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
     capture.error = _not_watching(capture.spot, done.output)
     capture.packets = parse_packets(capture.spot, done.output)
+    if getattr(done, "cut", 0):  # the packets past the cut are unknown: no count or absence can be judged
+        capture.error = f"capture at {capture.spot} saw more packets than can be judged ({done.cut} bytes of them cut)"
 
 
 GONE, STATS = "@@capture gone", "@@capture stats"

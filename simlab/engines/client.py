@@ -88,6 +88,22 @@ class ContainerInfo:
 class ExecResult:
     exit_code: int
     output: str
+    cut: int = 0  # bytes of output past the caller's limit, counted and dropped
+
+
+class Deadline:
+    """A moment after which reading a stream is given up, however much it still sends (an
+    idle limit never fires while bytes arrive). Its owner may move it (``renew``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.renew(seconds)
+
+    def renew(self, seconds: float) -> None:
+        """``seconds`` from now."""
+        self.seconds, self.at = seconds, time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
 
 
 class Engine:
@@ -269,16 +285,22 @@ class Engine:
             self._api.put_archive(container_id, folder, archive.getvalue())
 
     def exec(self, container_id: str, argv: list[str], timeout: float = EXEC_TIMEOUT,
-             env: dict[str, str] | None = None) -> ExecResult:
-        """Run argv in the container; return its exit code and combined output.
+             env: dict[str, str] | None = None, max_output: int | None = None) -> ExecResult:
+        """Run argv in the container; return its exit code and combined output (its first
+        ``max_output`` bytes when given: the rest is read, counted in ``cut`` and dropped).
         EngineTimeout if it prints nothing for ``timeout`` seconds. An exec the runtime failed
         to start (seen under heavy load) is tried again: the command never ran."""
         for attempt in range(EXEC_ATTEMPTS):
             stream, exit_code = self.exec_stream(container_id, argv, env=env, idle_timeout=timeout)
-            output = b"".join(out or err or b"" for out, err in stream).decode(errors="replace")
-            code = exit_code()
+            kept, total = bytearray(), 0
+            for out, err in stream:
+                data = out or err or b""
+                total += len(data)
+                if max_output is None or len(kept) < max_output:
+                    kept += data if max_output is None else data[:max_output - len(kept)]
+            output, code = kept.decode(errors="replace"), exit_code()
             if not never_started(code, output) or attempt == EXEC_ATTEMPTS - 1:
-                return ExecResult(code, output)
+                return ExecResult(code, output, total - len(kept))
             time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
@@ -321,10 +343,11 @@ class ExecSession:
     def send(self, data: bytes) -> None:
         self._reader.send(data)
 
-    def output(self, idle_timeout: float | None) -> Iterator[tuple[bytes | None, bytes | None]]:
+    def output(self, idle_timeout: float | None, deadline: Deadline | None = None
+               ) -> Iterator[tuple[bytes | None, bytes | None]]:
         """The stream from where the last reader stopped; EngineTimeout after ``idle_timeout``
-        seconds without output while the process runs."""
-        self._reader.idle_timeout = idle_timeout
+        seconds without output while the process runs, and once ``deadline`` has passed."""
+        self._reader.idle_timeout, self._reader.deadline = idle_timeout, deadline
         return self._chunks
 
     def exit_code(self) -> int:
@@ -350,6 +373,7 @@ class _ExecReader:
         self._sock = sock._sock if isinstance(sock, socket.SocketIO) else sock
         self._code: int | None = None
         self._early = early
+        self.deadline: Deadline | None = None
 
     def chunks(self) -> Iterator[tuple[bytes | None, bytes | None]]:
         pending = self._early
@@ -382,6 +406,11 @@ class _ExecReader:
         ended_at = None
         while True:
             wait = DRAIN if ended_at is not None else LIVENESS_POLL
+            if self.deadline is not None:
+                if self.deadline.left() <= 0:
+                    raise EngineTimeout(f"{self._doing} went on past its deadline of {self.deadline.seconds:g} s; "
+                                        f"gave up")
+                wait = min(wait, self.deadline.left())
             try:
                 self._sock.settimeout(wait)
                 data = self._sock.recv(65536)

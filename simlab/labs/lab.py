@@ -28,7 +28,7 @@ from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
                                 start_helper, switched_segments, wire)
 from simlab.labs.security import HOST_CAPS, Trust, check_trust, host_options, isolation, require_isolation, share_sysfs
-from simlab.labs.shell import HostShell
+from simlab.labs.shell import MAX_OUTPUT, HostShell, cut_note
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
 LABEL_LAB = "simlab.lab"
@@ -88,8 +88,12 @@ class Lab:
         return self.containers[host]
 
     def exec(self, host: str, command: str, netns: str | None = None) -> ExecResult:
-        """Run a shell command on ``host``, inside ``netns`` when given."""
-        return self.engine.exec(self.container(host), shell_argv(command, netns))
+        """Run a shell command on ``host``, inside ``netns`` when given; its first MAX_OUTPUT bytes
+        of output (the rest counted in ``cut``, and noted)."""
+        result = self.engine.exec(self.container(host), shell_argv(command, netns), max_output=MAX_OUTPUT)
+        if result.cut:
+            result.output += f"\n[{cut_note(result.cut)}]"
+        return result
 
 
 def shell_argv(command: str, netns: str | None = None) -> list[str]:

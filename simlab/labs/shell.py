@@ -16,14 +16,18 @@ import base64
 import shlex
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from simlab.engines.client import EXEC_ATTEMPTS, Engine, ExecResult, ExecSession, never_started
+from simlab.engines.client import EXEC_ATTEMPTS, Deadline, Engine, ExecResult, ExecSession, never_started
 from simlab.errors import EngineError
 
 MARK = "@@simlab"
 OPEN_TIMEOUT = 60.0  # seconds for a new shell to answer (a loaded engine starts execs slowly)
 KILL_GRACE = 1  # seconds between the TERM and the KILL of a command past its limit
+
+MAX_OUTPUT = 1 << 20  # bytes of a command's output kept and judged; the rest is counted and cut
+MAX_LINE = 4 << 20  # bytes of one line of a script's output (a record is at most MAX_OUTPUT, base64)
 
 # How a host's shell runs one command, for a batch of steps (runs/script.py) and for run()
 # alike: `run NETNS COMMAND LIMIT` under timeout, then `record STEP INDEX` prints its line.
@@ -32,28 +36,53 @@ KILL_GRACE = 1  # seconds between the TERM and the KILL of a command past its li
 # exec). Clock and record without `$(...)`: /proc/uptime (centiseconds; the engine host's
 # uptime, never below 1 s) is read by the shell itself, where `date` cost a fork and an exec
 # twice per command; an output only when there is one. A third of the shell's CPU per command.
+# The output file is opened by the shell (fd 3) and shared with the command, so the shell
+# reads how much it wrote from its own fd's offset (/proc/self/fdinfo/3), again without a
+# fork; only the first MAX_OUTPUT bytes travel back.
 PRELUDE = f"""\
 n=0
 trap 'rm -f /tmp/.simlab-out-$$-*' EXIT
 run() {{
   read t0 _ </proc/uptime
   n=$((n+1)); out=/tmp/.simlab-out-$$-$n
-  if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >"$out" 2>&1 </dev/null
-  else timeout -k {KILL_GRACE} "$3" sh -c "$2" >"$out" 2>&1 </dev/null; fi
+  exec 3>"$out"
+  if [ -n "$1" ]; then timeout -k {KILL_GRACE} "$3" ip netns exec "$1" sh -c "$2" >&3 2>&1 </dev/null
+  else timeout -k {KILL_GRACE} "$3" sh -c "$2" >&3 2>&1 </dev/null; fi
   rc=$?
   read t1 _ </proc/uptime
+  size=0; read _ size </proc/self/fdinfo/3
+  exec 3>&-
   ms=$(( (${{t1%.*}}${{t1#*.}} - ${{t0%.*}}${{t0#*.}}) * 10 ))
 }}
-record() {{ printf '{MARK} cmd %s %s %s %s ' "$1" "$2" "$rc" "$ms"; if [ -s "$out" ]; then base64 <"$out" | tr -d '\\n'; fi; echo; }}
+kept() {{ head -c {MAX_OUTPUT} "$out"; }}
+record() {{ printf '{MARK} cmd %s %s %s %s %s ' "$1" "$2" "$rc" "$ms" "$size"; if [ -s "$out" ]; then kept | base64 | tr -d '\\n'; fi; echo; }}
 """
 
 
-def command_record(words: list[str]) -> tuple[int, int, int, float, str]:
-    """(step, command, exit code, seconds, output) of a `record` line, split at spaces:
-    "@@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS [OUTPUT_B64]"."""
-    _, _, step, command, code, millis, *encoded = words
-    output = base64.b64decode(encoded[0]).decode(errors="replace") if encoded and encoded[0] else ""
-    return int(step), int(command), int(code), int(millis) / 1000, output
+@dataclass
+class Record:
+    """One command as a host's shell ran it (a `record` line)."""
+
+    step: int
+    command: int
+    exit_code: int
+    seconds: float
+    output: str
+    cut: int  # bytes it printed past MAX_OUTPUT
+
+
+def command_record(words: list[str]) -> Record:
+    """A `record` line split at spaces:
+    "@@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS SIZE [OUTPUT_B64]" (SIZE: all it wrote)."""
+    _, _, step, command, code, millis, size, *encoded = words
+    data = base64.b64decode(encoded[0]) if encoded and encoded[0] else b""
+    cut = max(int(size or 0) - len(data), 0) if len(data) >= MAX_OUTPUT else 0
+    return Record(int(step), int(command), int(code), int(millis) / 1000, data.decode(errors="replace"), cut)
+
+
+def cut_note(cut: int) -> str:
+    """What a report says of output past MAX_OUTPUT."""
+    return f"output cut at {MAX_OUTPUT >> 20} MiB ({cut} bytes more)"
 
 
 class HostShell:
@@ -64,29 +93,28 @@ class HostShell:
         self._session: ExecSession | None = None
         self._lock = threading.Lock()
 
-    def lines(self, script: str, idle_timeout: float) -> Iterator[bytes]:
+    def lines(self, script: str, idle_timeout: float, deadline: Deadline | None = None) -> Iterator[bytes]:
         """Run ``script`` and yield each line it prints, as it comes; the iteration ends with
         the script (or with the shell, if the script ended it). EngineTimeout after
-        ``idle_timeout`` seconds without output. A caller that stops early loses the shell:
-        the next script gets a new one."""
+        ``idle_timeout`` seconds without output, and once ``deadline`` (which the caller may
+        move) has passed. A line over MAX_LINE bytes is dropped (none of simlab's records is
+        that long). A caller that stops early loses the shell: the next script gets a new one."""
         if not self._lock.acquire(timeout=idle_timeout):
             raise EngineError(f"the shell of container {self._container[:12]} stayed busy for {idle_timeout:g} s")
         try:
             session = self._session or self._open()
             token = uuid.uuid4().hex
             session.send(f"(\n{script}\n) </dev/null\nprintf '\\n{MARK} done {token}\\n'\n".encode())
+            if deadline is not None:  # it counts from the script's start, not from the wait for the shell
+                deadline.renew(deadline.seconds)
             finished = False
             try:
-                pending = b""
-                for out, _err in session.output(idle_timeout):
-                    if not out:
-                        continue
-                    *complete, pending = (pending + out).split(b"\n")
-                    for line in complete:
-                        if line == f"{MARK} done {token}".encode():
-                            finished = True
-                            return
-                        yield line
+                end = f"{MARK} done {token}".encode()
+                for line in _split_lines(session.output(idle_timeout, deadline)):
+                    if line == end:
+                        finished = True
+                        return
+                    yield line
                 finished = True  # the stream ended: the shell is gone
                 self._drop()
             finally:
@@ -100,11 +128,13 @@ class HostShell:
         like an exec of its own; it is ended after ``timeout`` seconds."""
         script = f"{PRELUDE}run {shlex.quote(netns or '')} {shlex.quote(command)} {timeout:g}; record 0 0"
         result = None
-        for line in self.lines(script, timeout + KILL_GRACE + 15):  # to its end: the shell stays usable
+        limit = timeout + KILL_GRACE + 15
+        for line in self.lines(script, limit, Deadline(limit)):  # to its end: the shell stays usable
             words = line.decode(errors="replace").split(" ")
-            if len(words) >= 6 and words[:2] == [MARK, "cmd"]:
-                _, _, code, _, output = command_record(words)
-                result = ExecResult(code, output)
+            if len(words) >= 7 and words[:2] == [MARK, "cmd"]:
+                record = command_record(words)
+                note = f"\n[{cut_note(record.cut)}]" if record.cut else ""
+                result = ExecResult(record.exit_code, record.output + note, record.cut)
         if result is None:
             raise EngineError(f"the shell of container {self._container[:12]} ended before `{command}` did")
         return result
@@ -140,3 +170,24 @@ class HostShell:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def _split_lines(chunks: Iterable[tuple[bytes | None, bytes | None]]) -> Iterator[bytes]:
+    """The lines of a stream's standard output, each split once (time linear in the stream);
+    a line longer than MAX_LINE is dropped whole."""
+    pending, overlong = bytearray(), False
+    for out, _err in chunks:
+        if not out:
+            continue
+        start = 0
+        while (end := out.find(b"\n", start)) >= 0:
+            if not overlong and len(pending) + end - start <= MAX_LINE:
+                pending += out[start:end]
+                yield bytes(pending)
+            pending.clear()
+            overlong, start = False, end + 1
+        if not overlong and len(pending) + len(out) - start <= MAX_LINE:
+            pending += out[start:]
+        else:
+            pending.clear()
+            overlong = True

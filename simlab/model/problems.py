@@ -12,13 +12,23 @@ class Problems:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.messages: list[str] = []
+        self.warnings: list[str] = []  # what is allowed but likely wrong, or marked deliberate
 
     def add(self, path: Path_, message: str) -> None:
         """Record ``message`` at the line of ``path``, naming the key, like steps[2].expect."""
+        self.messages.append(self._located(path, message))
+
+    def warn(self, path: Path_, message: str) -> None:
+        """Record a warning at the line of ``path`` (it does not make the file bad)."""
+        self.warnings.append(self._located(path, message, "warning: "))
+
+    def at(self, path: Path_) -> str:
+        """``file:line`` of ``path`` (the file alone for data built in code, which has no lines)."""
+        return f"{self.source.file}:{self.source.line(path)}" if self.source.lines else self.source.file
+
+    def _located(self, path: Path_, message: str, label: str = "") -> str:
         where = f"{key_name(path)}: " if path else ""
-        # Data built in code has no lines: name the key alone.
-        at = f"{self.source.file}:{self.source.line(path)}" if self.source.lines else self.source.file
-        self.messages.append(f"{at}: {one_line(where + message)}")
+        return f"{self.at(path)}: {label}{one_line(where + message)}"
 
     def raise_if_any(self) -> None:
         if self.messages:

@@ -119,5 +119,8 @@ def scenario_schema() -> dict:
             "segments": {"type": "object", "propertyNames": NAME,
                          "additionalProperties": {"type": "array", "items": ENDPOINT, "minItems": 2}},
             "steps": {"type": "array", "items": step},
+            "duplicate_addresses": {"type": "array", "items": IP,
+                                    "description": "Addresses two hosts hold on one link or segment on purpose "
+                                                   "(a lesson on address conflicts): a warning, not an error."},
         },
     }

@@ -101,13 +101,14 @@ class Topology:
     links: list[Link] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     description: str = ""
+    warnings: list[str] = field(default_factory=list)  # file:line: warning: ... (check prints them)
 
     def wired_interfaces(self) -> set[Endpoint]:
         ends = {end for link in self.links for end in (link.a, link.b)}
         return ends | {end for seg in self.segments for end in seg.members}
 
 
-TOPOLOGY_KEYS = {"name", "description", "image", "hosts", "links", "segments"}
+TOPOLOGY_KEYS = {"name", "description", "image", "hosts", "links", "segments", "duplicate_addresses"}
 HOST_KEYS = {"image", "interfaces", "routes", "sysctls", "setup", "privileged"}
 
 
@@ -130,6 +131,8 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
     for host in hosts.values():
         _check_addresses(host, problems)
         _check_routes(host, topology, problems)
+    check_conflicts(topology, _deliberate(data.get("duplicate_addresses", []), problems), problems)
+    topology.warnings = list(problems.warnings)
     return topology
 
 
@@ -359,6 +362,49 @@ def _check_addresses(host: Host, problems: Problems) -> None:
                 problems.add(path, f"address {address.ip} is already on {host.name}:{where[address.ip]}; "
                                    f"an address can be on one interface of a host only once")
             where.setdefault(address.ip, ifname)
+
+
+def _deliberate(raw: Any, problems: Problems) -> set[IPAddress]:
+    """The addresses ``duplicate_addresses`` says two hosts share on purpose."""
+    if not isinstance(raw, list):
+        problems.add(("duplicate_addresses",), "duplicate_addresses must be a list of addresses, like [10.0.0.5]")
+        return set()
+    addresses = set()
+    for i, text in enumerate(raw):
+        try:
+            addresses.add(ipaddress.ip_address(str(text)))
+        except ValueError:
+            problems.add(("duplicate_addresses", i), f"{text!r} is not an address (without prefix), like 10.0.0.5")
+    return addresses
+
+
+def check_conflicts(topology: Topology, deliberate: set[IPAddress], problems: Problems) -> None:
+    """Two hosts holding one address on one link or segment: the lab is broken before its first
+    step (ARP answers from both). A warning for an address ``duplicate_addresses`` lists."""
+    wires = [(("links", i), (link.a, link.b)) for i, link in enumerate(topology.links)]
+    wires += [(("segments", s.name), s.members) for s in topology.segments]
+    used: set[IPAddress] = set()
+    for wire, ends in wires:
+        holder: dict[IPAddress, Endpoint] = {}
+        for end in ends:
+            host = topology.hosts.get(end.host)
+            for address in host.addresses.get(end.interface, []) if host else []:
+                first = holder.setdefault(address.ip, end)
+                if first.host == end.host:
+                    continue  # one host's own interfaces: _check_addresses says it
+                first_at = problems.at(("hosts", first.host, "interfaces", first.interface))
+                here: Path_ = ("hosts", end.host, "interfaces", end.interface)
+                message = (f"address {address.ip} is also on {first} ({first_at}), on the same "
+                           f"{'link' if wire[0] == 'links' else 'segment ' + str(wire[1])}")
+                if address.ip in deliberate:
+                    used.add(address.ip)
+                    problems.warn(here, message + " (listed in duplicate_addresses: deliberate)")
+                else:
+                    problems.add(here, message + "; two hosts answering for one address break it "
+                                                 "(list it under duplicate_addresses if the lesson means it)")
+    for address in sorted(deliberate - used, key=str):
+        problems.warn(("duplicate_addresses",), f"{address} is listed, but no two hosts hold it on one link "
+                                                f"or segment")
 
 
 def _check_routes(host: Host, topology: Topology, problems: Problems) -> None:

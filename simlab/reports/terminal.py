@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import typer
 
 from simlab.errors import InputError
 from simlab.events import Event
+from simlab.reports.visible import visible, visible_lines, visible_text
 from simlab.results import ScenarioResult, StepResult
 
 PASS_MARK, FAIL_MARK, SKIP_MARK = "✔", "✘", "-"
@@ -28,10 +30,10 @@ class TerminalProgress:
     def __call__(self, event: Event) -> None:
         if event.kind == "step.start":
             index, step = event.payload
-            self._header(index, step.title, step.section)
+            self._header(index, visible(step.title), visible(step.section))
             if step.note:
                 for line in textwrap.wrap(step.note, 74):
-                    self.line(f"      {line}", dim=True)
+                    self.line(f"      {visible(line)}", dim=True)
         elif event.kind == "step.done":
             for line in step_lines(event.payload, color=self.color):
                 self.line(line)
@@ -39,11 +41,11 @@ class TerminalProgress:
             if self.explain:
                 self._changes(*event.payload)
         elif event.kind == "image.line":
-            self.line(f"  | {event.message}", dim=True)
+            self.line(f"  | {visible(event.message)}", dim=True)
         elif event.kind in ("lab.node_started", "lab.setup_done"):
             pass  # one line per container is noise; lab.up sums them up
         else:
-            self.line(f"  {event.message}", dim=True)
+            self.line(f"  {visible_text(event.message)}", dim=True)
 
     def _header(self, index: int, title: str, section: str) -> None:
         self.line("")
@@ -71,7 +73,9 @@ def paint(text: str, color: bool, **style) -> str:
 
 
 def step_lines(step: StepResult, color: bool = False) -> list[str]:
-    """The commands of a step, its outcome with a mark, and on failure expected vs. got and the output."""
+    """The commands of a step, its outcome with a mark, and on failure expected vs. got and the output
+    (every text from a file or a command with its control characters escaped)."""
+    step = _visible(step)
     # A probe shows as the learner would type it; the full command is in the JSON.
     lines = [f"      {step.where} $ {command}" for command in (step.shown or step.commands)]
     if step.skipped:
@@ -81,14 +85,23 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
         mark = paint(PASS_MARK, color, fg="green")
         lines.append(f"      {mark} {step.got}{_as_expected(step)}  ({step.duration:.2f}s{_attempts(step)})")
         if step.kind == "run" and step.got.startswith("failure"):  # the error the learner came to see
-            lines += [f"      | {line}" for line in step.output.splitlines() if not line.startswith("$ ")]
+            lines += [f"      | {line}" for line in visible_lines(step.output) if not line.startswith("$ ")]
         return lines + _evidence_lines(step)
     mark = paint(FAIL_MARK, color, fg="red", bold=True)
     lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s{_attempts(step)})")
     if step.hint:
         lines.append(f"      hint: {step.hint}")
-    lines += [f"      | {line}" for line in (step.output or "(no output)").splitlines()]
+    lines += [f"      | {line}" for line in visible_lines(step.output or "(no output)")]
     return lines + _evidence_lines(step)
+
+
+def _visible(step: StepResult) -> StepResult:
+    """A copy of ``step`` whose one-line texts are safe to print (the output is escaped line by line)."""
+    return dataclasses.replace(
+        step, title=visible(step.title), where=visible(step.where), expected=visible(step.expected),
+        got=visible(step.got), hint=visible(step.hint), commands=[visible(c) for c in step.commands],
+        shown=[visible(c) for c in step.shown], evidence=[visible(e) for e in step.evidence],
+        path=[visible(p) for p in step.path], packets=[visible(p) for p in step.packets])
 
 
 MAX_PACKETS = 12  # a probe's packets in a sealed lab are few; a flood is cut short
@@ -121,14 +134,14 @@ def summary_lines(result: ScenarioResult) -> list[str]:
     passed = sum(s.passed for s in done)
     failed = len(done) - passed
     skipped = len(result.steps) - len(done)
-    verdict = result.verdict + (f" ({result.stopped})" if result.stopped else "")
-    lines = [f"{result.scenario}: {verdict}: {passed} passed, {failed} failed"
+    verdict = result.verdict + (f" ({visible(result.stopped)})" if result.stopped else "")
+    lines = [f"{visible(result.scenario)}: {verdict}: {passed} passed, {failed} failed"
              + (f", {skipped} skipped" if skipped else "") + f" in {result.duration:.1f}s"]
-    for step in result.failed_steps:
-        lines.append(f"  {FAIL_MARK} step {step.index} ({result.file}:{step.line}) {step.title}: "
+    for step in map(_visible, result.failed_steps):
+        lines.append(f"  {FAIL_MARK} step {step.index} ({visible(result.file)}:{step.line}) {step.title}: "
                      f"expected {step.expected}, got {step.got}")
     if result.error:
-        lines.append(f"  error: {result.error}")
+        lines.append(f"  error: {visible_text(result.error)}")
     return lines
 
 
@@ -140,7 +153,15 @@ def write_json(data: object, destination: str) -> None:
 def write_text(text: str, destination: str) -> None:
     """Write a report to a file (InputError if it cannot be written), or to standard output for '-'."""
     if destination == "-":
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        except OSError as exc:
+            raise InputError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
+        # The command line's standard output never raises (entry.py): it says when it broke.
+        raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
+        if getattr(raw, "broken", False):
+            raise InputError(f"cannot write the report to standard output: {raw.error or 'the write failed'}")
         return
     try:
         with open(destination, "w", encoding="utf-8") as f:
@@ -172,10 +193,11 @@ class BatchProgress:
             self.done += 1
             self.failed += not result.passed
             if not self.live:
-                print(f"{result.verdict:<7} {result.scenario} ({result.duration:.1f}s)", file=self.out, flush=True)
+                print(f"{result.verdict:<7} {visible(result.scenario)} ({result.duration:.1f}s)", file=self.out,
+                      flush=True)
         elif event.kind in ("engine.down", "engine.image", "engine.skipped") or event.kind.startswith("image."):
             if event.kind != "image.line":
-                print(("\n" if self.live else "") + f"  {event.message}", file=self.out, flush=True)
+                print(("\n" if self.live else "") + f"  {visible_text(event.message)}", file=self.out, flush=True)
         if self.live:
             print(f"\r  validating: {self.done}/{self.total} done, {self.running} running, {self.failed} failed ",
                   end="", file=self.out, flush=True)
@@ -192,14 +214,15 @@ def results_table(results: list[ScenarioResult]) -> list[str]:
     for r in results:
         done = [s for s in r.steps if not s.skipped]
         passed = sum(s.passed for s in done)
-        row = (r.scenario, r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s")
+        row = (visible(r.scenario), r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s")
         rows.append(row + ((r.engine + (f" (retried {len(r.retries)}x)" if r.retries else ""),) if engines else ()))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     for r in results:
-        lines += [f"{r.scenario}: retried: {retry}" for retry in r.retries]
+        name = visible(r.scenario)
+        lines += [f"{name}: retried: {visible(retry)}" for retry in r.retries]
         if not r.passed:
-            lines += [f"{r.scenario}: {line}" for line in summary_lines(r)[1:]]
+            lines += [f"{name}: {line}" for line in summary_lines(r)[1:]]
             if r.stopped:
-                lines.append(f"{r.scenario}: {r.stopped}")
+                lines.append(f"{name}: {visible(r.stopped)}")
     return lines

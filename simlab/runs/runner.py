@@ -26,8 +26,8 @@ from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_la
 from simlab.labs.security import Trust
 from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, run_batch, runs_alone_after, shown_commands,
-                                step_commands, step_timeout, timed_out)
+from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, cut_notes, run_batch, runs_alone_after,
+                                shown_commands, step_commands, step_timeout, timed_out)
 from simlab.steps import Step, kind_of
 from simlab.steps.fields import transcript
 
@@ -149,7 +149,7 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                     run = next(runs, None)  # the batch runs while we wait here
                     step_result = judge(index, run or StepRun(step), default_timeout)
                     if not step_result.passed and step.within is not None and run is not None:
-                        step_result = _retry(lab, index, step, step_result, cancel, default_timeout)
+                        step_result = retry(lab, index, step, step_result, cancel, default_timeout)
                 finally:
                     stop_captures(lab, captures)
                 if step.evidence:
@@ -203,7 +203,7 @@ def _captures_for(lab: Lab, step: Step, started: Early | None) -> list[Capture]:
 RETRY_PAUSE = 0.2  # between attempts of a step with `within`: a refusal comes back at once
 
 
-def _retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event,
+def retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading.Event,
            default_timeout: float) -> StepResult:
     """Run ``step`` again until it holds or its ``within`` window is over (the step is the
     last of its batch, so nothing after it has run). The result counts the attempts."""
@@ -272,6 +272,9 @@ def judge(index: int, run: StepRun, default_timeout: float = DEFAULT_STEP_TIMEOU
     """Compare what a step's commands did with what the step expects."""
     result = _judge(index, run, default_timeout)
     result.duration = sum(c.seconds for c in run.commands)
+    for note in cut_notes(run.commands):  # the verdict was reached on the part kept; say so
+        result.got += f"; {note}"
+        result.output += f"\n[{note}]"
     return result
 
 

@@ -11,8 +11,12 @@ Each command runs under ``timeout`` (the step's time limit), with its output in 
 pipe: a command that leaves a process in the background (``server &``) does not hold the step
 open, and one that blocks is ended at its limit.
 
+Each command's output is kept up to MAX_OUTPUT bytes (the rest counted, cut and noted in its
+result), and each step has a deadline for its records to come back (its commands' limits and
+some slack), however much output still arrives.
+
 Records (one line each, the output base64-encoded):
-    @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS OUTPUT_B64
+    @@simlab cmd STEP COMMAND EXIT_CODE MILLISECONDS SIZE OUTPUT_B64
     @@simlab after STEP OUTPUT_B64   (what the caller's after-step commands printed)
     @@simlab clock STEP SECONDS      (the engine's clock as a step with packet evidence starts)
     @@simlab end STEP
@@ -26,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from simlab.labs.lab import Lab
-from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record
+from simlab.engines.client import Deadline
+from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record, cut_note
 from simlab.steps import CommandRun, Step, kind_of
 from simlab.steps.base import DEFAULT_STEP_TIMEOUT
 
@@ -110,11 +115,12 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
     silence = max(step_timeout(step, default_timeout) for step in steps) + KILL_GRACE + ENGINE_SLACK
     runs = [StepRun(step) for step in steps]
     current = 0
-    for line in lab.shell(host).lines(batch_script(steps, default_timeout, after), silence):
+    deadline = Deadline(step_deadline(steps[0], default_timeout))
+    for line in lab.shell(host).lines(batch_script(steps, default_timeout, after), silence, deadline):
         kind, index, payload = _parse(line)
         if kind == "cmd":
-            command, code, seconds, output = payload
-            runs[index].commands.append(CommandRun(step_commands(steps[index])[command], code, output, seconds))
+            command, code, seconds, output, cut = payload
+            runs[index].commands.append(CommandRun(step_commands(steps[index])[command], code, output, seconds, cut))
         elif kind == "after":
             runs[index].after = payload
         elif kind == "clock":
@@ -123,15 +129,28 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
             current = index + 1
             if current < len(runs):  # the last one once the script has ended: its shell is free then
                 yield runs[index]
+                deadline.renew(step_deadline(steps[current], default_timeout))
     if current == len(runs):
         yield runs[-1]
     elif runs[current].commands:
         yield runs[current]  # the step the script stopped in
 
 
-def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
-    """('cmd', step, (command, exit code, seconds, output)), ('after', step, output), ('end', step, None),
-    or ('', -1, None)."""
+def step_deadline(step: Step, default: float = DEFAULT_STEP_TIMEOUT) -> float:
+    """Seconds from a step's start until its last record must be in: each of its commands'
+    limits, and slack for a loaded engine (its output is bounded, so reading it is quick)."""
+    return len(step_commands(step)) * (step_timeout(step, default) + KILL_GRACE) + ENGINE_SLACK
+
+
+def cut_notes(commands: list[CommandRun]) -> list[str]:
+    """A note for each command whose output was cut (reports show it with the step)."""
+    return [cut_note(c.cut) if len(commands) == 1 else f"command {i}: {cut_note(c.cut)}"
+            for i, c in enumerate(commands, 1) if c.cut]
+
+
+def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str, int] | None]:
+    """('cmd', step, (command, exit code, seconds, output, bytes cut)), ('after', step, output),
+    ('end', step, None), or ('', -1, None)."""
     words = line.decode(errors="replace").split(" ")
     if len(words) < 3 or words[0] != MARK:
         return "", -1, None
@@ -141,5 +160,7 @@ def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str] | None]:
         return "clock", int(words[2]), float(words[3]) if len(words) > 3 else None
     if words[1] == "after":
         return "after", int(words[2]), base64.b64decode(words[3] if len(words) > 3 else "").decode(errors="replace")
-    step, command, code, seconds, output = command_record(words)
-    return "cmd", step, (command, code, seconds, output.rstrip("\n"))  # as the shell's $(...) would give it
+    record = command_record(words)
+    # The output as the shell's $(...) would give it.
+    return "cmd", record.step, (record.command, record.exit_code, record.seconds, record.output.rstrip("\n"),
+                                record.cut)

@@ -41,6 +41,7 @@ class CommandRun:
     exit_code: int
     output: str
     seconds: float = 0.0
+    cut: int = 0  # bytes of output past the kept part, counted and dropped
 
 
 @dataclass
@@ -106,5 +107,6 @@ class Kind:
 
     def guard(self, step: Any, last: bool) -> str | None:
         """A shell line the step script runs after each command (``$rc`` its exit code,
-        ``$out`` its output file) that ends the script when the story cannot go on, or None."""
+        ``$out`` its output file, ``kept`` prints the part of it a judge sees) that ends the
+        script when the story cannot go on, or None."""
         return None

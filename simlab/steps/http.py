@@ -8,6 +8,7 @@ from typing import Any
 
 from simlab.checks.http import classify_http, http_command
 from simlab.steps import probe
+from simlab.checks.pattern import PatternError, check_pattern, search
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
 from simlab.steps.fields import Fields
 from simlab.steps.run import squeeze
@@ -36,7 +37,8 @@ class Http(Kind):
     options = {
         "expect": {"type": "integer", "minimum": 100, "maximum": 599, "description": "The HTTP status (default 200)."},
         "output": {"type": "string", "description": "Text the body must contain (whitespace-robust)."},
-        "match": {"type": "string", "description": "A regular expression the body matches."},
+        "match": {"type": "string", "maxLength": 4096,
+                  "description": "A regular expression (RE2 syntax) the body matches."},
         "deadline": probe.OPTIONS["deadline"],
     }
     evidence = True
@@ -54,9 +56,9 @@ class Http(Kind):
                 texts[key] = None
         if texts["match"] is not None:
             try:
-                re.compile(texts["match"])
-            except re.error as exc:
-                fields.problem("match", f"match is not a regular expression: {exc}")
+                check_pattern(texts["match"])
+            except PatternError as exc:
+                fields.problem("match", f"match is not a regular expression simlab can use: {exc}")
         deadline = fields.number("deadline", DEFAULT_DEADLINE, probe.DEADLINE_RANGE, probe.DEADLINE_USAGE,
                                  whole=False)
         return HttpStep(**common, url=url.strip(), expect=expect, deadline=float(deadline), **texts)
@@ -83,7 +85,7 @@ class Http(Kind):
         got, passed = str(answer), answer.status == step.expect
         if answer.status and step.output is not None and squeeze(step.output) not in squeeze(answer.body):
             got, passed = got + f", body without {step.output!r}", False
-        if answer.status and step.match is not None and not re.search(step.match, answer.body, re.MULTILINE):
+        if answer.status and step.match is not None and not search(step.match, answer.body):
             got, passed = got + f", body not matching {step.match!r}", False
         return Verdict(got, passed, answer.body if answer.status else runs[-1].output, {"target": step.url})
 

@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from simlab.checks.pattern import PatternError, check_pattern, search
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
 from simlab.steps.fields import Fields, transcript
 
@@ -41,7 +42,8 @@ class Run(Kind):
     options = {
         "expect": {"enum": list(EXPECT), "description": "success: every command exits 0; failure: the last fails."},
         "output": {"type": "string", "description": "Text the (last) command must print (whitespace-robust)."},
-        "match": {"type": "string", "description": "A regular expression the (last) command's output matches."},
+        "match": {"type": "string", "maxLength": 4096,
+                  "description": "A regular expression (RE2 syntax) the (last) command's output matches."},
         "not_output": {"type": "string", "description": "Text the (last) command must not print."},
         "exit": {"type": "integer", "minimum": 1, "maximum": 255,
                  "description": "The exit code the last command must end with (a failure)."},
@@ -68,9 +70,9 @@ class Run(Kind):
         texts = {key: _text(fields, key) for key in TEXTS}
         if texts["match"] is not None:
             try:
-                re.compile(texts["match"])
-            except re.error as exc:
-                fields.problem("match", f"match is not a regular expression: {exc}")
+                check_pattern(texts["match"])
+            except PatternError as exc:
+                fields.problem("match", f"match is not a regular expression simlab can use: {exc}")
         if texts["output"] is not None:
             texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
         script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
@@ -107,11 +109,14 @@ class Run(Kind):
         if step.output is not None and squeeze(step.output) not in squeeze(last.output):
             got += f", without {step.output!r}"
             passed = False
-        if step.match is not None and not re.search(step.match, last.output, re.MULTILINE):
+        if step.match is not None and not search(step.match, last.output):
             got += f", not matching {step.match!r}"
             passed = False
         if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
             got += f", printing {step.not_output!r}"
+            passed = False
+        elif step.not_output is not None and last.cut:  # it may be in the part that was cut
+            got += f", too much output to tell it does not print {step.not_output!r}"
             passed = False
         if not ran_all:
             got += f" at command {len(runs)} of {len(step.commands)}"
@@ -137,7 +142,7 @@ class Run(Kind):
                 stop += ('; case $rc in 126|127) exit 0 ;; esac; '
                          '! grep -qs "Cannot open network namespace" "$out" || exit 0')
         if last and step.output is not None:  # whitespace-robust, as the judge reads it (squeeze)
-            stop += (f'; case "$(tr -s \'[:space:]\' \' \' <"$out")" in '
+            stop += (f'; case "$(kept | tr -s \'[:space:]\' \' \')" in '
                      f'*{shlex.quote(" ".join(step.output.split()))}*) ;; *) exit 0 ;; esac')
         return stop
 
