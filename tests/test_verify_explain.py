@@ -213,3 +213,17 @@ def test_the_sysctls_a_scenario_sets_and_how_a_wrong_one_reads():
     assert difference.text == ("a: net.ipv4.conf.all.rp_filter = 0, the scenario sets 2 "
                                "(sysctl -w net.ipv4.conf.all.rp_filter=2)")
     assert difference.to_dict()["what"] == "sysctl"
+
+
+def test_the_terminal_report_escapes_what_comes_from_a_file():
+    from simlab.reports.verify import verify_lines
+    from simlab.results import StepResult
+    from simlab.state.explain import ProbeCheck, VerifyReport
+
+    result = StepResult(5, "red \x1b[2Kreaches blue", "ping", "container-a/red", [], "reply", "no-reply", False,
+                        hint="look\u202e")
+    report = VerifyReport("lab1", "gateway-nat", "f.yaml", 5, "Test\rCommunication",
+                          probes=[ProbeCheck(result, ["why \x1b[1A"])])
+    text = "\n".join(verify_lines(report))
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "red \\x1b[2Kreaches blue" in text and "your lab differs" in text

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from simlab.reports.visible import visible
 from simlab.state.explain import VerifyReport
 
 
 def verify_lines(report: VerifyReport) -> list[str]:
-    """The report as lines: the differences, each probe (a failing one with its why), notes, the verdict."""
+    """The report as lines: the differences, each probe (a failing one with its why), notes, the
+    verdict; every character that could move the cursor shown escaped (visible.py)."""
     point = f"step {report.upto}" + (f" (section {report.section!r})" if report.section else "")
     lines = [f"lab {report.lab} against {report.scenario} after {point}", ""]
     if report.wrong:
@@ -28,4 +30,4 @@ def verify_lines(report: VerifyReport) -> list[str]:
         lines += [f"  · {d.text}" for d in report.notes]
     verdict = "your lab matches" if report.passed else "your lab differs"
     lines += ["", f"{verdict} ({report.duration:.1f}s)"]
-    return lines
+    return [visible(line) for line in lines]  # titles, hints and names come from a file
