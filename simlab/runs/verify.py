@@ -36,6 +36,8 @@ def step_count(scenario: Scenario, until: str | None) -> int:
     steps = scenario.steps
     if until is None:
         return len(steps)
+    if not steps:
+        raise InputError(f"{scenario.file}: {scenario.name} has no steps to run or verify up to {until!r}")
     if until.strip().isdigit():
         n = int(until)
         if n > len(steps):
