@@ -198,8 +198,7 @@ def verify_command(
     forwarding, NAT and filter rules) is compared with a reference built in a shadow lab,
     and the scenario's probes up to that point run on it.
 
-    Start with `simlab up gateway-nat --until 8 --name lab1`, build the next section by
-    hand, then `simlab verify lab1 --upto "Network Gateways and NAT"`.
+    Start with `simlab up gateway-nat --until 8 --name lab1`, build the next section by hand, then `simlab verify lab1 --upto "Network Gateways and NAT"`.
 
     Exit 0 when the lab matches, 1 when it differs, 2 for bad input (lab not up, made from another scenario, unknown section)."""
     check_writable(json_out)
