@@ -32,6 +32,8 @@ from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
 from simlab.reports.batch import BatchReport, Destinations, write_reports
 from simlab.reports.merge import merge as merge_reports, read_report
+from simlab.reports.verify import verify_lines
+from simlab.runs import verify
 from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
 from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
@@ -148,24 +150,79 @@ def _connect_with_image(progress: TerminalProgress, engine: str | None = None) -
 
 @app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
-def up(file: Annotated[Path, typer.Argument(help="Topology or scenario YAML file.")],
+def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
+                                                   help="A shipped scenario (see `simlab list`) or a topology or "
+                                                        "scenario file.")],
        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
+       until: Annotated[Optional[str], typer.Option(metavar="N|SECTION", help="Run the scenario's steps 1..N (or "
+                                                    "through the last step of SECTION) once the lab is up, then leave "
+                                                    "it up: start the tutorial in the middle.")] = None,
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
        engine: EngineName = None,
        untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write (see run --help).")
                             ] = False,
        allow_privileged: AllowPrivileged = False,
        ) -> None:
-    """Start a lab from a topology file and leave it up (steps, if any, are not run)."""
-    scenario = load_scenario(file)
+    """Start a lab and leave it up, to build the rest by hand and `simlab verify` it; steps
+    are not run unless --until. Exit 1 when a step up to N does not go as expected."""
+    scenario = api.load(scenario_ref)
+    count = verify.step_count(scenario, until) if until is not None else 0
     check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
     engine = _hardened_engine(engine, untrusted)
     if untrusted:
         require_isolation(_connect(engine))
     progress = _progress()
-    lab = api.start(scenario, engine=_connect_with_image(progress, engine), name=name or scenario.name,
-                    emit=progress, privileged=privileged, untrusted=untrusted, allow_privileged=allow_privileged)
-    _print_explore_hints(lab.name, lab.hosts)
+    trust = dict(privileged=privileged, untrusted=untrusted, allow_privileged=allow_privileged)
+    if not count:
+        lab = api.start(scenario, engine=_connect_with_image(progress, engine), name=name or scenario.name,
+                        emit=progress, **trust)
+        _print_explore_hints(lab.name, lab.hosts)
+        return
+    result = api.run(verify.first_steps(scenario, count), engine=_connect_with_image(progress, engine),
+                     name=name or scenario.name, keep=True, emit=progress, **trust)
+    for line in summary_lines(result):
+        progress.line(line)
+    if result.kept:
+        _print_explore_hints(result.lab, sorted(scenario.topology.hosts), out=progress.out)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("verify")
+@reports_errors
+def verify_command(
+        lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
+        upto: Annotated[Optional[str], typer.Option(metavar="N|SECTION", help="Compare with the scenario after its "
+                                                    "step N, or after the last step of SECTION (default: all "
+                                                    "steps).")] = None,
+        scenario_ref: Annotated[Optional[str], typer.Option("--scenario", metavar="NAME|FILE", help="The scenario "
+                                                            "to verify against (default: the file the lab was "
+                                                            "started from).")] = None,
+        json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                        help="Write the report as JSON ('-' for standard output).")] = None,
+        fresh: Annotated[bool, typer.Option(help="Build the reference again even if one is cached "
+                                                 "(see docs/verify.md).")] = False,
+        engine: EngineName = None) -> None:
+    """Tell how a lab you built by hand differs from where its scenario would be, and why its
+    probes fail, without changing the lab: its state (namespaces, links, addresses, routes,
+    forwarding, NAT and filter rules) is compared with a reference built in a shadow lab,
+    and the scenario's probes up to that point run on it.
+
+    Start with `simlab up gateway-nat --until 8 --name lab1`, build the next section by hand, then `simlab verify lab1 --upto "Network Gateways and NAT"`.
+
+    Exit 0 when the lab matches, 1 when it differs, 2 for bad input (lab not up, made from another scenario, unknown section)."""
+    check_writable(json_out)
+    connected = _connect(engine)
+    scenario = verify.lab_scenario(connected, lab, scenario_ref)
+    count = verify.step_count(scenario, upto)
+    progress = _progress(to_stderr=json_out == "-")
+    progress.line(f"verifying {lab} against {scenario.name} through step {count}", dim=True)
+    ensure_image(connected, progress)
+    report = verify.verify_lab(connected, lab, scenario, count, fresh=fresh)
+    for line in verify_lines(report):
+        progress.line(line)
+    if json_out:
+        write_json(report.to_dict(), json_out)
+    raise typer.Exit(0 if report.passed else 1)
 
 
 @app.command(rich_help_panel="Labs: up, explore, down")

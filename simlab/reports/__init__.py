@@ -2,6 +2,7 @@
 
 Owns: terminal.py (progress and summary tables), junit.py (JUnit XML), html/ (the
 self-contained HTML pages), batch.py (a batch's report: its JSON, and the one writer of
-JSON, JUnit and HTML), merge.py (the shards' JSON reports read, checked and joined).
+JSON, JUnit and HTML), merge.py (the shards' JSON reports read, checked and joined),
+verify.py (`simlab verify` for a terminal).
 May import: results.py, events.py, errors.py, model, graph, state; never an engine or a lab.
 """

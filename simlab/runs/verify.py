@@ -1,0 +1,157 @@
+"""Verify a learner's lab against its scenario, without changing it.
+
+The reference is the scenario's lab after its steps 1..N, built in a shadow lab (or
+read from the cache, see reference.py). Meanwhile the learner's lab is inspected and
+the scenario's probes of that point (probes.py) run on it, read-only; those that do not
+hold at N in the reference are dropped. Each probe that fails is explained from the
+state difference (state/explain.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+from simlab.engines.client import Engine
+from simlab.errors import InputError, SimlabError
+from simlab.events import Emit, Event, ignore
+from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_NODE, LABEL_ROLE, deferred_interrupts, in_background, open_lab
+from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
+from simlab.runs.reference import reference_state
+from simlab.runs.probes import probes_until, run_probes
+from simlab.state.collect import inspect_lab
+from simlab.state.explain import Origin, Probe, ProbeCheck, VerifyReport, compare, explain_probe, sysctl_difference
+from simlab.state.sysctls import SYSCTL_W, read_sysctls, scenario_sysctls, sysctl_differences
+from simlab.steps import kind_of
+
+EXPECTED_FAILURES = {"no-reply", "unreachable", "refused", "blackhole", "prohibit", "failed", "absent"}
+
+
+def step_count(scenario: Scenario, until: str | None) -> int:
+    """The number of steps ``until`` (N, or a section: through its last step) names; all
+    steps when None. InputError for a number out of range or an unknown section."""
+    steps = scenario.steps
+    if until is None:
+        return len(steps)
+    if not steps:
+        raise InputError(f"{scenario.file}: {scenario.name} has no steps to run or verify up to {until!r}")
+    if until.strip().isdigit():
+        n = int(until)
+        if n > len(steps):
+            raise InputError(f"{scenario.file}: step {n} does not exist; {scenario.name} has steps 1..{len(steps)}")
+        return n
+    wanted = until.strip().casefold()
+    last = [i for i, step in enumerate(steps, 1) if step.section.casefold() == wanted]
+    if not last:
+        sections = ", ".join(dict.fromkeys(repr(s.section) for s in steps if s.section)) or "none"
+        raise InputError(f"{scenario.file}: no section {until!r} in {scenario.name} (sections: {sections})")
+    return last[-1]
+
+
+def first_steps(scenario: Scenario, n: int) -> Scenario:
+    """The scenario cut after step ``n``."""
+    return dataclasses.replace(scenario, steps=scenario.steps[:n])
+
+
+def lab_scenario(engine: Engine, lab: str, given: str | None = None) -> Scenario:
+    """The scenario lab ``lab`` was made from (its containers' simlab.file label), or ``given``
+    (a shipped name or a file) after checking the lab was made from it; InputError when the
+    lab is not up, its file is gone, or it was made from another scenario."""
+    containers = engine.containers({LABEL_LAB: lab, LABEL_ROLE: "host"})
+    if not containers:
+        raise InputError(f"no lab named {lab!r} is up; start one with `simlab up NAME|FILE` (`simlab ls` lists labs)")
+    file = containers[0].labels.get(LABEL_FILE, "")
+    hosts = {c.labels.get(LABEL_NODE, "") for c in containers}
+    if given is not None:
+        scenario = load_scenario(resolve_scenario(given))
+        if file and Path(file).resolve() != Path(scenario.file).resolve():
+            made = _name_of(file)
+            if made != scenario.name:
+                raise InputError(f"lab {lab!r} was made from {made} ({file}), not {scenario.name}; "
+                                 f"verify it without --scenario, or start a lab of {scenario.name}")
+    elif not file:
+        raise InputError(f"lab {lab!r} was not started from a file; name its scenario with --scenario NAME|FILE")
+    else:
+        try:
+            scenario = load_scenario(file)
+        except OSError:
+            raise InputError(f"lab {lab!r} was made from {file}, which is gone; name it with --scenario") from None
+    if hosts != set(scenario.topology.hosts):
+        raise InputError(f"lab {lab!r} has hosts {', '.join(sorted(hosts))}, not those of {scenario.name} "
+                         f"({', '.join(sorted(scenario.topology.hosts))}): it was made from another scenario")
+    if not scenario.steps:
+        raise InputError(f"{scenario.file}: {scenario.name} has no steps to verify against")
+    return scenario
+
+
+def _name_of(file: str) -> str:
+    try:
+        return load_scenario(file).name
+    except (SimlabError, OSError):
+        return Path(file).stem
+
+
+def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emit: Emit = ignore,
+               fresh: bool = False) -> VerifyReport:
+    """Compare lab ``lab_name`` with ``scenario`` after its step ``upto`` (see the module's
+    docstring); ``fresh``: build the reference even if one is cached (reference.py)."""
+    started = time.monotonic()
+    lab = open_lab(engine, lab_name)
+    report = VerifyReport(lab_name, scenario.name, scenario.file, upto,
+                          scenario.steps[upto - 1].section if upto else "")
+    emit(Event("verify.start", f"the reference of {scenario.name} through step {upto}", lab_name))
+    cancel = threading.Event()
+    building = in_background(lambda: reference_state(engine, scenario, upto, f"{lab_name}-ref", fresh, cancel))
+    try:
+        probes, report.skipped = probes_until(scenario, upto)
+        inspecting = in_background(lambda: inspect_lab(lab, scenario.topology))  # probes only read: at once
+        keys = scenario_sysctls(scenario, upto)
+        reading = in_background(lambda: read_sysctls(lab, keys))
+        results = run_probes(lab, probes)
+        learner = inspecting.result()
+        values = reading.result()
+        reference = building.result()
+    except BaseException:
+        cancel.set()  # the shadow lab stops at its next step and is removed before we go
+        with deferred_interrupts(reraise=False):
+            wait(building)
+        raise
+    finally:
+        lab.close_shells()
+    report.differences = compare(reference.state, learner, reference.origins)
+    report.differences += [sysctl_difference(host, key, mine, expected, sysctl_origin(scenario, upto, host, key))
+                           for host, key, mine, expected in sysctl_differences(reference.sysctls, values)]
+    for (index, step), result in zip(probes, results):
+        if index not in reference.holds:
+            report.skipped.append(f"step {index} {step.title!r}: does not hold at this point of the scenario "
+                                  f"(a later step changes what it sees)")
+            continue
+        check = ProbeCheck(result)
+        if not result.passed:
+            probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
+                          step.hint, getattr(step, "expect", None) in EXPECTED_FAILURES)
+            check.why = explain_probe(probe, reference.state, learner, report.differences)
+        report.probes.append(check)
+    report.duration = time.monotonic() - started
+    return report
+
+
+def sysctl_origin(scenario: Scenario, upto: int, host: str, key: str) -> Origin:
+    """The last step up to ``upto`` that sets ``key`` on ``host``, or the topology."""
+    for index in range(upto, 0, -1):
+        step = scenario.steps[index - 1]
+        if step.host == host and not step.netns and kind_of(step).changes_lab and \
+                any(key in SYSCTL_W.findall(command) for command in kind_of(step).commands(step)):
+            return Origin(index, step.title, step.section)
+    return Origin()
+
+
+def wait(building: Future) -> None:
+    """Wait for the shadow lab's run to end (it removes its lab), whatever it ended with."""
+    try:
+        building.result()
+    except BaseException:  # noqa: BLE001 - we are already leaving on another error
+        pass
