@@ -187,7 +187,7 @@ def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
     raise typer.Exit(result.exit_code)
 
 
-@app.command("verify")
+@app.command("verify", rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def verify_command(
         lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
