@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup venv engine image browser test unit bench clean
+.PHONY: setup venv engine image browser lint test unit bench clean
 
 setup: venv engine image
 
@@ -27,7 +27,11 @@ image: venv engine
 browser:
 	scripts/ensure-chromium.sh
 
-test: setup browser
+# ruff: pyflakes, pycodestyle, import order, bugbear, pyupgrade (pyproject.toml [tool.ruff]).
+lint: venv
+	$(BIN)/ruff check simlab tests
+
+test: setup browser lint
 	$(BIN)/python -m pytest -v
 
 unit: venv

@@ -30,13 +30,25 @@ _LAZY = {
 __all__ = ["EngineError", "InputError", "SimlabError", "__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from simlab.api import (Builder, CheckFailed, RunningLab, connect, lab, load, load_paths, run, run_many, start,
-                            topology_of, validate)
+    from simlab.api import (
+        Builder,
+        CheckFailed,
+        RunningLab,
+        connect,
+        lab,
+        load,
+        load_paths,
+        run,
+        run_many,
+        start,
+        topology_of,
+        validate,
+    )
     from simlab.engines.client import Engine, ExecResult
     from simlab.events import Event
-    from simlab.results import ScenarioResult, StepResult
     from simlab.model.scenario import Scenario
     from simlab.model.topology import Topology
+    from simlab.results import ScenarioResult, StepResult
 
 
 def __getattr__(name: str) -> Any:

@@ -12,22 +12,22 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
-from simlab.runs.script import DEFAULT_STEP_TIMEOUT, StepRun, run_batch
 from simlab.engines.client import Engine, ExecResult
 from simlab.errors import EngineError, InputError
 from simlab.events import Emit, ignore
 from simlab.labs.images import ensure_image
 from simlab.labs.lab import Lab, destroy_lab, start_lab
 from simlab.labs.security import Trust, check_trust
-from simlab.results import ScenarioResult, StepResult
-from simlab.runs.runner import Pause, StepWatch, judge, retry, run_scenario
-from simlab.state.model import LabState
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario, scenario_from_data, step_from_data
 from simlab.model.topology import Topology
-from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all, split_by_trust
 from simlab.model.yamlsource import Source
+from simlab.results import ScenarioResult, StepResult
+from simlab.runs.runner import Pause, StepWatch, judge, retry, run_scenario
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT, StepRun, run_batch
+from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all, split_by_trust
+from simlab.state.model import LabState
 from simlab.steps import KINDS
 
 
@@ -121,7 +121,7 @@ def _title(keys: dict[str, Any]) -> str:
     return f"{kind} {keys.get(kind, '')}".strip()
 
 
-Labbable = Union[Topology, Scenario, Builder, str, Path]
+Labbable = Topology | Scenario | Builder | str | Path
 
 
 def load(path_or_name: str | Path) -> Scenario:
@@ -243,7 +243,8 @@ def run(scenario: Scenario | Builder | str | Path, engine: Engine | None = None,
         allow_privileged: bool = False) -> ScenarioResult:
     """Run a scenario in a fresh lab and return its result. The lab is removed afterwards unless
     ``keep``. ``watch`` sees the lab before the first step and after each (runner.StepWatch;
-    the state recorder of --explain/--html is one). A failure inside the run is the result's ``error``; Ctrl-C (or ``timeout``) removes
+    the state recorder of --explain/--html is one). A failure inside the run is the result's
+    ``error``; Ctrl-C (or ``timeout``) removes
     the lab and the result says why in ``stopped``. Bad input raises InputError, no engine
     EngineError. Without ``name`` the lab takes the scenario's, with a suffix if it is taken."""
     scenario = _scenario(scenario)

@@ -15,44 +15,58 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional, TextIO
+from typing import Annotated, TextIO
 
 import typer
 
 from simlab import __version__, api
-from simlab.engines import named as engines
-from simlab.labs import readiness
+from simlab import graph as pictures
 from simlab.engines import isolated as isolated_engine
+from simlab.engines import named as engines
 from simlab.engines.client import Engine
+from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.errors import EngineError, InputError, SimlabError
+from simlab.labs import readiness
 from simlab.labs.fabric import helper_image
 from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
-from simlab.runs.script import DEFAULT_STEP_TIMEOUT
-from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
-from simlab.reports.batch import BatchReport, Destinations, write_reports
-from simlab.reports.merge import merge as merge_reports, read_report
-from simlab.reports.verify import verify_lines
-from simlab.runs import verify
-from simlab.reports.terminal import BatchProgress, TerminalProgress, results_table, summary_lines, write_json, write_text
-from simlab.reports.visible import visible, visible_text
-from simlab.results import ScenarioResult
-from simlab.model.scenario import Scenario, Step, load_scenario, resolve_scenario, shipped_scenarios, shipped_scenarios_dir
-from simlab.mutate import report as mutation_report
-from simlab.mutate import run as mutation
-from simlab.reports.problems import github_annotation, problem_record
 from simlab.labs.security import Trust, check_trust, require_isolation
-from simlab.model.topology import DEFAULT_IMAGE
+from simlab.model.scenario import (
+    Scenario,
+    Step,
+    load_scenario,
+    resolve_scenario,
+    shipped_scenarios,
+    shipped_scenarios_dir,
+)
 from simlab.model.schema import scenario_schema
 from simlab.model.starter import SCHEMA_FILE, starter
-from simlab.model.topology import valid_name
-from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
+from simlab.model.topology import DEFAULT_IMAGE, valid_name
+from simlab.mutate import report as mutation_report
+from simlab.mutate import run as mutation
+from simlab.reports.batch import BatchReport, Destinations, write_reports
+from simlab.reports.html import scenario_page
+from simlab.reports.merge import merge as merge_reports
+from simlab.reports.merge import read_report
+from simlab.reports.problems import github_annotation, problem_record
+from simlab.reports.terminal import (
+    BatchProgress,
+    TerminalProgress,
+    results_table,
+    summary_lines,
+    write_json,
+    write_text,
+)
+from simlab.reports.verify import verify_lines
+from simlab.reports.visible import visible, visible_text
+from simlab.results import ScenarioResult
 from simlab.runs import shard as sharding
-from simlab import graph as pictures
+from simlab.runs import verify
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT
+from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
-from simlab.reports.html import scenario_page
 
 app = typer.Typer(
     help="Build sealed multi-host network labs from Docker containers and check, step by step, "
@@ -119,9 +133,15 @@ def _progress(to_stderr: bool = False, **kwargs) -> TerminalProgress:
     return TerminalProgress(sys.stderr if to_stderr else sys.stdout, **kwargs)
 
 
+JsonReport = Annotated[str | None, typer.Option(
+    "--json", metavar="FILE", help="Write the results as JSON ('-' for standard output).")]
+Untrusted = Annotated[bool, typer.Option(
+    help="Hardened mode for files you did not write: refuse unless the engine keeps container root apart from host "
+         "root (userns-remap, rootless; `simlab engine start --isolated`), and refuse privileged hosts and other "
+         "images.")]
 AllowPrivileged = Annotated[bool, typer.Option(
     help="Honour `privileged: true` in the file (such a host is root on the engine host); without it, refused.")]
-EngineName = Annotated[Optional[str], typer.Option(
+EngineName = Annotated[str | None, typer.Option(
     "--engine", metavar="NAME", help="A docker context name or an engine address (unix://..., tcp://HOST:PORT, "
                                      "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
 
@@ -153,8 +173,8 @@ def _connect_with_image(progress: TerminalProgress, engine: str | None = None) -
 def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
                                                    help="A shipped scenario (see `simlab list`) or a topology or "
                                                         "scenario file.")],
-       name: Annotated[Optional[str], typer.Option(help="Lab name (default: the file's name).")] = None,
-       until: Annotated[Optional[str], typer.Option(metavar="N|SECTION", help="Run the scenario's steps 1..N (or "
+       name: Annotated[str | None, typer.Option(help="Lab name (default: the file's name).")] = None,
+       until: Annotated[str | None, typer.Option(metavar="N|SECTION", help="Run the scenario's steps 1..N (or "
                                                     "through the last step of SECTION) once the lab is up, then leave "
                                                     "it up: start the tutorial in the middle.")] = None,
        privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
@@ -191,14 +211,13 @@ def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
 @reports_errors
 def verify_command(
         lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
-        upto: Annotated[Optional[str], typer.Option(metavar="N|SECTION", help="Compare with the scenario after its "
+        upto: Annotated[str | None, typer.Option(metavar="N|SECTION", help="Compare with the scenario after its "
                                                     "step N, or after the last step of SECTION (default: all "
                                                     "steps).")] = None,
-        scenario_ref: Annotated[Optional[str], typer.Option("--scenario", metavar="NAME|FILE", help="The scenario "
+        scenario_ref: Annotated[str | None, typer.Option("--scenario", metavar="NAME|FILE", help="The scenario "
                                                             "to verify against (default: the file the lab was "
                                                             "started from).")] = None,
-        json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
-                                                        help="Write the report as JSON ('-' for standard output).")] = None,
+        json_out: JsonReport = None,
         fresh: Annotated[bool, typer.Option(help="Build the reference again even if one is cached "
                                                  "(see docs/verify.md).")] = False,
         engine: EngineName = None) -> None:
@@ -207,9 +226,11 @@ def verify_command(
     forwarding, NAT and filter rules) is compared with a reference built in a shadow lab,
     and the scenario's probes up to that point run on it.
 
-    Start with `simlab up gateway-nat --until 8 --name lab1`, build the next section by hand, then `simlab verify lab1 --upto "Network Gateways and NAT"`.
+    Start with `simlab up gateway-nat --until 8 --name lab1`, build the next section by hand,
+    then `simlab verify lab1 --upto "Network Gateways and NAT"`.
 
-    Exit 0 when the lab matches, 1 when it differs, 2 for bad input (lab not up, made from another scenario, unknown section)."""
+    Exit 0 when the lab matches, 1 when it differs, 2 for bad input (lab not up, made from another
+    scenario, unknown section)."""
     check_writable(json_out)
     connected = _connect(engine)
     scenario = verify.lab_scenario(connected, lab, scenario_ref)
@@ -227,7 +248,7 @@ def verify_command(
 
 @app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
-def down(lab: Annotated[Optional[str], typer.Argument(help="Name of the lab to remove.")] = None,
+def down(lab: Annotated[str | None, typer.Argument(help="Name of the lab to remove.")] = None,
          all_labs: Annotated[bool, typer.Option("--all", help="Remove every simlab lab on the engine.")] = False,
          engine: EngineName = None,
          ) -> None:
@@ -271,7 +292,8 @@ def list_running(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
 def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
                  host: Annotated[str, typer.Argument(help="Host in the lab.")],
                  command: Annotated[list[str], typer.Argument(help="Command and its arguments (after --).")],
-                 ns: Annotated[Optional[str], typer.Option("--ns", help="Run inside this network namespace of the host.")] = None,
+                 ns: Annotated[str | None, typer.Option(
+                     "--ns", help="Run inside this network namespace of the host.")] = None,
                  engine: EngineName = None,
                  ) -> None:
     """Run a command on a lab host and pass its exit code through.
@@ -296,7 +318,7 @@ def exec_command(lab: Annotated[str, typer.Argument(help="Lab name.")],
 @reports_errors
 def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
           host: Annotated[str, typer.Argument(help="Host in the lab.")],
-          ns: Annotated[Optional[str], typer.Option("--ns", help="Open the shell inside this network namespace.")] = None,
+          ns: Annotated[str | None, typer.Option("--ns", help="Open the shell inside this network namespace.")] = None,
           engine: EngineName = None,
           ) -> None:
     """Open an interactive shell on a lab host (uses the docker CLI for the terminal)."""
@@ -314,7 +336,8 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
 @image_app.command("build")
 @reports_errors
 def image_build(base: Annotated[str, typer.Option(help="Base image for the Dockerfile's FROM.")] = DEFAULT_BASE,
-                if_missing: Annotated[bool, typer.Option("--if-missing", help="Build only if the engine lacks the image.")] = False,
+                if_missing: Annotated[bool, typer.Option(
+                    "--if-missing", help="Build only if the engine lacks the image.")] = False,
                 ) -> None:
     """Build ubuntu_with_basic_net from images/, showing the build as it runs.
 
@@ -330,7 +353,7 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
 
 @app.command("engines", rich_help_panel="Engines")
 @reports_errors
-def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
+def list_engines(engine: Annotated[list[str] | None, typer.Option(
                      "--engine", metavar="NAME[=SLOTS]", help="An engine to check (repeatable); default as for "
                                                               "validate.")] = None,
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
@@ -463,23 +486,20 @@ def _shipped_names(incomplete: str) -> list[str]:
 def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
                                                     help="A shipped scenario (see `simlab list`) or a scenario file.")],
         keep: Annotated[bool, typer.Option(help="Leave the lab up afterwards, to explore it.")] = False,
-        json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
-                                                        help="Write the result as JSON ('-' for standard output).")] = None,
+        json_out: JsonReport = None,
         step: Annotated[bool, typer.Option("--step", help="Pause before each step; Enter goes on.")] = False,
-        name: Annotated[Optional[str], typer.Option(help="Lab name (default: the scenario's name, with a suffix "
+        name: Annotated[str | None, typer.Option(help="Lab name (default: the scenario's name, with a suffix "
                                                          "when another lab has it).")] = None,
         privileged: Annotated[bool, typer.Option(help="Run hosts --privileged (if the engine allows it).")] = False,
-        timeout: Annotated[Optional[float], typer.Option(min=0.1, help="Stop the whole run after this many seconds "
+        timeout: Annotated[float | None, typer.Option(min=0.1, help="Stop the whole run after this many seconds "
                                                          "(as validate --timeout does for each scenario).")] = None,
         step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                     "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
-        untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
-                                                "keeps container root apart from host root (userns-remap, rootless), "
-                                                "and refuse privileged hosts and other images.")] = False,
+        untrusted: Untrusted = False,
         allow_privileged: AllowPrivileged = False,
         engine: EngineName = None,
         explain: Annotated[bool, typer.Option(help="Under each step, print what it changed in the lab.")] = False,
-        html: Annotated[Optional[str], typer.Option("--html", metavar="FILE",
+        html: Annotated[str | None, typer.Option("--html", metavar="FILE",
                                                     help="Write a self-contained HTML report with the lab's "
                                                          "picture at every step.")] = None,
         ) -> None:
@@ -522,7 +542,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
 
 @app.command(rich_help_panel="Write scenarios")
 @reports_errors
-def check(paths: Annotated[Optional[list[str]], typer.Argument(
+def check(paths: Annotated[list[str] | None, typer.Argument(
         metavar="[PATH]...", help="Scenario files, folders or shipped names (default: the shipped scenarios).")] = None,
           fmt: Annotated[CheckFormat, typer.Option("--format", help="text; json (a list of problems); github "
                                                                     "(workflow annotations).")] = CheckFormat.text,
@@ -554,35 +574,33 @@ def check(paths: Annotated[Optional[list[str]], typer.Argument(
 
 @app.command(rich_help_panel="CI and many machines")
 @reports_errors
-def validate(paths: Annotated[Optional[list[str]], typer.Argument(
+def validate(paths: Annotated[list[str] | None, typer.Argument(
                  metavar="[PATH]...", help="Scenario files or folders (default: the shipped scenarios).")] = None,
              jobs: Annotated[int, typer.Option(min=0, show_default=False,
                                                help=f"Scenarios run at once (default here: {default_jobs()}).")] = 0,
-             timeout: Annotated[Optional[float], typer.Option(min=0.1, help="Stop a scenario after this many "
+             timeout: Annotated[float | None, typer.Option(min=0.1, help="Stop a scenario after this many "
                                                                           "seconds.")] = None,
-             junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
-             json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
-                                                             help="Write the results as JSON ('-' for standard output).")] = None,
+             junit: Annotated[str | None, typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+             json_out: JsonReport = None,
              fail_fast: Annotated[bool, typer.Option(help="Stop everything at the first failure.")] = False,
              keep_failed: Annotated[bool, typer.Option(help="Leave the labs of failed scenarios up.")] = False,
              step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                          "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
-             untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write: refuse unless the engine "
-                                                     "keeps container root apart from host root (userns-remap, rootless), "
-                                                     "and refuse privileged hosts and other images.")] = False,
+             untrusted: Untrusted = False,
              allow_privileged: AllowPrivileged = False,
-             engine: Annotated[Optional[list[str]], typer.Option(
+             engine: Annotated[list[str] | None, typer.Option(
                  "--engine", metavar="NAME[=SLOTS]",
                  help="Run on this engine too (repeatable): a docker context or an address; SLOTS labs at once "
                       "(default: two per CPU of that engine). Default: SIMLAB_ENGINES (comma-separated), the "
                       "engines: list of ~/.config/simlab/config.yaml, else the one default engine.")] = None,
-             html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
+             html: Annotated[str | None, typer.Option("--html", metavar="DIR",
                                                          help="Write an HTML report here: index.html and a page "
                                                               "per scenario.")] = None,
-             shard: Annotated[Optional[str], typer.Option(
+             shard: Annotated[str | None, typer.Option(
                  "--shard", metavar="I/N", help="Run only shard I of N (1/3, 2/3, 3/3): every machine splits the "
-                                                "files found alike; `simlab merge` joins the shards' --json reports.")] = None,
-             durations: Annotated[Optional[str], typer.Option(
+                                                "files found alike; `simlab merge` joins the shards' --json "
+                                                "reports.")] = None,
+             durations: Annotated[str | None, typer.Option(
                  "--durations", metavar="FILE", help="Balance the shards by the durations in this JSON report (of any "
                                                      "earlier validate or merge); default: by scenario size.")] = None,
              ) -> None:
@@ -619,7 +637,8 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
         run_part = sharding.select(part, bad, scenarios, recorded)
         bad, scenarios = run_part.errors, run_part.scenarios
         if not bad and not scenarios:
-            print(f"shard {part}: nothing to run ({len(found.files)} file(s) in all, none fell to this shard)", file=out)
+            print(f"shard {part}: nothing to run ({len(found.files)} file(s) in all, none fell to this shard)",
+                  file=out)
     if untrusted:
         for spec in specs or [None] if scenarios else []:  # refused before any container starts
             require_isolation(engines.connect(spec))
@@ -647,10 +666,10 @@ def validate(paths: Annotated[Optional[list[str]], typer.Argument(
 @reports_errors
 def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
                                                        help="The --json reports of every shard of one run.")],
-          junit: Annotated[Optional[str], typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
-          json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
-                                                          help="Write the merged JSON here ('-' for standard output).")] = None,
-          html: Annotated[Optional[str], typer.Option("--html", metavar="DIR",
+          junit: Annotated[str | None, typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+          json_out: Annotated[str | None, typer.Option(
+              "--json", metavar="FILE", help="Write the merged JSON here ('-' for standard output).")] = None,
+          html: Annotated[str | None, typer.Option("--html", metavar="DIR",
                                                       help="Write the HTML report here (pictures come from the "
                                                            "scenario files where they are found).")] = None,
           ) -> None:
@@ -697,20 +716,21 @@ def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:
 @app.command(rich_help_panel="Write scenarios")
 @reports_errors
 def mutate(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
-                                                       help="A shipped scenario (see `simlab list`) or a scenario file.")],
-           only: Annotated[Optional[int], typer.Option(metavar="LINE", help="Mutate only what is written on this "
+                                                       help="A shipped scenario (see `simlab list`) or a "
+                                                            "scenario file.")],
+           only: Annotated[int | None, typer.Option(metavar="LINE", help="Mutate only what is written on this "
                                                        "line: a setup command, a step, or a step's command.")] = None,
-           write: Annotated[Optional[str], typer.Option(metavar="DIR", help="Also write each mutant as a scenario "
+           write: Annotated[str | None, typer.Option(metavar="DIR", help="Also write each mutant as a scenario "
                                                         "file here, to run by hand.")] = None,
            jobs: Annotated[int, typer.Option(min=0, help=f"Labs run at once (default here: {default_jobs()}).")] = 0,
-           timeout: Annotated[Optional[float], typer.Option(help="Stop a lab after this many seconds.")] = None,
+           timeout: Annotated[float | None, typer.Option(help="Stop a lab after this many seconds.")] = None,
            step_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a command of a step may take when the "
                                                        "step sets no `timeout` of its own.")] = DEFAULT_STEP_TIMEOUT,
-           engine: Annotated[Optional[list[str]], typer.Option(
-               "--engine", metavar="NAME[=SLOTS]", help="Run on this engine too (repeatable), as for validate.")] = None,
-           json_out: Annotated[Optional[str], typer.Option("--json", metavar="FILE",
-                                                           help="Write the report as JSON ('-' for standard output).")] = None,
-           html: Annotated[Optional[str], typer.Option("--html", metavar="FILE", help="Write the report as a "
+           engine: Annotated[list[str] | None, typer.Option(
+               "--engine", metavar="NAME[=SLOTS]",
+               help="Run on this engine too (repeatable), as for validate.")] = None,
+           json_out: JsonReport = None,
+           html: Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write the report as a "
                                                        "self-contained HTML page.")] = None,
            ) -> None:
     """Prove that a scenario's checks would catch a broken lab (mutation testing).
@@ -753,7 +773,8 @@ def mutate(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", auto
 @app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def inspect(lab: Annotated[str, typer.Argument(help="Name of a lab that is up (see `simlab ls`).")],
-            as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON (stable, see README).")] = False,
+            as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON (stable, see "
+                                                                  "docs/pictures.md).")] = False,
             engine: EngineName = None) -> None:
     """Show a running lab's live state: per host and namespace, interfaces (state, addresses,
     bridge master, veth peer), routes, forwarding, NAT and filter rules."""
@@ -771,7 +792,7 @@ def inspect(lab: Annotated[str, typer.Argument(help="Name of a lab that is up (s
 def graph(source: Annotated[str, typer.Argument(metavar="FILE|LAB",
                                                 help="A topology or scenario file, or a lab that is up.")],
           fmt: Annotated[PictureFormat, typer.Option("--format", help="The picture's format.")] = PictureFormat.svg,
-          output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE",
+          output: Annotated[str | None, typer.Option("-o", "--output", metavar="FILE",
                                                         help="Write here (default: standard output).")] = None,
           engine: EngineName = None) -> None:
     """Draw a lab: from a file, the declared topology (no engine needed); from a lab that

@@ -15,7 +15,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from test_exec_retry import FlakyEngine
 
+from conftest import ROOT, simlab
 from simlab.checks.capture import Capture, Spot, stop_captures
 from simlab.checks.pattern import MAX_DEPTH, PatternError, check_pattern, search
 from simlab.engines.client import Deadline, ExecResult, _ExecReader
@@ -29,9 +31,6 @@ from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import judge
 from simlab.runs.script import StepRun, run_batch
 from simlab.steps.base import CommandRun
-
-from conftest import ROOT, simlab
-from test_exec_retry import FlakyEngine
 
 PATHOLOGICAL = "^(a+)+$"  # Python's re backtracks for hours on 40 a's and a '!'
 

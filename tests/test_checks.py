@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DATA
 from simlab.checks import REASONS, Outcome, classify_ping, ping_command
 from simlab.checks.ping import resolved_target
-
-from conftest import DATA
 
 RECORDED = sorted((DATA / "ping").glob("*.txt"))
 

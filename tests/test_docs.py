@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from simlab.model.scenario import scenario_from_data
-from simlab.model.yamlsource import Source, parse_yaml
-
 from conftest import ROOT
+from simlab.model.scenario import scenario_from_data
+from simlab.model.yamlsource import parse_yaml
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import simlab
 from simlab.engines.endpoint import resolve_endpoint
 from simlab.errors import EngineError
-
-from conftest import simlab
 
 
 def make_context(config: Path, name: str, host: str, tls: bool = False) -> None:

@@ -14,13 +14,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from simlab.engines import named as engines
-from simlab.labs import readiness
-from simlab.engines.endpoint import named_endpoint
-from simlab.engines.client import Engine
-
 from conftest import ROOT, simlab
 from extra_engines import ExtraEngine, lab_containers, sweep_dead_sessions
+from simlab.engines import named as engines
+from simlab.engines.client import Engine
+from simlab.engines.endpoint import named_endpoint
+from simlab.labs import readiness
 
 PAIR = """name: {name}
 hosts:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from simlab.checks.capture import Capture, Evidence, Spot, packet_path, parse_packets
-
 from conftest import DATA, simlab
+from simlab.checks.capture import Capture, Evidence, Spot, packet_path, parse_packets
 
 EVIDENCE = DATA / "evidence"
 TCPDUMP = """\

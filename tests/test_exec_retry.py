@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 
-from simlab.runs.script import run_batch
 from simlab.engines.client import Engine, ExecResult
 from simlab.labs.lab import Lab
 from simlab.model.scenario import RunStep
+from simlab.runs.script import run_batch
 
 NOT_STARTED = b"OCI runtime exec failed: exec failed: unable to start container process: setns process: exit status 1"
 

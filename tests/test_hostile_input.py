@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DATA, simlab
 from simlab.errors import InputError
-from simlab.reports.junit import junit_xml
 from simlab.model.problems import Problems
-from simlab.results import ScenarioResult, StepResult
 from simlab.model.scenario import MAX_STEPS, load_scenario
-from simlab.steps.run import MAX_STEP_SCRIPT
 from simlab.model.topology import MAX_COMMAND, MAX_HOSTS, check_image
 from simlab.model.yamlsource import MAX_FILE_BYTES, Source
-
-from conftest import DATA, simlab
+from simlab.reports.junit import junit_xml
+from simlab.results import ScenarioResult, StepResult
+from simlab.steps.run import MAX_STEP_SCRIPT
 
 BAD = sorted((DATA / "bad").glob("*.yaml"))
 HOST = "hosts:\n  a: {}\n"

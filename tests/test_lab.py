@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT, interrupt_when, running, simlab
 from simlab import errors as simlab_errors
 from simlab.errors import SimlabError
 from simlab.labs.lab import LABEL_LAB, destroy_lab, start_lab
 from simlab.model.scenario import load_scenario
 from simlab.model.topology import Route
-
-from conftest import ROOT, interrupt_when, running, simlab
 
 TWO_HOSTS = """
 hosts:

@@ -7,10 +7,9 @@ from __future__ import annotations
 import pytest
 
 import simlab
+from fake_engine import FakeEngine
 from simlab.errors import EngineError, InputError
 from simlab.labs.lab import LABEL_RUN, destroy_lab, list_labs, remove_run, start_lab
-
-from fake_engine import FakeEngine
 
 TRIO = (simlab.Builder("trio")
         .host("a", interfaces={"eth0": "10.0.0.1/24"})

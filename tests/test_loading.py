@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DATA
 from simlab.errors import InputError
 from simlab.model.scenario import PingStep, RunStep, load_scenario, resolve_scenario, shipped_scenarios
 from simlab.model.topology import Endpoint
-
-from conftest import DATA
 
 BAD = sorted((DATA / "bad").glob("*.yaml"))
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from simlab.labs.lab import LABEL_FILE
-
 from conftest import ROOT, simlab
+from simlab.labs.lab import LABEL_FILE
 
 LAX = """\
 name: mu-lax

@@ -10,14 +10,13 @@ import os
 import pytest
 import yaml
 
+from conftest import simlab
 from simlab.model.scenario import load_scenario, resolve_scenario
 from simlab.mutate.commands import Used, alterations, changes_lab
 from simlab.mutate.generate import Mutant, generate, mutant_scenario, mutant_yaml, only_line, read
 from simlab.mutate.report import html_page, report_lines
 from simlab.mutate.run import CAUGHT, ERROR, ONCE_CAUGHT, SURVIVED, MutationReport, judge, plan
 from simlab.results import ScenarioResult, StepResult
-
-from conftest import simlab
 
 SMALL = """\
 name: mu-small

@@ -5,12 +5,10 @@ these answers must break."""
 
 from __future__ import annotations
 
-
 import pytest
 
-from simlab.runs.script import PRELUDE
-
 from conftest import DATA, run_steps, simlab
+from simlab.runs.script import PRELUDE
 
 OUTCOMES = DATA / "outcomes"
 

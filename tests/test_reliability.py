@@ -13,13 +13,21 @@ import time
 import uuid
 from functools import partial
 
+from conftest import DATA, ROOT, interrupt_when, lab_containers, scenario_copy, simlab
 from simlab.engines.client import ContainerInfo, ContainerSpec
 from simlab.errors import EngineError
-from simlab.labs.fabric import (HELPER_MAX_AGE, INFRA_IMAGE, LABEL_HELPER, HelperGone, cancel_plan,
-                                remove_stale_helpers, run_plan, start_helper, wire)
+from simlab.labs.fabric import (
+    HELPER_MAX_AGE,
+    INFRA_IMAGE,
+    LABEL_HELPER,
+    HelperGone,
+    cancel_plan,
+    remove_stale_helpers,
+    run_plan,
+    start_helper,
+    wire,
+)
 from simlab.labs.lab import LABEL_LAB, LABEL_ROLE, container_name
-
-from conftest import DATA, ROOT, interrupt_when, lab_containers, scenario_copy, simlab
 
 PASSING = DATA / "mixed" / "passing.yaml"
 
@@ -353,8 +361,8 @@ def test_run_timeout_stops_the_whole_run(engine, tmp_path, lab_name, no_leftover
 
 def test_engine_lost_mid_run_names_the_cause_and_the_lab_left(tmp_path):
     """Unit-level: the message leads with the cause and says how to remove the lab."""
-    from simlab.runs.runner import _remove_lab
     from simlab.results import ScenarioResult
+    from simlab.runs.runner import _remove_lab
 
     class DeadEngine:
         def containers(self, labels):

@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from simlab.model.scenario import shipped_scenarios
-
 from conftest import DATA, simlab
+from simlab.model.scenario import shipped_scenarios
 
 WRONG = DATA / "scenarios" / "wrong-expectation.yaml"
 

@@ -9,10 +9,9 @@ import jsonschema
 import pytest
 import yaml
 
+from conftest import simlab
 from simlab.model.scenario import shipped_scenarios
 from simlab.model.schema import scenario_schema
-
-from conftest import simlab
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,12 @@ import shutil
 
 import pytest
 
+from conftest import DATA
 from simlab.errors import InputError
 from simlab.model.scenario import load_scenario
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs import shard as sharding
 from simlab.runs.validate import collect
-
-from conftest import DATA
 
 
 @pytest.mark.parametrize("text, says", [

@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 import simlab
+from conftest import ROOT
 from simlab.checks.http import classify_http
 from simlab.checks.neigh import classify_neigh
 from simlab.model.scenario import KIND_KEYS, scenario_from_data
 from simlab.model.yamlsource import Source
 from simlab.steps import KINDS, Step
-
-from conftest import ROOT
 
 PAIR = (simlab.Builder("kinds")
         .host("a", interfaces={"eth0": "10.0.0.1/24"})

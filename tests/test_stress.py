@@ -11,9 +11,8 @@ import subprocess
 import sys
 import uuid
 
-from simlab.model.scenario import shipped_scenarios
-
 from conftest import ROOT, lab_containers, scenario_copy, simlab
+from simlab.model.scenario import shipped_scenarios
 
 ROUNDS = 8
 AT_ONCE = 16

@@ -8,11 +8,10 @@ import os
 import pytest
 
 import simlab
-from simlab.errors import EngineError, InputError
-from simlab.labs.security import Trust, check_trust
-
 from conftest import simlab as simlab_cli
 from fake_engine import FakeEngine
+from simlab.errors import EngineError, InputError
+from simlab.labs.security import Trust, check_trust
 
 ASKS = """\
 name: asks-root

@@ -7,10 +7,9 @@ import shutil
 import time
 import xml.etree.ElementTree as ET
 
+from conftest import DATA, interrupt_when, running, simlab
 from simlab.labs.lab import LABEL_LAB
 from simlab.model.scenario import shipped_scenarios
-
-from conftest import DATA, interrupt_when, running, simlab
 
 MIXED = DATA / "mixed"
 HANG = """

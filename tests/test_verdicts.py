@@ -9,6 +9,7 @@ import re
 import pytest
 
 import simlab
+from conftest import DATA
 from simlab.checks.capture import Spot, _not_watching
 from simlab.checks.ping import classify_ping, ping_command
 from simlab.checks.trace import TracePath
@@ -17,8 +18,6 @@ from simlab.model.yamlsource import Source
 from simlab.runs.runner import judge
 from simlab.runs.script import CommandRun, StepRun, batch_script
 from simlab.steps import RunStep
-
-from conftest import DATA
 
 VERDICTS = DATA / "verdicts"
 HALF = ("PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n"

@@ -7,18 +7,16 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
-from pathlib import Path
 
 from conftest import DATA, ROOT, simlab
-
 from simlab.graph import from_state, from_topology, render_dot, render_mermaid, render_svg
+from simlab.model.scenario import RunStep, load_scenario
+from simlab.reports.html import index_page, scenario_page
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.script import _parse, batch_script
-from simlab.model.scenario import RunStep, load_scenario
 from simlab.state.collect import match_peers, parse_dump
 from simlab.state.diff import diff_states
 from simlab.state.model import HostState, LabState
-from simlab.reports.html import index_page, scenario_page
 
 GATEWAY_NAT = ROOT / "scenarios" / "gateway-nat.yaml"
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, ROOT, simlab
-
 from simlab.labs.lab import container_name
 
 ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots of the reports, kept (ignored by git)

@@ -125,7 +125,8 @@ def _each(fn, captures: list[Capture]) -> None:
 
 def _start(lab: Runs, capture: Capture) -> None:
     out, err = f"{capture.path}.out", f"{capture.path}.err"
-    command = (f": >{out}; : >{err}; setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -tt -l -U --immediate-mode "
+    command = (f": >{out}; : >{err}; "
+               f"setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -tt -l -U --immediate-mode "
                f">{out} 2>{err} </dev/null & pid=$!; i=0; "
                f"until grep -qs 'listening on' {err}; do "
                f"kill -0 $pid 2>/dev/null && [ $i -lt {POLLS} ] || {{ cat {err}; exit 1; }}; "
@@ -151,7 +152,8 @@ def _stop(lab: Runs, capture: Capture) -> None:
                f"i=0; while read -r _ _ state _ </proc/{pid}/stat && [ \"$state\" != S ] "
                f"&& [ $i -lt {POLLS} ]; do i=$((i+1)); sleep 0.005; done 2>/dev/null; "
                f"kill -INT {pid}; i=0; "
-               f"until grep -q 'packets captured' {err}; do [ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
+               f"until grep -q 'packets captured' {err}; do "
+               f"[ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
                f"echo \"{STATS} $(grep -E 'packets (captured|dropped)' {err} | tr '\\n' ';')\"; "
                f"cat {out}; rm -f {out} {err}")
     done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)

@@ -39,7 +39,8 @@ def trace_command(target: str, max_hops: int) -> str:
             f"out=$(ping -n -c 1 -W 1 -t $t {dest} 2>&1); rc=$?; "
             f"line=$(printf '%s\\n' \"$out\" | grep -E '^From |bytes from' | head -n 1); "
             f"echo \"@@hop $t $line\"; "
-            f"case \"$line\" in *'bytes from'*) break ;; *'Time to live exceeded'*|*'Time exceeded: Hop limit'*) ;; 'From '*) break ;; esac; "
+            f"case \"$line\" in *'bytes from'*) break ;; "
+            f"*'Time to live exceeded'*|*'Time exceeded: Hop limit'*) ;; 'From '*) break ;; esac; "
             f"[ $rc -eq 2 ] && {{ printf '%s\\n' \"$out\"; exit 2; }}; t=$((t+1)); done")
 
 

@@ -415,7 +415,7 @@ class _ExecReader:
                 self._sock.settimeout(wait)
                 data = self._sock.recv(65536)
                 return data  # b"" when the engine closed the stream
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 pass
             except OSError as exc:
                 raise _engine_error(self._doing, exc) from None

@@ -126,7 +126,8 @@ def _context_endpoint(config: Path, name: str, where: str) -> Endpoint:
     tls_dir = config / "contexts" / "tls" / digest / "docker"
     tls = None
     if tls_dir.is_dir():
-        files = {f: str(tls_dir / f"{f}.pem") if (tls_dir / f"{f}.pem").is_file() else None for f in ("ca", "cert", "key")}
+        files = {f: str(tls_dir / f"{f}.pem") if (tls_dir / f"{f}.pem").is_file() else None
+                 for f in ("ca", "cert", "key")}
         tls = TLSFiles(**files, verify=not skip_verify)
     return Endpoint(url, f"{source} ({url})", tls=tls)
 

@@ -39,7 +39,7 @@ class Status:
 
     def __str__(self) -> str:
         if not self.running:
-            return f"the isolated engine is not running (`simlab engine start --isolated` starts it)"
+            return "the isolated engine is not running (`simlab engine start --isolated` starts it)"
         return f"the isolated engine runs (pid {self.pid}) at {ADDRESS}: container root is remapped ({self.isolation})"
 
 

@@ -70,8 +70,7 @@ def configured_specs(cli_values: list[str] | None, environ: Mapping[str, str] | 
     engines = data.get("engines", []) if isinstance(data, dict) else None
     if not isinstance(engines, list) or not all(isinstance(e, (str, dict)) for e in engines):
         raise InputError(f"{config}: engines must be a list of NAME or NAME=SLOTS (or {{name, slots}})")
-    values = [e if isinstance(e, str) else f"{e.get('name', '')}={e['slots']}" if "slots" in e else str(e.get("name", ""))
-              for e in engines]
+    values = [e if isinstance(e, str) else _spec_text(e) for e in engines]
     return parse_specs(values, str(config))
 
 
@@ -111,3 +110,9 @@ def default_slots(engine: Engine, spec: EngineSpec | None) -> int:
         return spec.slots
     cpus = int(engine.info().get("NCPU") or 1)
     return max(2, min(8, 2 * cpus))
+
+
+def _spec_text(entry: dict) -> str:
+    """An engine of the config file's list, as --engine takes it: NAME or NAME=SLOTS."""
+    name = str(entry.get("name", ""))
+    return f"{name}={entry['slots']}" if "slots" in entry else name

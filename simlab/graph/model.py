@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simlab.model.topology import Endpoint, Topology
 from simlab.state.diff import Change
 from simlab.state.model import HostState, Interface, LabState
-from simlab.model.topology import Endpoint, Topology
 
 
 @dataclass

@@ -232,7 +232,8 @@ def _helper_context() -> bytes:
     """The helper image's build context: its Dockerfile, the agent, and pyroute2's sources."""
     package = Path(importlib.util.find_spec("pyroute2").origin).parent
     files = {"Dockerfile": HELPER_DOCKERFILE.encode(),
-                                      "simlab/fabric_agent.py": Path(__file__).with_name("fabric_agent.py").read_bytes()}
+                                      "simlab/fabric_agent.py":
+                                          Path(__file__).with_name("fabric_agent.py").read_bytes()}
     for source in sorted(package.rglob("*.py")):
         files[f"simlab/{source.relative_to(package.parent)}"] = source.read_bytes()
     return _tar(files)

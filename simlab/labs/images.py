@@ -18,8 +18,8 @@ from simlab.engines.client import Engine
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import HELPER_REPOSITORY, helper_tag
-from simlab.resources import shipped_folder
 from simlab.model.topology import DEFAULT_IMAGE
+from simlab.resources import shipped_folder
 
 DEFAULT_BASE = "ubuntu:24.04"
 LOCAL_BASE = "simlab-base:bookworm"

@@ -25,8 +25,16 @@ from simlab.engines.client import ContainerSpec, ExecResult
 from simlab.engines.interface import EngineAPI
 from simlab.errors import Cancelled, EngineError, InputError, NameTaken, PrivilegedRefused, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.fabric import (INFRA_IMAGE, cancel_plan, plan_fabric, remove_stale_helpers, shared_helper,
-                                start_helper, switched_segments, wire)
+from simlab.labs.fabric import (
+    INFRA_IMAGE,
+    cancel_plan,
+    plan_fabric,
+    remove_stale_helpers,
+    shared_helper,
+    start_helper,
+    switched_segments,
+    wire,
+)
 from simlab.labs.security import HOST_CAPS, Trust, check_trust, host_options, isolation, require_isolation, share_sysfs
 from simlab.labs.shell import MAX_OUTPUT, HostShell, cut_note
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name

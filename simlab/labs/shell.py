@@ -55,7 +55,11 @@ run() {{
   ms=$(( (${{t1%.*}}${{t1#*.}} - ${{t0%.*}}${{t0#*.}}) * 10 ))
 }}
 kept() {{ head -c {MAX_OUTPUT} "$out"; }}
-record() {{ printf '{MARK} cmd %s %s %s %s %s ' "$1" "$2" "$rc" "$ms" "$size"; if [ -s "$out" ]; then kept | base64 | tr -d '\\n'; fi; echo; }}
+record() {{
+  printf '{MARK} cmd %s %s %s %s %s ' "$1" "$2" "$rc" "$ms" "$size"
+  if [ -s "$out" ]; then kept | base64 | tr -d '\\n'; fi
+  echo
+}}
 """
 
 

@@ -81,7 +81,8 @@ def scenario_schema() -> dict:
             "image": {"type": "string", "description": "Image for this host (default ubuntu_with_basic_net)."},
             "interfaces": {
                 "type": "object",
-                "description": "Interface name -> address(es) with prefix; the interface must be on a link or segment (or be lo).",
+                "description": "Interface name -> address(es) with prefix; the interface must be on a link or "
+                               "segment (or be lo).",
                 "propertyNames": IFNAME,
                 "additionalProperties": {"oneOf": [CIDR, {"type": "array", "items": CIDR}, {"type": "null"}]},
             },

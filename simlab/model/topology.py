@@ -198,8 +198,8 @@ def _parse_interfaces(raw: Any, path: Path_, problems: Problems) -> dict[str, li
     for ifname, value in raw.items():
         check_ifname(ifname, path + (ifname,), problems)
         values = value if isinstance(value, list) else ([] if value is None else [value])
-        result[ifname] = [a for i, v in enumerate(values)
-                          if (a := parse_address(v, path + (ifname, i) if isinstance(value, list) else path + (ifname,), problems))]
+        keys = [path + (ifname, i) if isinstance(value, list) else path + (ifname,) for i in range(len(values))]
+        result[ifname] = [a for v, key in zip(values, keys) if (a := parse_address(v, key, problems))]
     return result
 
 

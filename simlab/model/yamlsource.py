@@ -25,7 +25,6 @@ from typing import Any
 
 import yaml
 from yaml.composer import Composer
-from yaml.constructor import SafeConstructor
 from yaml.resolver import BaseResolver
 
 from simlab.errors import InputError

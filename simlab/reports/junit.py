@@ -70,7 +70,8 @@ def _suite(result: ScenarioResult) -> ET.Element:
     if problem:
         case = ET.SubElement(suite, "testcase", classname=result.scenario, name="lab", file=result.file,
                              time=f"{result.duration:.3f}")
-        error = ET.SubElement(case, "error", message=problem.splitlines()[0], type="error" if result.error else "stopped")
+        error = ET.SubElement(case, "error", message=problem.splitlines()[0],
+                              type="error" if result.error else "stopped")
         error.text = problem
     cases = suite.findall("testcase")
     suite.attrib.update(tests=str(len(cases)), failures=str(len(suite.findall("testcase/failure"))),

@@ -22,8 +22,8 @@ from pathlib import Path
 from simlab import __version__
 from simlab.engines.client import Engine
 from simlab.errors import SimlabError
-from simlab.model.scenario import Scenario
 from simlab.labs.lab import Lab
+from simlab.model.scenario import Scenario
 from simlab.runs.probes import probes_until, run_probes
 from simlab.runs.runner import run_scenario
 from simlab.runs.script import StepRun
@@ -32,6 +32,7 @@ from simlab.state.model import LabState
 from simlab.state.record import StateRecorder
 from simlab.state.sysctls import Sysctls, read_sysctls, scenario_sysctls
 from simlab.steps import Step, kind_of
+
 
 @dataclass
 class Reference:

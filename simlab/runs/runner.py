@@ -26,8 +26,17 @@ from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_la
 from simlab.labs.security import Trust
 from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.script import (DEFAULT_STEP_TIMEOUT, StepRun, cut_notes, run_batch, runs_alone_after,
-                                shown_commands, step_commands, step_timeout, timed_out)
+from simlab.runs.script import (
+    DEFAULT_STEP_TIMEOUT,
+    StepRun,
+    cut_notes,
+    run_batch,
+    runs_alone_after,
+    shown_commands,
+    step_commands,
+    step_timeout,
+    timed_out,
+)
 from simlab.steps import Step, kind_of
 from simlab.steps.fields import transcript
 

@@ -29,8 +29,8 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from simlab.labs.lab import Lab
 from simlab.engines.client import Deadline
+from simlab.labs.lab import Lab
 from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record, cut_note
 from simlab.steps import CommandRun, Step, kind_of
 from simlab.steps.base import DEFAULT_STEP_TIMEOUT
@@ -102,7 +102,8 @@ def batch_script(steps: list[Step], default_timeout: float = DEFAULT_STEP_TIMEOU
             if extra not in extras:
                 extras[extra] = f"after{len(extras)}"
                 lines.insert(1, f"{extras[extra]}() {{\n{extra}\n}}")
-            lines.append(f"printf '{MARK} after {s} %s\\n' \"$( ({extras[extra]}) 2>/dev/null | base64 | tr -d '\\n')\"")
+            run_after = f"({extras[extra]}) 2>/dev/null | base64 | tr -d '\\n'"
+            lines.append(f"printf '{MARK} after {s} %s\\n' \"$( {run_after})\"")
         lines.append(f"printf '{MARK} end {s}\\n'")
     return "\n".join(lines) + "\n"
 

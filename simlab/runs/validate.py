@@ -18,16 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.engines.client import Engine
-from simlab.labs.readiness import prepare
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import deferred_interrupts, destroy_lab
+from simlab.labs.readiness import prepare
+from simlab.labs.security import Trust, check_trust
+from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios, shipped_scenarios_dir
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import run_scenario
-from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios, shipped_scenarios_dir
-from simlab.labs.security import Trust, check_trust
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")

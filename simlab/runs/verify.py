@@ -20,8 +20,8 @@ from simlab.errors import InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_NODE, LABEL_ROLE, deferred_interrupts, in_background, open_lab
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
-from simlab.runs.reference import reference_state
 from simlab.runs.probes import probes_until, run_probes
+from simlab.runs.reference import reference_state
 from simlab.state.collect import inspect_lab
 from simlab.state.explain import Origin, Probe, ProbeCheck, VerifyReport, compare, explain_probe, sysctl_difference
 from simlab.state.sysctls import SYSCTL_W, read_sysctls, scenario_sysctls, sysctl_differences

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from simlab.errors import SimlabError
 from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_ROLE, Lab, run_parallel
 from simlab.model.scenario import load_scenario
-from simlab.state.model import ROOT, HostState, Interface, LabState, Namespace, Peer
 from simlab.model.topology import Endpoint, Topology
+from simlab.state.model import ROOT, HostState, Interface, LabState, Namespace, Peer
 
 # Sections: "@@ns NAME" starts a namespace (empty name: the host's own); "@@ip" holds one JSON
 # line per `ip -batch` command (addresses with link details, routes, namespace ids, netconf

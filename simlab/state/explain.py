@@ -109,7 +109,9 @@ def describe(change: Change, missing: bool, rules: dict[Place, list[str]] | None
         iface = item.split(" ")[0]
         return f"there is no {item} in {at}" if missing else f"{at} has an extra interface {iface}"
     if change.what == "up":
-        return f"{name} is down ({at}): ip link set {name} up" if missing else f"{name} is up ({at}), down in the reference"
+        if missing:
+            return f"{name} is down ({at}): ip link set {name} up"
+        return f"{name} is up ({at}), down in the reference"
     if change.what == "master":
         return f"{name} is not plugged into {item} ({at})" if missing else f"{name} is plugged into {item} ({at})"
     if change.what == "address":
@@ -143,7 +145,9 @@ def _rule_text(change: Change, at: str, missing: bool, learner_rules: list[str])
         others = [r for r in learner_rules if "MASQUERADE" in r]
         wrong = f"; it has {'; '.join(others)} instead" if others else ""
         return f"no MASQUERADE for {source} on {at} ({command}){wrong}"
-    return f"{at} lacks the {table} rule: {command}" if missing else f"{at} has a {table} rule the reference lacks: {command}"
+    if missing:
+        return f"{at} lacks the {table} rule: {command}"
+    return f"{at} has a {table} rule the reference lacks: {command}"
 
 
 def _rules_by_place(state: LabState) -> dict[Place, list[str]]:

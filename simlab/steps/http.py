@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from simlab.checks.http import classify_http, http_command
-from simlab.steps import probe
 from simlab.checks.pattern import PatternError, check_pattern, search
+from simlab.steps import probe
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
 from simlab.steps.fields import Fields
 from simlab.steps.run import squeeze

@@ -6,10 +6,10 @@ import re
 from html import escape
 
 from simlab.graph import from_state, from_topology, render_svg
+from simlab.model.topology import Topology
 from simlab.results import ScenarioResult, StepResult
 from simlab.state.diff import Change
 from simlab.state.model import LabState
-from simlab.model.topology import Topology
 
 CSS = """
 :root { --pass: #2b8a3e; --fail: #c92a2a; --skip: #868e96; --accent: #e8590c; --ink: #212529; --muted: #6c757d;
@@ -24,7 +24,8 @@ header.top h1 { margin: 0 0 4px; font-size: 24px; }
 header.top p { margin: 2px 0; color: #ced4da; }
 .badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 12px; font-weight: 700;
          letter-spacing: .04em; color: #fff; vertical-align: middle; }
-.badge.PASSED, .badge.pass { background: var(--pass); } .badge.FAILED, .badge.fail, .badge.ERROR { background: var(--fail); }
+.badge.PASSED, .badge.pass { background: var(--pass); }
+.badge.FAILED, .badge.fail, .badge.ERROR { background: var(--fail); }
 .badge.STOPPED, .badge.skip { background: var(--skip); }
 .counts { display: flex; gap: 12px; margin: 18px 0; flex-wrap: wrap; }
 .counts div { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 16px; }
