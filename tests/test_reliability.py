@@ -267,6 +267,25 @@ def test_hangup_and_quit_clean_up_as_ctrl_c_does(engine, lab_name, no_leftovers)
         assert lab_containers(engine, name) == [], f"signal {signum} left the lab"
 
 
+def test_a_second_ctrl_c_during_removal_still_removes_everything(engine, lab_name, no_leftovers):
+    """Two Ctrl-C while the lab is being removed (an impatient learner): the removal goes on."""
+    proc = subprocess.Popen([sys.executable, "-m", "simlab", "run", str(PASSING), "--name", lab_name], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stdout:  # the run prints "removing lab NAME" as its removal begins
+        seen.append(line)
+        if line.strip().startswith("removing lab"):
+            assert len(lab_containers(engine, lab_name)) >= 2  # still there: the removal has just begun
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=60)
+    assert any("removing lab" in line for line in seen), "".join(seen)
+    assert "Traceback" not in err, err
+    assert lab_containers(engine, lab_name) == [], "a second Ctrl-C cut the removal short"
+
+
 def handlers_installed(pid: int) -> bool:
     """Whether simlab's entry point has taken SIGHUP (Python itself never catches it)."""
     try:
