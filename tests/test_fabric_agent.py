@@ -154,3 +154,45 @@ def test_a_runtime_process_is_looked_at_until_it_is_its_containers_sleep(monkeyp
     processes.scan()
     assert processes.pids({cid}) == {cid: 7}
     assert "8" in processes._seen and not processes._starting  # the shim was settled at once
+
+
+def test_a_pid_given_out_again_is_a_new_process(monkeypatch):
+    """A helper lives through many plans: a PID that was some other process (or another lab's
+    container, since removed) can come back as a new container's process, after the kernel's
+    PIDs wrapped around. The helper must look at it again, and forget the old owner."""
+    old, new = "a" * 64, "b" * 64
+    world = {"last": 400, "procs": {"7": ("sleep", old)}}
+
+    def read(path):
+        pid, _, name = path.removeprefix("/proc/").partition("/")
+        comm, owner = world["procs"].get(pid, (None, None))
+        if comm is None:
+            return None
+        return {"stat": f"{pid} ({comm}) S 1 ...\n", "cgroup": f"12:pids:/docker/{owner}\n", "mountinfo": ""}[name]
+    monkeypatch.setattr(fabric_agent, "_read", read)
+    monkeypatch.setattr(fabric_agent, "_last_pid", lambda: world["last"])
+    monkeypatch.setattr(fabric_agent.os, "listdir", lambda path: [*world["procs"], "self"])
+    processes = fabric_agent.Processes()
+    processes.scan()
+    assert processes.pids({old}) == {old: 7}
+    # the old container is gone, the PIDs wrap, and 7 is now the new container's sleep
+    world["procs"], world["last"] = {"7": ("sleep", new)}, 9
+    processes.scan()
+    assert processes.pids({old, new}) == {new: 7}
+
+
+def test_a_process_that_ended_is_forgotten(monkeypatch):
+    cid = "c" * 64
+    procs = {"7": "sleep"}
+    monkeypatch.setattr(fabric_agent, "_read", lambda path: (
+        f"7 ({procs['7']}) S 1 ...\n" if path == "/proc/7/stat" and "7" in procs
+        else f"1:pids:/docker/{cid}\n" if path == "/proc/7/cgroup" and "7" in procs else "" if "7" in procs else None))
+    last = iter([400, 401])
+    monkeypatch.setattr(fabric_agent, "_last_pid", lambda: next(last))
+    monkeypatch.setattr(fabric_agent.os, "listdir", lambda path: [*procs])
+    processes = fabric_agent.Processes()
+    processes.scan()
+    assert processes.pids({cid}) == {cid: 7}
+    procs.clear()
+    processes.scan()
+    assert processes.pids({cid}) == {}

@@ -106,6 +106,16 @@ def _last_pid():
         return int(f.read().split()[4])
 
 
+def _given_out(pid, previous, last):
+    """Whether the kernel gave out ``pid`` after ``previous`` and up to ``last`` (the last PIDs
+    of two looks; it counts up, then wraps around to low numbers)."""
+    if previous is None:
+        return False  # a first look: every process is new anyway
+    if previous <= last:
+        return previous < pid <= last
+    return pid > previous or pid <= last
+
+
 def _read(path):
     try:
         with open(path) as f:
@@ -143,12 +153,15 @@ class Processes:
         last = _last_pid()
         new: set[str] = set()
         if last != self._last:
-            self._last = last
+            previous, self._last = self._last, last
             names = set(os.listdir("/proc"))
-            for gone in self._seen - names:
+            # A PID the kernel gave out since the last look is a new process, even if an old
+            # one had it before (PIDs wrap around): forget what the old one was.
+            reused = {n for n in names & self._seen if n.isdigit() and _given_out(int(n), previous, last)}
+            for gone in (self._seen - names) | reused:
                 self._seen.discard(gone)
                 for container in self._owner.pop(gone, ()):
-                    if self._pid_of.get(container) == gone:
+                    if self._pid_of.get(container) == int(gone):
                         del self._pid_of[container]
             self._starting &= names
             new = names - self._seen - self._starting
