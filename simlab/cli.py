@@ -24,7 +24,7 @@ from simlab.engines import isolated as isolated_engine
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.labs.fabric import helper_image
-from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
+from simlab.labs.images import DEFAULT_BASE, copy_image, ensure_image, prune_helper_images
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
@@ -249,6 +249,9 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
 @reports_errors
 def image_build(base: Annotated[str, typer.Option(help="Base image for the Dockerfile's FROM.")] = DEFAULT_BASE,
                 if_missing: Annotated[bool, typer.Option("--if-missing", help="Build only if the engine lacks the image.")] = False,
+                copy_from: Annotated[Optional[str], typer.Option(
+                    "--copy-from", metavar="ENGINE", help="Copy the image from another engine that has it "
+                    "(docker save | load through the API), e.g. from Docker into Podman, instead of building.")] = None,
                 ) -> None:
     """Build ubuntu_with_basic_net from images/, showing the build as it runs.
 
@@ -258,6 +261,9 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
     engine = Engine.connect()
     if if_missing and engine.image_exists(DEFAULT_IMAGE):
         typer.echo(f"{DEFAULT_IMAGE} is already built (`simlab image build` rebuilds it)")
+        return
+    if copy_from:
+        copy_image(_connect(copy_from), engine, _progress())
         return
     ensure_image(engine, _progress(), rebuild=True, base=base)
 
@@ -283,10 +289,11 @@ def list_engines(engine: Annotated[Optional[list[str]], typer.Option(
                 typer.echo(f"{s.name}: UNREACHABLE: {s.error}")
                 continue
             yes = {True: "yes", False: "no"}
-            typer.echo(f"{s.name}: reachable, Docker {s.version}, {s.os_arch}, {s.cpus} CPU(s), "
+            typer.echo(f"{s.name}: reachable, {s.product} {s.version} ({s.mode}), {s.os_arch}, {s.cpus} CPU(s), "
                        f"host image {yes[s.host_image]}, fabric helper {yes[s.helper_image]}, "
                        f"veth/bridge {yes[s.veth_bridge] if s.host_image else 'not probed (no host image)'}, "
                        f"{s.slots} slot(s)")
+            typer.echo(f"{s.name}: {s.untrusted}")
             lacks = [feature for feature, has in s.kernel.items() if not has]
             if lacks:
                 typer.echo(f"{s.name}: its kernel has no {', '.join(lacks)}: steps that use them fail there")

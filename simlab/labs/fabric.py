@@ -28,7 +28,7 @@ from pathlib import Path
 from simlab.engines.client import UNCONFINED, ContainerInfo, ContainerSpec, Engine
 from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
-from simlab.labs.security import HELPER_USERNS
+from simlab.labs.security import HELPER_USERNS, helper_privileged
 from simlab.model.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
 BRIDGE = "br0"
@@ -128,7 +128,8 @@ def start_helper(engine: Engine, labels: dict[str, str], emit: Emit = ignore) ->
     spec = ContainerSpec(name=name, image=image, labels={**labels, LABEL_HELPER: _helper_fingerprint()},
                          command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR, idle],
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
-                         security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS)
+                         security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS,
+                         privileged=helper_privileged(engine))
     helper = engine.create(spec)
     engine.start(helper, name)
     return helper
