@@ -28,6 +28,7 @@ import requests.exceptions
 from simlab.engines.endpoint import Endpoint, resolve_endpoint
 from simlab.engines.kind import LIBPOD_INFO, PODMAN, EngineKind, detect, is_podman
 from simlab.engines.limits import RLIMIT_HELP, service_ulimits
+from simlab.engines.podman import readonly_as_security_opt
 from simlab.errors import EngineError, EngineTimeout, NameTaken, PrivilegedRefused
 
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
@@ -238,16 +239,19 @@ class Engine:
     # containers
 
     def create(self, spec: ContainerSpec) -> str:
+        podman = self.kind().product == PODMAN
+        security_opt = [*spec.security_opt, *(readonly_as_security_opt(spec.readonly_paths)
+                                              if podman and spec.readonly_paths is not None else [])]
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
-            security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
+            security_opt=security_opt or None, sysctls=spec.sysctls or None,
             privileged=spec.privileged, pid_mode=spec.pid_mode, cap_drop=spec.cap_drop or None,
             cgroupns=spec.cgroupns, userns_mode=spec.userns_mode, auto_remove=spec.auto_remove,
             extra_hosts=spec.extra_hosts or None)
         ulimits = spec.ulimits if spec.ulimits is not None else self._fitting_ulimits()
         if ulimits:
             host_config["Ulimits"] = ulimits
-        if spec.readonly_paths is not None:
+        if spec.readonly_paths is not None and not podman:
             host_config["ReadonlyPaths"] = spec.readonly_paths
         with _calling(f"creating {spec.name}"):
             try:
