@@ -147,7 +147,8 @@ class PodmanService:
         storage or folders (its own ids, never by a broad name)."""
         marks = (f"{self.storage}/", f"{self.base}/")
         for _ in range(3):
-            mine = [pid for pid in _pids() if any(mark in _cmdline(pid) for mark in marks)]
+            mine = [pid for pid in _pids() if _comm(pid) in ("conmon", "podman")
+                    and any(mark in _cmdline(pid) for mark in marks)]
             if not mine:
                 return
             for pid in mine:
@@ -162,6 +163,13 @@ def _pids() -> list[int]:
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return ""
 
