@@ -218,15 +218,16 @@ class Engine:
         with _calling(f"importing {repository}:{tag}"):
             self._api.import_image_from_file(tarball, repository=repository, tag=tag)
 
-    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None) -> Iterator[str]:
+    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None,
+              network_mode: str | None = None) -> Iterator[str]:
         """Build an image from a folder (or a tar of one), yielding the build's output lines;
-        EngineError names the failing step."""
+        EngineError names the failing step. ``network_mode`` "none": RUN steps get no network."""
         last_step = ""
         source = {"path": context} if isinstance(context, str) else {
             "fileobj": io.BytesIO(context), "custom_context": True}
         with _calling(f"building {tag}"):
             for chunk in self._api.build(**source, tag=tag, buildargs=buildargs, rm=True,
-                                         forcerm=True, decode=True):
+                                         forcerm=True, decode=True, network_mode=network_mode):
                 if "error" in chunk:
                     raise EngineError(f"building {tag} failed at {last_step or 'the start'}: "
                                       f"{chunk['error'].strip()}")

@@ -95,7 +95,8 @@ def helper_image(engine: Engine, emit: Emit = ignore) -> str:
     tag = helper_tag()
     if not engine.image_exists(tag):
         emit(Event("image.start", f"building {tag} (the fabric helper, once per engine)"))
-        for line in engine.build(_helper_context(), tag):
+        # no network: it needs none, and an engine whose default bridge is gone still builds it
+        for line in engine.build(_helper_context(), tag, network_mode="none"):
             emit(Event("image.line", line))
     return tag
 
