@@ -116,8 +116,8 @@ EngineName = Annotated[Optional[str], typer.Option(
 
 
 def _hardened_engine(engine: str | None, untrusted: bool) -> str | None:
-    """--untrusted without --engine: simlab's isolated engine where it runs."""
-    if untrusted and engine is None and isolated_engine.status().running:
+    """--untrusted without --engine or DOCKER_HOST: simlab's isolated engine where it runs."""
+    if untrusted and engine is None and not os.environ.get("DOCKER_HOST") and isolated_engine.status().running:
         return isolated_engine.ADDRESS
     return engine
 
