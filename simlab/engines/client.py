@@ -190,7 +190,10 @@ class Engine:
         """Pull ``name``; return None on success or the engine's reason it failed."""
         repository, _, tag = name.partition(":")
         try:
-            self._api.pull(repository, tag=tag or "latest")
+            # Podman answers a failed pull with 200 and the error in the stream
+            for chunk in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    return _short(Exception(chunk["error"]))
             return None
         except ENGINE_FAILURES as exc:
             return _short(exc)
@@ -216,7 +219,8 @@ class Engine:
     def import_image_file(self, tarball: str, repository: str, tag: str) -> None:
         """Import a root filesystem tarball as an image (like `docker import`)."""
         with _calling(f"importing {repository}:{tag}"):
-            self._api.import_image_from_file(tarball, repository=repository, tag=tag)
+            # the name with its tag in `repo`, as the docker CLI sends it: Podman ignores `tag`
+            self._api.import_image_from_file(tarball, repository=f"{repository}:{tag}")
 
     def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None,
               network_mode: str | None = None) -> Iterator[str]:
