@@ -28,7 +28,7 @@ from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.labs import readiness
 from simlab.labs.fabric import helper_image
-from simlab.labs.images import DEFAULT_BASE, ensure_image, prune_helper_images
+from simlab.labs.images import DEFAULT_BASE, copy_image, ensure_image, prune_helper_images
 from simlab.labs.lab import container_name, destroy_lab, list_labs, open_lab, run_parallel
 from simlab.labs.security import Trust, check_trust, require_isolation
 from simlab.model.scenario import (
@@ -147,8 +147,8 @@ EngineName = Annotated[str | None, typer.Option(
 
 
 def _hardened_engine(engine: str | None, untrusted: bool) -> str | None:
-    """--untrusted without --engine: simlab's isolated engine where it runs."""
-    if untrusted and engine is None and isolated_engine.status().running:
+    """--untrusted without --engine or DOCKER_HOST: simlab's isolated engine where it runs."""
+    if untrusted and engine is None and not os.environ.get("DOCKER_HOST") and isolated_engine.status().running:
         return isolated_engine.ADDRESS
     return engine
 
@@ -338,6 +338,9 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
 def image_build(base: Annotated[str, typer.Option(help="Base image for the Dockerfile's FROM.")] = DEFAULT_BASE,
                 if_missing: Annotated[bool, typer.Option(
                     "--if-missing", help="Build only if the engine lacks the image.")] = False,
+                copy_from: Annotated[str | None, typer.Option(
+                    "--copy-from", metavar="ENGINE", help="Copy the image from another engine that has it "
+                    "(docker save | load through the API), e.g. from Docker into Podman, instead of building.")] = None,
                 ) -> None:
     """Build ubuntu_with_basic_net from images/, showing the build as it runs.
 
@@ -347,6 +350,9 @@ def image_build(base: Annotated[str, typer.Option(help="Base image for the Docke
     engine = Engine.connect()
     if if_missing and engine.image_exists(DEFAULT_IMAGE):
         typer.echo(f"{DEFAULT_IMAGE} is already built (`simlab image build` rebuilds it)")
+        return
+    if copy_from:
+        copy_image(_connect(copy_from), engine, _progress())
         return
     ensure_image(engine, _progress(), rebuild=True, base=base)
 
@@ -372,10 +378,11 @@ def list_engines(engine: Annotated[list[str] | None, typer.Option(
                 typer.echo(f"{s.name}: UNREACHABLE: {s.error}")
                 continue
             yes = {True: "yes", False: "no"}
-            typer.echo(f"{s.name}: reachable, Docker {s.version}, {s.os_arch}, {s.cpus} CPU(s), "
+            typer.echo(f"{s.name}: reachable, {s.product} {s.version} ({s.mode}), {s.os_arch}, {s.cpus} CPU(s), "
                        f"host image {yes[s.host_image]}, fabric helper {yes[s.helper_image]}, "
                        f"veth/bridge {yes[s.veth_bridge] if s.host_image else 'not probed (no host image)'}, "
                        f"{s.slots} slot(s)")
+            typer.echo(f"{s.name}: {s.untrusted}")
             lacks = [feature for feature, has in s.kernel.items() if not has]
             if lacks:
                 typer.echo(f"{s.name}: its kernel has no {', '.join(lacks)}: steps that use them fail there")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 
 from simlab.engines.client import ContainerInfo, ContainerSpec, ExecResult
+from simlab.engines.kind import EngineKind
 from simlab.errors import EngineError, NameTaken
 
 
@@ -37,10 +38,14 @@ class FakeEngine:
     def security_options(self) -> list[str]:
         return []
 
+    def kind(self) -> EngineKind:
+        return EngineKind("docker")
+
     def image_exists(self, name: str) -> bool:
         return True
 
-    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None) -> Iterator[str]:
+    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None,
+              network_mode: str | None = None) -> Iterator[str]:
         return iter(())
 
     def create(self, spec: ContainerSpec) -> str:

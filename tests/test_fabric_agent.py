@@ -196,3 +196,24 @@ def test_a_process_that_ended_is_forgotten(monkeypatch):
     procs.clear()
     processes.scan()
     assert processes.pids({cid}) == {}
+
+
+def test_a_sleep_of_the_engine_host_is_no_container_though_it_sees_their_mounts(monkeypatch):
+    """Rootful Podman mounts each container's shm in the engine host's mount namespace: a
+    `sleep` there sees them all. Only a container's own /etc/hostname mount names it, else the
+    helper would wire the engine host's own network namespace."""
+    cid, other = "c" * 64, "d" * 64
+    files = {"/proc/loadavg": "0 0 0 1/1 400\n",
+             "/proc/7/stat": "7 (sleep) S 1 ...\n", "/proc/7/cgroup": "4:memory:/user.slice\n",
+             "/proc/7/mountinfo": f"90 30 0:50 / /run/pm/overlay-containers/{cid}/userdata/shm rw - tmpfs shm rw\n",
+             "/proc/8/stat": "8 (sleep) S 1 ...\n", "/proc/8/cgroup": "4:memory:/\n",
+             "/proc/8/mountinfo": f"91 80 254:0 /var/lib/pm/overlay-containers/{cid}/userdata/hostname "
+                                  f"/etc/hostname rw - ext4 /dev/vda rw\n"
+                                  f"92 80 0:51 / /dev/shm rw - tmpfs shm rw\n"
+                                  f"93 80 254:0 /var/lib/pm/overlay-containers/{other}/userdata/x /mnt rw - ext4 /dev/vda rw\n"}
+    monkeypatch.setattr(fabric_agent, "_read", files.get)
+    monkeypatch.setattr(fabric_agent, "_last_pid", lambda: 400)
+    monkeypatch.setattr(fabric_agent.os, "listdir", lambda path: ["7", "8"])
+    processes = fabric_agent.Processes()
+    processes.scan()
+    assert processes.pids({cid, other}) == {cid: 8}

@@ -203,7 +203,7 @@ def test_untrusted_refuses_an_engine_that_does_not_isolate_root(engine, no_lefto
         assert done.stderr.splitlines() == [
             "simlab: error: this engine runs containers as the engine host's root; --untrusted needs an engine "
             "that maps container root to an unprivileged user: start dockerd with --userns-remap=default "
-            "(Debian: apt-get install uidmap) or use rootless Docker"], done.stderr
+            "(Debian: apt-get install uidmap) or use rootless Docker or rootless Podman (docs/engines.md)"], done.stderr
         assert done.stdout == ""
     assert simlab("run", "gateway-nat", "--untrusted", "--privileged").stderr == (
         "simlab: error: --untrusted and --privileged exclude each other\n")

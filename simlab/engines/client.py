@@ -13,6 +13,7 @@ import re
 import socket
 import struct
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,9 @@ import docker.utils
 import requests.exceptions
 
 from simlab.engines.endpoint import Endpoint, resolve_endpoint
+from simlab.engines.kind import LIBPOD_INFO, PODMAN, EngineKind, detect, is_podman
+from simlab.engines.limits import RLIMIT_HELP, service_ulimits
+from simlab.engines.podman import readonly_as_security_opt
 from simlab.errors import EngineError, EngineTimeout, NameTaken, PrivilegedRefused
 
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
@@ -43,6 +47,7 @@ SEND_TIMEOUT = 30.0  # seconds to write to an exec's input (a pipe the engine dr
 DRAIN = 0.3
 EXEC_ATTEMPTS = 3
 NOT_STARTED = 126  # the exit code of an exec whose process the runtime could not start
+DEFAULT_SOCKET = "/var/run/docker.sock"  # docker-py's, when no endpoint is named
 
 
 def never_started(exit_code: int, output: str) -> bool:
@@ -72,6 +77,7 @@ class ContainerSpec:
     readonly_paths: list[str] | None = None  # None: the engine's default
     cgroupns: str | None = None  # None: the engine's default
     userns_mode: str | None = None
+    ulimits: list[dict] | None = None  # Docker API Ulimits; None: what fits the engine (see limits.py)
     extra_hosts: list[str] = field(default_factory=list)  # "NAME:ADDRESS" lines for /etc/hosts
 
 
@@ -109,10 +115,12 @@ class Deadline:
 class Engine:
     """A connection to one Docker engine."""
 
-    def __init__(self, client: docker.DockerClient, name: str = "default") -> None:
+    def __init__(self, client: docker.DockerClient, name: str = "default", socket_path: str | None = None) -> None:
         self._client = client
         self._api = client.api
         self.name = name  # how the user named it (--engine), for reports
+        self._socket_path = socket_path  # a local unix socket: its listener's limits can be read
+        self._kind_lock = threading.Lock()
 
     @classmethod
     def connect(cls, endpoint: Endpoint | None = None, name: str = "default",
@@ -126,7 +134,7 @@ class Engine:
         except (*ENGINE_FAILURES, ValueError) as exc:
             raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
                               f"{NO_ENGINE_HELP}") from None
-        return cls(client, name)
+        return cls(client, name, _local_socket(endpoint))
 
     def ping(self) -> bool:
         """Whether the engine answers now."""
@@ -149,6 +157,18 @@ class Engine:
                 self._security_options: list[str] = list(self._api.info().get("SecurityOptions") or [])
         return self._security_options
 
+    def kind(self) -> EngineKind:
+        """Docker or Podman, rootful or rootless, remapped (asked once; see kind.py)."""
+        with self._kind_lock:
+            if not hasattr(self, "_kind"):
+                with _calling("asking the engine what it is"):
+                    version = self._api.version()
+                    libpod = self._api._result(self._api._get(f"{self._api.base_url}{LIBPOD_INFO}"), json=True) \
+                        if is_podman(version) else None
+                self._kind = detect(version, self.security_options(), libpod)
+                self._ulimits = service_ulimits(self._socket_path) if self._kind.product == PODMAN else None
+        return self._kind
+
     # images
 
     def image_exists(self, name: str) -> bool:
@@ -170,7 +190,10 @@ class Engine:
         """Pull ``name``; return None on success or the engine's reason it failed."""
         repository, _, tag = name.partition(":")
         try:
-            self._api.pull(repository, tag=tag or "latest")
+            # Podman answers a failed pull with 200 and the error in the stream
+            for chunk in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    return _short(Exception(chunk["error"]))
             return None
         except ENGINE_FAILURES as exc:
             return _short(exc)
@@ -196,17 +219,19 @@ class Engine:
     def import_image_file(self, tarball: str, repository: str, tag: str) -> None:
         """Import a root filesystem tarball as an image (like `docker import`)."""
         with _calling(f"importing {repository}:{tag}"):
-            self._api.import_image_from_file(tarball, repository=repository, tag=tag)
+            # the name with its tag in `repo`, as the docker CLI sends it: Podman ignores `tag`
+            self._api.import_image_from_file(tarball, repository=f"{repository}:{tag}")
 
-    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None) -> Iterator[str]:
+    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None,
+              network_mode: str | None = None) -> Iterator[str]:
         """Build an image from a folder (or a tar of one), yielding the build's output lines;
-        EngineError names the failing step."""
+        EngineError names the failing step. ``network_mode`` "none": RUN steps get no network."""
         last_step = ""
         source = {"path": context} if isinstance(context, str) else {
             "fileobj": io.BytesIO(context), "custom_context": True}
         with _calling(f"building {tag}"):
             for chunk in self._api.build(**source, tag=tag, buildargs=buildargs, rm=True,
-                                         forcerm=True, decode=True):
+                                         forcerm=True, decode=True, network_mode=network_mode):
                 if "error" in chunk:
                     raise EngineError(f"building {tag} failed at {last_step or 'the start'}: "
                                       f"{chunk['error'].strip()}")
@@ -219,13 +244,19 @@ class Engine:
     # containers
 
     def create(self, spec: ContainerSpec) -> str:
+        podman = self.kind().product == PODMAN
+        security_opt = [*spec.security_opt, *(readonly_as_security_opt(spec.readonly_paths)
+                                              if podman and spec.readonly_paths is not None else [])]
         host_config = self._api.create_host_config(
             network_mode=spec.network_mode, cap_add=spec.cap_add or None,
-            security_opt=spec.security_opt or None, sysctls=spec.sysctls or None,
+            security_opt=security_opt or None, sysctls=spec.sysctls or None,
             privileged=spec.privileged, pid_mode=spec.pid_mode, cap_drop=spec.cap_drop or None,
             cgroupns=spec.cgroupns, userns_mode=spec.userns_mode, auto_remove=spec.auto_remove,
             extra_hosts=spec.extra_hosts or None)
-        if spec.readonly_paths is not None:
+        ulimits = spec.ulimits if spec.ulimits is not None else self._fitting_ulimits()
+        if ulimits:
+            host_config["Ulimits"] = ulimits
+        if spec.readonly_paths is not None and not podman:
             host_config["ReadonlyPaths"] = spec.readonly_paths
         with _calling(f"creating {spec.name}"):
             try:
@@ -241,6 +272,11 @@ class Engine:
                 raise NameTaken(f"a container named {spec.name} already exists: another lab holds "
                                 f"this name") from None
         return created["Id"]
+
+    def _fitting_ulimits(self) -> list[dict] | None:
+        """On Podman, limits within its service's hard limits (see limits.py); on Docker none."""
+        self.kind()
+        return self._ulimits
 
     def start(self, container_id: str, name: str, privileged: bool = False) -> None:
         with _calling(f"starting {name}", privileged):
@@ -485,10 +521,19 @@ def _short(exc: Exception) -> str:
 
 def _engine_error(doing: str, exc: Exception, privileged: bool = False) -> EngineError:
     reason = _short(exc)
+    if "error setting rlimit" in reason:
+        return EngineError(f"The engine failed {doing}: {reason}. {RLIMIT_HELP}")
     if privileged and ("unable to apply caps" in reason or "operation not permitted" in reason):
         return PrivilegedRefused(f"The engine refused {doing}: {reason}. This engine does not allow "
                                  f"privileged containers; leave out --privileged / `privileged: true`.")
     return EngineError(f"The Docker engine failed {doing}: {reason}")
+
+
+def _local_socket(endpoint: Endpoint) -> str | None:
+    """The path of the engine's unix socket on this machine, if it has one."""
+    if endpoint.url is None:
+        return DEFAULT_SOCKET
+    return endpoint.url.removeprefix("unix://") if endpoint.url.startswith("unix://") else None
 
 
 def _client_options(endpoint: Endpoint) -> dict:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the data types live with the implementation; no docker import at run time
     from simlab.engines.client import ContainerInfo, ContainerSpec, ExecResult
+    from simlab.engines.kind import EngineKind
 
 
 class Session(Protocol):
@@ -41,9 +42,12 @@ class EngineAPI(Protocol):
 
     def security_options(self) -> list[str]: ...
 
+    def kind(self) -> EngineKind: ...
+
     def image_exists(self, name: str) -> bool: ...
 
-    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None) -> Iterator[str]: ...
+    def build(self, context: str | bytes, tag: str, buildargs: dict[str, str] | None = None,
+              network_mode: str | None = None) -> Iterator[str]: ...
 
     def create(self, spec: ContainerSpec) -> str: ...
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from simlab.engines.client import UNCONFINED, ContainerInfo, ContainerSpec, Engine
 from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
-from simlab.labs.security import HELPER_USERNS
+from simlab.labs.security import HELPER_USERNS, helper_privileged
 from simlab.model.topology import DEFAULT_IMAGE, Endpoint, Route, Topology
 
 BRIDGE = "br0"
@@ -95,7 +95,8 @@ def helper_image(engine: Engine, emit: Emit = ignore) -> str:
     tag = helper_tag()
     if not engine.image_exists(tag):
         emit(Event("image.start", f"building {tag} (the fabric helper, once per engine)"))
-        for line in engine.build(_helper_context(), tag):
+        # no network: it needs none, and an engine whose default bridge is gone still builds it
+        for line in engine.build(_helper_context(), tag, network_mode="none"):
             emit(Event("image.line", line))
     return tag
 
@@ -128,7 +129,8 @@ def start_helper(engine: Engine, labels: dict[str, str], emit: Emit = ignore) ->
     spec = ContainerSpec(name=name, image=image, labels={**labels, LABEL_HELPER: _helper_fingerprint()},
                          command=["python3", f"{AGENT_DIR}/fabric_agent.py", PLAN_DIR, idle],
                          pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"],
-                         security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS)
+                         security_opt=UNCONFINED, auto_remove=True, userns_mode=HELPER_USERNS,
+                         privileged=helper_privileged(engine))
     helper = engine.create(spec)
     engine.start(helper, name)
     return helper

@@ -196,8 +196,10 @@ class Processes:
             return STARTING  # about to exec the container's command: looked at on every scan
         if comm != "sleep":
             return frozenset()
+        # Only the /etc/hostname mount: a process of the engine host (a shell's `sleep 5`)
+        # sees every other mount rootful Podman makes there, each container's shm included.
         text = (_read(f"/proc/{pid}/cgroup") or "") + "".join(
-            line for line in (_read(f"/proc/{pid}/mountinfo") or "").splitlines(True) if "containers/" in line)
+            line for line in (_read(f"/proc/{pid}/mountinfo") or "").splitlines(True) if " /etc/hostname " in line)
         return frozenset(CONTAINER_ID.findall(text))
 
     def pids(self, containers):

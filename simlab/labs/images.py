@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from simlab.engines.client import Engine
@@ -44,6 +45,18 @@ def ensure_image(engine: Engine, emit: Emit = ignore, rebuild: bool = False, bas
     for line in engine.build(str(context), DEFAULT_IMAGE, {"BASE_IMAGE": base}):
         emit(Event("image.line", line))
     emit(Event("image.done", f"built {DEFAULT_IMAGE} on {base}"))
+
+
+def copy_image(donor: Engine, engine: Engine, emit: Emit = ignore) -> None:
+    """Copy ubuntu_with_basic_net from ``donor`` into ``engine`` (`docker save | docker load`
+    through the API; Docker into Podman too). EngineError when the donor lacks it."""
+    if not donor.image_exists(DEFAULT_IMAGE):
+        raise EngineError(f"engine {donor.name} has no {DEFAULT_IMAGE} to copy; build it there first "
+                          f"(`simlab image build`)")
+    emit(Event("image.start", f"copying {DEFAULT_IMAGE} from {donor.name}"))
+    started = time.monotonic()
+    donor.copy_image_to(DEFAULT_IMAGE, engine)
+    emit(Event("image.done", f"copied {DEFAULT_IMAGE} from {donor.name} in {time.monotonic() - started:.1f}s"))
 
 
 def prune_helper_images(engine: Engine) -> tuple[list[tuple[str, bool]], int]:

@@ -35,7 +35,15 @@ from simlab.labs.fabric import (
     switched_segments,
     wire,
 )
-from simlab.labs.security import HOST_CAPS, Trust, check_trust, host_options, isolation, require_isolation, share_sysfs
+from simlab.labs.security import (
+    HOST_CAPS,
+    Trust,
+    check_trust,
+    engine_isolation,
+    host_options,
+    require_isolation,
+    share_sysfs,
+)
 from simlab.labs.shell import MAX_OUTPUT, HostShell, cut_note
 from simlab.model.topology import MAX_NAME, Host, Topology, valid_name
 
@@ -175,7 +183,7 @@ def _start(engine: EngineAPI, topology: Topology, name: str, run_id: str, emit: 
     new_helper = partial(start_helper, engine, {LABEL_ROLE: "fabric"}, emit)
     wiring: Future | None = None
     nodes = _Nodes(lab, emit, shells)
-    nodes.pool.submit(engine.security_options)  # asked for after the wiring: known by then
+    nodes.pool.submit(engine.kind)  # asked for after the wiring: known by then
     try:
         hosts, switches, helper = nodes.create(topology, run_id, privileged, file, helper or new_helper)
         plan = plan_fabric(topology, hosts, switches)
@@ -185,7 +193,7 @@ def _start(engine: EngineAPI, topology: Topology, name: str, run_id: str, emit: 
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         helper, pids = _wired(wiring, plan)
-        if isolation(engine.security_options()):
+        if engine_isolation(engine):
             share_sysfs(engine, helper, [pids[container] for container in hosts.values()])
         # Setup commands can take long: on Ctrl-C do not wait for them, the rollback removes
         # their containers, which ends them.

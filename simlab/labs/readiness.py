@@ -56,6 +56,9 @@ class EngineStatus:
     kernel: dict[str, bool] = field(default_factory=dict)  # FEATURES -> whether the kernel has it
     slots: int = 0
     isolation: list[str] = field(default_factory=list)
+    product: str = ""  # docker or podman (engines/kind.py)
+    mode: str = ""  # rootful, rootless or 'rootful, userns-remapped'
+    untrusted: str = ""  # what the kind means for --untrusted
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -71,10 +74,13 @@ def status(spec: EngineSpec | None, probe: bool = True) -> EngineStatus:
     except EngineError as exc:
         return EngineStatus(name, False, error=str(exc))
     security = [opt.split(",")[0].removeprefix("name=") for opt in info.get("SecurityOptions") or []]
+    kind = engine.kind()
     found = EngineStatus(name, True, version=str(info.get("ServerVersion", "")),
                          os_arch=f"{info.get('OSType', '?')}/{info.get('Architecture', '?')}",
                          cpus=int(info.get("NCPU") or 0), host_image=engine.image_exists(DEFAULT_IMAGE),
-                         slots=default_slots(engine, spec), isolation=security)
+                         slots=default_slots(engine, spec), isolation=security, product=kind.product,
+                         mode=kind.mode(),
+                         untrusted=kind.untrusted_meaning())
     found.helper_image = found.host_image and engine.image_exists(helper_tag())
     if probe and found.host_image:
         found.veth_bridge, found.kernel = _probe_kernel(engine)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simlab.engines.kind import isolation_from_security_options
 from simlab.errors import EngineError, InputError
 from simlab.model.problems import Problems
 from simlab.model.topology import DEFAULT_IMAGE, Topology
@@ -42,10 +43,16 @@ HOST_CGROUPNS = "private"
 # NET_ADMIN, so it stays in the engine's user namespace even on a remapped one.
 HELPER_USERNS = "host"
 
-ISOLATING = {"userns": "user-namespace remapped (userns-remap)", "rootless": "rootless"}
+
+def helper_privileged(engine: Engine) -> bool:
+    """Whether the fabric helper runs privileged: only on a rootless engine, where that grants
+    nothing beyond the user's own namespace and gives the helper the read-write, unmasked /sys
+    without which the kernel refuses it the sysfs it hands to the hosts (see sysfs_agent.py)."""
+    return engine.kind().rootless
+
 ISOLATION_HELP = ("--untrusted needs an engine that maps container root to an unprivileged user: "
                   "start dockerd with --userns-remap=default (Debian: apt-get install uidmap) "
-                  "or use rootless Docker")
+                  "or use rootless Docker or rootless Podman (docs/engines.md)")
 
 
 @dataclass(frozen=True)
@@ -67,17 +74,18 @@ def host_options(privileged: bool) -> HostOptions:
                        list(HOST_READONLY_PATHS), HOST_CGROUPNS)
 
 
-def isolation(security_options: list[str]) -> str | None:
-    """How the engine isolates container root ('userns', 'rootless'), from `docker info`'s
-    SecurityOptions ('name=userns', 'name=seccomp,profile=default', ...); None if it does not."""
-    names = {part[5:] for opt in security_options for part in opt.split(",") if part.startswith("name=")}
-    return next((name for name in ISOLATING if name in names), None)
+isolation = isolation_from_security_options  # Docker's /info alone; engine_isolation asks any engine
+
+
+def engine_isolation(engine: Engine) -> str | None:
+    """How the engine isolates container root ('userns', 'rootless'; Podman included), or None."""
+    return engine.kind().isolation
 
 
 def require_isolation(engine: Engine) -> str:
     """The engine's way of isolating container root; EngineError (before any container
     starts) when it has none."""
-    how = isolation(engine.security_options())
+    how = engine_isolation(engine)
     if how is None:
         raise EngineError(f"this engine runs containers as the engine host's root; {ISOLATION_HELP}")
     return how
