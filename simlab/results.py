@@ -30,6 +30,7 @@ class StepResult:
     loss: float | None = None  # ping: the share of its count lost, in percent
     attempts: int = 1  # how often a step with `within` ran before it held (or time ran out)
     hint: str = ""  # shown to the learner when the step fails
+    why: list[str] = field(default_factory=list)  # a failed reachability step: where its packet went astray
     shown: list[str] = field(default_factory=list)  # the commands as a learner would type them
     evidence: list[str] = field(default_factory=list)  # each seen/unseen expectation, marked, with its count
     packets: list[str] = field(default_factory=list)  # what the captures saw: "HOST:IFACE  tcpdump line"

@@ -4,12 +4,14 @@ the step hoped. Each case here was judged wrongly once (issue 18)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 import simlab
 from conftest import DATA
+from conftest import simlab as simlab_cli
 from simlab.checks.capture import Spot, _not_watching
 from simlab.checks.ping import classify_ping, ping_command
 from simlab.checks.trace import TracePath
@@ -158,3 +160,11 @@ def test_a_reset_forged_by_the_sender_is_refused_local(engine, lab_name, no_left
         "a forged refusal is not the target's": (False, "refused: local"),
         "said so, and no SYN reached b": (True, "refused: local"),
     }
+
+
+def test_a_failed_ping_of_a_run_says_where_its_packet_stopped(engine, lab_name, no_leftovers):
+    done = simlab_cli("run", str(VERDICTS / "why.yaml"), "--name", lab_name, "--json", "-")
+    assert done.returncode == 1, done.stderr
+    step = json.loads(done.stdout)["steps"][0]
+    assert step["why"] == ["the packet goes a -> r and stops: r does not forward (net.ipv4.ip_forward = 0)"]
+    assert "why: the packet goes a -> r and stops: r does not forward" in done.stderr

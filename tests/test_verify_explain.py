@@ -227,3 +227,16 @@ def test_the_terminal_report_escapes_what_comes_from_a_file():
     text = "\n".join(verify_lines(report))
     assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
     assert "red \\x1b[2Kreaches blue" in text and "your lab differs" in text
+
+
+def test_a_failed_reachability_step_of_a_run_is_told_where_its_packet_went_astray():
+    """`run` and `validate` have no reference: the walk over the lab as it is says where the
+    packet, or its reply, stops."""
+    from simlab.state.explain import diagnose
+
+    assert diagnose(reference(), "container-a", "red", "172.17.0.3") == []  # the way is clear
+    no_forwarding = learner(lambda d: ns(d, "container-a").update(forwarding=False))
+    why = diagnose(no_forwarding, "container-a", "red", "outside (172.17.0.3)")
+    assert why == ["the packet goes red on container-a -> container-a and stops: "
+                   "container-a does not forward (net.ipv4.ip_forward = 0)"]
+    assert diagnose(reference(), "container-a", "red", "a-name-only") == []

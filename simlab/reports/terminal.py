@@ -89,6 +89,7 @@ def step_lines(step: StepResult, color: bool = False) -> list[str]:
         return lines + _evidence_lines(step)
     mark = paint(FAIL_MARK, color, fg="red", bold=True)
     lines.append(f"      {mark} expected {step.expected}, got {step.got}  ({step.duration:.2f}s{_attempts(step)})")
+    lines += [f"      why: {visible(reason)}" for reason in step.why]
     if step.hint:
         lines.append(f"      hint: {step.hint}")
     lines += [f"      | {line}" for line in visible_lines(step.output or "(no output)")]

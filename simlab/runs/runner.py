@@ -37,6 +37,8 @@ from simlab.runs.script import (
     step_timeout,
     timed_out,
 )
+from simlab.state.collect import inspect_lab
+from simlab.state.explain import diagnose
 from simlab.steps import Step, kind_of
 from simlab.steps.fields import transcript
 
@@ -163,6 +165,8 @@ def _run_steps(lab: Lab, scenario: Scenario, result: ScenarioResult, emit: Emit,
                     stop_captures(lab, captures)
                 if step.evidence:
                     judge_evidence(step_result, step.evidence, captures, run.clock if run else None)
+                if wants_a_why(step, step_result):
+                    step_result.why = why(lab, scenario, step, step_result)
                 result.steps.append(step_result)
                 emit(Event("step.done", step.title, lab.name, payload=step_result))
                 if watch is not None and run is not None:
@@ -229,6 +233,27 @@ def retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading
     result.attempts = attempts
     result.duration = time.monotonic() - started + first.duration
     return result
+
+
+# What a reachability step expects when it means "the packet gets there".
+REACHED = {"ping": "reply", "connect": "open", "http": 200}
+
+
+def wants_a_why(step: Step, result: StepResult) -> bool:
+    """A step that expected its packet to get there, and it did not (not a timeout, not an error of the probe)."""
+    expected = REACHED.get(step.KIND)
+    return (expected is not None and getattr(step, "expect", None) == expected and not result.passed
+            and not result.got.startswith(("timed out", "error", "not run", "status")))
+
+
+def why(lab: Lab, scenario: Scenario, step: Step, result: StepResult) -> list[str]:
+    """Where the packet of a failed reachability step went astray, from the lab's state right
+    after it (one exec per host, only for a failure); [] when that cannot be told."""
+    try:
+        state = inspect_lab(lab, scenario.topology)
+        return diagnose(state, step.host, step.netns, result.target or getattr(step, "target", ""))
+    except Exception:  # noqa: BLE001 - a diagnosis is a help: it never turns a result into an error
+        return []
 
 
 def _spots(step: Step) -> list[Spot]:

@@ -262,6 +262,17 @@ def on_the_way(difference: Difference, hops: list[Hop]) -> bool:
     return True
 
 
+def diagnose(state: LabState, host: str, netns: str | None, target: str) -> list[str]:
+    """Where a packet from ``host`` (in ``netns``) to ``target`` goes astray in ``state``, and
+    its reply: what a failed reachability step of `run` or `validate` shows under why ([]
+    when the walk finds the way clear: the cause is elsewhere, a filter or a process)."""
+    address = _address(target)
+    if not address:
+        return []
+    forward, back = _walks(state, (host, netns or ROOT), address)
+    return [line.replace("in your lab the packet", "the packet", 1) for line in _astray(forward, back)]
+
+
 def _walks(state: LabState, start: Place, target: str) -> tuple[Walk, Walk | None]:
     forward = walk(state, start, target)
     return forward, reply_walk(state, forward, target)

@@ -136,6 +136,8 @@ def _step(step: StepResult, topology: Topology | None) -> str:
         parts.append(f'<p class="note">{escape(step.note)}</p>')
     parts.append(_transcript(step))
     parts.append(_verdict(step, status))
+    for reason in step.why:
+        parts.append(f'<p class="note"><b>Why:</b> {escape(reason)}</p>')
     if step.hint and status == "fail":
         parts.append(f'<p class="note"><b>Hint:</b> {escape(step.hint)}</p>')
     if step.evidence:
