@@ -62,6 +62,11 @@ def _command() -> None:
     # held until a command starts (live_signals), when there is something to clean up.
     for signum in (signal.SIGINT, *STOP_SIGNALS):
         signal.signal(signum, _hold)
+    if sys.argv[1:] == ["--version"]:  # asked by scripts and CI before anything else: no command to load
+        from simlab import __version__
+
+        print(f"simlab {__version__}")
+        return
     try:
         from simlab.cli import run_app
 

@@ -19,20 +19,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import docker
-import docker.errors
-import docker.tls
-import docker.utils
-import requests.exceptions
-
 from simlab.engines.endpoint import Endpoint, resolve_endpoint
 from simlab.engines.kind import LIBPOD_INFO, PODMAN, EngineKind, detect, is_podman
+from simlab.engines.lazy import docker, requests
 from simlab.engines.limits import RLIMIT_HELP, service_ulimits
 from simlab.engines.podman import readonly_as_security_opt
 from simlab.errors import EngineError, EngineTimeout, NameTaken, PrivilegedRefused
 
 UNCONFINED = ["seccomp=unconfined", "apparmor=unconfined"]
-ENGINE_FAILURES = (docker.errors.DockerException, requests.exceptions.RequestException)
+def engine_failures() -> tuple[type[Exception], ...]:
+    """What docker-py and requests raise when the engine fails (looked up once docker-py is
+    loaded: an except clause evaluates it only when something was raised)."""
+    return (docker.errors.DockerException, requests.exceptions.RequestException)
 UNKNOWN_EXIT = 255  # the engine lost the exit code (the container went away mid-command)
 API_TIMEOUT = 120  # seconds for one API call (create, start, remove, list...): the engine is slow under load
 EXEC_TIMEOUT = 120  # default idle limit of an exec: seconds without output before it is given up
@@ -131,7 +129,7 @@ class Engine:
         try:
             client = docker.DockerClient(**_client_options(endpoint), timeout=timeout)
             client.ping()
-        except (*ENGINE_FAILURES, ValueError) as exc:
+        except (*engine_failures(), ValueError) as exc:
             raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
                               f"{NO_ENGINE_HELP}") from None
         return cls(client, name, _local_socket(endpoint))
@@ -140,7 +138,7 @@ class Engine:
         """Whether the engine answers now."""
         try:
             return bool(self._api.ping())
-        except ENGINE_FAILURES:
+        except engine_failures():
             return False
 
     def info(self) -> dict:
@@ -195,7 +193,7 @@ class Engine:
                 if isinstance(chunk, dict) and chunk.get("error"):
                     return _short(Exception(chunk["error"]))
             return None
-        except ENGINE_FAILURES as exc:
+        except engine_failures() as exc:
             return _short(exc)
 
     def image_tags(self, repository: str) -> list[str]:
@@ -443,10 +441,11 @@ class _ExecReader:
         while True:
             wait = DRAIN if ended_at is not None else LIVENESS_POLL
             if self.deadline is not None:
-                if self.deadline.left() <= 0:
+                left = self.deadline.left()  # asked once: a second look could be past the deadline
+                if left <= 0:
                     raise EngineTimeout(f"{self._doing} went on past its deadline of {self.deadline.seconds:g} s; "
                                         f"gave up")
-                wait = min(wait, self.deadline.left())
+                wait = min(wait, left)
             try:
                 self._sock.settimeout(wait)
                 data = self._sock.recv(65536)
@@ -470,7 +469,7 @@ class _ExecReader:
             state = self._api.exec_inspect(self._exec_id)
         except docker.errors.NotFound:
             return False, UNKNOWN_EXIT
-        except ENGINE_FAILURES as exc:
+        except engine_failures() as exc:
             raise _engine_error(self._doing, exc) from None
         code = state.get("ExitCode")
         return bool(state.get("Running")), UNKNOWN_EXIT if code is None else int(code)
@@ -508,7 +507,7 @@ def _calling(doing: str, privileged: bool = False) -> Iterator[None]:
     """Turn what docker-py and requests raise into an EngineError that says what failed."""
     try:
         yield
-    except ENGINE_FAILURES as exc:
+    except engine_failures() as exc:
         raise _engine_error(doing, exc, privileged) from None
 
 
