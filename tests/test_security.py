@@ -95,14 +95,72 @@ def local_engine():
         pytest.skip("escape tests need a local engine and root, to see the engine host's markers")
 
 
+CAP_SYS_MODULE, CAP_MKNOD = 16, 27
+
+
+@pytest.fixture(scope="module")
+def default_host(engine) -> dict:
+    """What the kernel holds about a default-mode host, read from this machine's /proc and
+    cgroup files, never from anything the host prints: its effective capabilities and the
+    block devices its devices cgroup lets it read."""
+    if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://") or os.geteuid() != 0:
+        pytest.skip("the facts of a host are read on the engine host: a local engine and root")
+    name = f"facts-{uuid.uuid4().hex[:6]}"
+    simlab("up", str(DATA / "mixed" / "passing.yaml"), "--name", name, check=True)
+    try:
+        host = next(c for c in engine.containers({"simlab.lab": name}) if c.labels.get("simlab.host") == "a")
+        pid = engine.pid(host.id)
+        status = Path(f"/proc/{pid}/status").read_text()
+        devices = ""
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if "devices" in controllers.split(","):
+                devices = Path(f"/sys/fs/cgroup/devices{path}/devices.list").read_text()
+        return {"cap_eff": int(re.search(r"^CapEff:\s*([0-9a-f]+)", status, re.M).group(1), 16),
+                "devices": devices}
+    finally:
+        simlab("down", name)
+
+
+def reads_block_device(devices_list: str, major: int, minor: int) -> bool:
+    """Whether a devices cgroup's list (``b 8:0 r``, ``a *:* rwm``) lets its tasks read that block device."""
+    for entry in devices_list.split("\n"):
+        kind, _, rest = entry.partition(" ")
+        number, _, access = rest.partition(" ")
+        want_major, _, want_minor = number.partition(":")
+        if kind in ("a", "b") and "r" in access and want_major in ("*", str(major)) and want_minor in ("*", str(minor)):
+            return True
+    return False
+
+
+def kernels_reason(vector: str, facts: dict) -> str | None:
+    """What the kernel must answer a default-mode host for ``vector``, from facts the host
+    cannot forge; None where the facts say the attack could succeed."""
+    if vector == "kernel-module":
+        return None if facts["cap_eff"] >> CAP_SYS_MODULE & 1 else "Operation not permitted"
+    if vector == "sysrq":
+        return "no sysrq-trigger" if not Path("/proc/sysrq-trigger").exists() else "Read-only file system"
+    if vector == "host-disk":
+        disk = os.stat("/var/lib/docker" if Path("/var/lib/docker").exists() else "/").st_dev
+        readable = reads_block_device(facts["devices"], os.major(disk), os.minor(disk))
+        return None if readable or facts["cap_eff"] >> CAP_MKNOD & 1 else "Operation not permitted"
+    return ""  # judged by its marker on this machine (release-agent, core-pattern, host-mount)
+
+
 @pytest.mark.parametrize("vector", VECTORS)
-def test_default_mode(engine, local_engine, vector, lab_name, no_leftovers, tmp_path):
+def test_default_mode(engine, local_engine, default_host, vector, lab_name, no_leftovers, tmp_path):
+    """A blocked vector is blocked for the reason the kernel must give, derived from the host's
+    capabilities and devices cgroup as this machine sees them (an attack script that fails for
+    a reason of its own would be caught), or proven by a marker file on this machine."""
     blocks = vector in DEFAULT_BLOCKS
     if not blocks and not RUN_ESCAPES:
         pytest.skip("escapes in default mode (README, Security); SIMLAB_ESCAPES=1 runs it")
     outcome = attack(vector, tmp_path, lab_name)
     if blocks:
         assert (outcome.verdict, outcome.marker) == ("BLOCKED", False), outcome
+        reason = kernels_reason(vector, default_host)
+        assert reason is not None, f"{vector}: the host's capabilities or devices cgroup would let it through"
+        assert reason in outcome.why, (vector, reason, outcome.why)
     else:
         assert outcome.verdict == "ESCAPED", outcome
         assert outcome.marker or vector not in ("release-agent", "core-pattern"), outcome
@@ -261,3 +319,21 @@ def test_untrusted_runs_every_shipped_scenario_on_a_remapped_engine(userns_engin
 def test_untrusted_blocks(userns_engine, userns_leftovers, local_engine, vector, lab_name, tmp_path):
     outcome = attack(vector, tmp_path, lab_name, "--untrusted", env=userns_engine)
     assert (outcome.verdict, outcome.marker) == ("BLOCKED", False), outcome
+
+
+def test_the_kernels_reasons_come_from_the_facts(tmp_path):
+    """The expected answers change with the facts: a host that could load modules or read the
+    disk has no reason to be blocked, so its 'BLOCKED' would fail test_default_mode."""
+    none = {"cap_eff": 0, "devices": "c 1:3 rwm\nb *:* m\n"}
+    assert kernels_reason("kernel-module", none) == "Operation not permitted"
+    assert kernels_reason("kernel-module", {**none, "cap_eff": 1 << CAP_SYS_MODULE}) is None
+    assert kernels_reason("host-disk", none) == "Operation not permitted"
+    assert kernels_reason("host-disk", {**none, "cap_eff": 1 << CAP_MKNOD}) is None
+    assert kernels_reason("host-disk", {**none, "devices": "a *:* rwm\n"}) is None
+    assert not reads_block_device("b *:* m\nc 1:3 rwm\n", 254, 0)
+    assert reads_block_device("b 254:0 r\n", 254, 0) and not reads_block_device("b 254:1 r\n", 254, 0)
+
+
+def test_a_default_host_holds_neither_sys_module_nor_mknod(default_host):
+    assert not default_host["cap_eff"] >> CAP_SYS_MODULE & 1 and not default_host["cap_eff"] >> CAP_MKNOD & 1
+    assert default_host["devices"], "no devices cgroup found for the host: the host-disk fact cannot be read"
