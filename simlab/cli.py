@@ -54,6 +54,7 @@ from simlab.reports.terminal import (
     TerminalProgress,
     results_table,
     summary_lines,
+    wants_color,
     write_json,
     write_text,
 )
@@ -654,7 +655,7 @@ def validate(paths: Annotated[list[str] | None, typer.Argument(
     results, interrupted = _run_batch(scenarios, options, out, specs) if scenarios else ([], False)
     everything = bad + results
     print("", file=out)
-    for line in results_table(everything):
+    for line in results_table(everything, color=wants_color(out)):
         print(line, file=out)
     report = BatchReport(__version__, found.to_dict(), everything, run_part.report_header() if part else None)
     write_reports(report, Destinations(json_out, junit, html), {s.file: s for s in scenarios})
@@ -697,7 +698,7 @@ def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
     out = sys.stderr if json_out == "-" else sys.stdout
     print(f"merged {len(reports)} report(s) (shards {', '.join(merged.report.merged)}): "
           f"{len(results)} scenario(s)", file=out)
-    for line in results_table(results):
+    for line in results_table(results, color=wants_color(out)):
         print(line, file=out)
     write_reports(merged.report, Destinations(json_out, junit, html), _scenarios_at_hand(results) if html else {})
     if html:
@@ -767,7 +768,7 @@ def mutate(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", auto
         progress.finish()
     for judged in report.mutants:
         judged.written = written.get(judged.mutant.number, "")
-    for line in mutation_report.report_lines(report, color=out.isatty()):
+    for line in mutation_report.report_lines(report, color=wants_color(out)):
         print(line, file=out)
     if json_out:
         write_json(report.to_dict(), json_out)

@@ -62,3 +62,28 @@ def test_help_lists_commands_in_the_order_a_user_works():
     text = simlab("--help").stdout
     panels = ["Run scenarios", "Labs: up, explore, down", "Write scenarios", "CI and many machines", "Engines"]
     assert [text.index(panel) for panel in panels] == sorted(text.index(panel) for panel in panels)
+
+
+def test_the_batch_table_is_coloured_on_a_terminal_or_when_forced(tmp_path):
+    from simlab.reports.terminal import results_table, wants_color
+    from simlab.results import ScenarioResult
+
+    results = [ScenarioResult("ok", "ok.yaml"), ScenarioResult("bad", "bad.yaml", error="bad.yaml:1: no")]
+    plain, colored = results_table(results), results_table(results, color=True)
+    assert "\x1b[" not in "".join(plain) and "\x1b[32mPASSED" in colored[1] and "\x1b[33mERROR" in colored[2]
+    assert [line.replace("\x1b[32m", "").replace("\x1b[33m", "").replace("\x1b[0m", "") for line in colored] == plain
+    with open(tmp_path / "log", "w") as log:
+        env = dict(os.environ)
+        try:
+            os.environ.pop("NO_COLOR", None)
+            os.environ["FORCE_COLOR"] = "1"
+            assert wants_color(log)
+            os.environ["NO_COLOR"] = "1"
+            assert not wants_color(log)
+            del os.environ["NO_COLOR"], os.environ["FORCE_COLOR"]
+            assert not wants_color(log)  # a file, not a terminal
+        finally:
+            os.environ.clear()
+            os.environ.update(env)
+    forced = simlab("validate", str(tmp_path / "none.yaml"), env={**NO_ENGINE, "FORCE_COLOR": "1"})
+    assert "\x1b[33mERROR" in forced.stdout

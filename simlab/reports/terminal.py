@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import textwrap
 import threading
@@ -24,7 +25,7 @@ class TerminalProgress:
 
     def __init__(self, out: TextIO | None = None, explain: bool = False) -> None:
         self.out = out or sys.stdout
-        self.color = self.out.isatty()
+        self.color = wants_color(self.out)
         self.explain = explain  # print what each step changed in the lab (recorded states)
 
     def __call__(self, event: Event) -> None:
@@ -65,6 +66,22 @@ class TerminalProgress:
         if dim:
             text = paint(text, self.color, dim=True)
         print(text, file=self.out, flush=True)
+
+
+def wants_color(stream: TextIO) -> bool:
+    """Colour on a terminal; never with NO_COLOR set (no-color.org), always with FORCE_COLOR set
+    (for CI logs that render ANSI); NO_COLOR wins when both are."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+VERDICT_COLORS = {"PASSED": "green", "FAILED": "red", "ERROR": "yellow", "STOPPED": "yellow"}
 
 
 def paint(text: str, color: bool, **style) -> str:
@@ -128,6 +145,12 @@ def _attempts(step: StepResult) -> str:
 
 def _as_expected(step: StepResult) -> str:
     return "" if step.got.startswith(("reply", "success", "open", "ready", "route", "path")) else ", as expected"
+
+
+def _cell(text: str, width: int, verdict: bool) -> str:
+    """A table cell padded to ``width``; a verdict in its colour (padded first: colour takes no room)."""
+    padded = text.ljust(width)
+    return paint(padded, True, fg=VERDICT_COLORS[text]) if verdict and text in VERDICT_COLORS else padded
 
 
 def summary_lines(result: ScenarioResult) -> list[str]:
@@ -208,8 +231,9 @@ class BatchProgress:
             print(file=self.out)
 
 
-def results_table(results: list[ScenarioResult]) -> list[str]:
-    """SCENARIO, RESULT, STEPS passed/failed, DURATION; then what went wrong, one line each."""
+def results_table(results: list[ScenarioResult], color: bool = False) -> list[str]:
+    """SCENARIO, RESULT, STEPS passed/failed, DURATION; then what went wrong, one line each
+    (``color``: the RESULT of each scenario in its colour)."""
     engines = len({r.engine for r in results if r.engine}) > 1
     rows = [("SCENARIO", "RESULT", "STEPS", "DURATION") + (("ENGINE",) if engines else ())]
     for r in results:
@@ -218,7 +242,8 @@ def results_table(results: list[ScenarioResult]) -> list[str]:
         row = (visible(r.scenario), r.verdict, f"{passed} passed/{len(done) - passed} failed", f"{r.duration:.1f}s")
         rows.append(row + ((r.engine + (f" (retried {len(r.retries)}x)" if r.retries else ""),) if engines else ()))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(_cell(cell, w, color and n > 0 and i == 1) for i, (cell, w) in enumerate(zip(row, widths)))
+             .rstrip() for n, row in enumerate(rows)]
     for r in results:
         name = visible(r.scenario)
         lines += [f"{name}: retried: {visible(retry)}" for retry in r.retries]
