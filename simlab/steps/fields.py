@@ -8,6 +8,7 @@ import re
 from typing import Any, Protocol
 
 from simlab.checks.outcome import REASONS
+from simlab.checks.pattern import PatternError, check_pattern, search
 
 MAX_COMMAND = 16 * 1024  # bytes in one command; commands travel as exec arguments
 TARGET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:%_-]*")  # an address or a host name, nothing for a shell
@@ -62,6 +63,14 @@ class Fields:
             return default
         return value
 
+    def pattern(self, key: str) -> None:
+        """Report ``key`` (a regular expression) if the matcher cannot take it."""
+        if self.raw.get(key) is not None:
+            try:
+                check_pattern(self.raw[key])
+            except PatternError as exc:
+                self.problem(key, f"{key} is not a regular expression simlab can use: {exc}")
+
     def word(self, key: str) -> str | None:
         """One address (or interface name)."""
         value = self.raw.get(key)
@@ -105,6 +114,22 @@ def is_address(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def squeeze(text: str) -> str:
+    """Text with every run of whitespace (newlines too) made one space: output matching
+    does not depend on how a command aligns its columns."""
+    return " ".join(text.split())
+
+
+def misses(text: str, output: str | None, match: str | None) -> list[str]:
+    """What ``text`` lacks of a step's ``output`` (whitespace-robust) and ``match``, worded for its got."""
+    found = []
+    if output is not None and squeeze(output) not in squeeze(text):
+        found.append(f"without {output!r}")
+    if match is not None and not search(match, text):
+        found.append(f"not matching {match!r}")
+    return found
 
 
 def transcript(runs: list) -> str:

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from simlab.checks.http import classify_http, http_command
-from simlab.checks.pattern import PatternError, check_pattern, search
 from simlab.steps import probe
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
-from simlab.steps.fields import Fields
-from simlab.steps.run import squeeze
+from simlab.steps.fields import Fields, misses
 
 URL = re.compile(r"^http://(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(:\d{1,5})?(/[!-~]*)?$")
 DEFAULT_DEADLINE = 3.0
@@ -55,10 +53,7 @@ class Http(Kind):
                 fields.problem(key, f"{key} must be text without NUL characters")
                 texts[key] = None
         if texts["match"] is not None:
-            try:
-                check_pattern(texts["match"])
-            except PatternError as exc:
-                fields.problem("match", f"match is not a regular expression simlab can use: {exc}")
+            fields.pattern("match")
         deadline = fields.number("deadline", DEFAULT_DEADLINE, probe.DEADLINE_RANGE, probe.DEADLINE_USAGE,
                                  whole=False)
         return HttpStep(**common, url=url.strip(), expect=expect, deadline=float(deadline), **texts)
@@ -83,10 +78,8 @@ class Http(Kind):
     def judge(self, step: HttpStep, runs: list[CommandRun]) -> Verdict:
         answer = classify_http(runs[-1].output)
         got, passed = str(answer), answer.status == step.expect
-        if answer.status and step.output is not None and squeeze(step.output) not in squeeze(answer.body):
-            got, passed = got + f", body without {step.output!r}", False
-        if answer.status and step.match is not None and not search(step.match, answer.body):
-            got, passed = got + f", body not matching {step.match!r}", False
+        for miss in misses(answer.body, step.output, step.match) if answer.status else []:
+            got, passed = f"{got}, body {miss}", False
         return Verdict(got, passed, answer.body if answer.status else runs[-1].output, {"target": step.url})
 
     def runs_alone(self, step: HttpStep) -> bool:

@@ -7,9 +7,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from simlab.checks.pattern import PatternError, check_pattern, search
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
-from simlab.steps.fields import Fields, transcript
+from simlab.steps.fields import Fields, misses, squeeze, transcript
 
 EXPECT = ("success", "failure")
 TEXTS = ("output", "match", "not_output")
@@ -69,10 +68,7 @@ class Run(Kind):
             expect = "failure"
         texts = {key: _text(fields, key) for key in TEXTS}
         if texts["match"] is not None:
-            try:
-                check_pattern(texts["match"])
-            except PatternError as exc:
-                fields.problem("match", f"match is not a regular expression simlab can use: {exc}")
+            fields.pattern("match")
         if texts["output"] is not None:
             texts["output"] = texts["output"].rstrip("\n")  # a YAML block ends in a newline; captured output not
         script = sum(len(shlex.quote(text).encode("utf-8", "surrogatepass"))
@@ -106,12 +102,8 @@ class Run(Kind):
         passed = ran_all and (last.exit_code == 0) == (step.expect == "success")
         if step.exit is not None and last.exit_code != step.exit:
             passed = False
-        if step.output is not None and squeeze(step.output) not in squeeze(last.output):
-            got += f", without {step.output!r}"
-            passed = False
-        if step.match is not None and not search(step.match, last.output):
-            got += f", not matching {step.match!r}"
-            passed = False
+        for miss in misses(last.output, step.output, step.match):
+            got, passed = f"{got}, {miss}", False
         if step.not_output is not None and squeeze(step.not_output) in squeeze(last.output):
             got += f", printing {step.not_output!r}"
             passed = False
@@ -168,9 +160,3 @@ def _text(fields: Fields, key: str) -> str | None:
     if text is not None and "\0" in text:
         fields.problem(key, f"{key} cannot contain a NUL character")
     return text
-
-
-def squeeze(text: str) -> str:
-    """Text with every run of whitespace (newlines too) made one space: output matching
-    does not depend on how a command aligns its columns."""
-    return " ".join(text.split())
