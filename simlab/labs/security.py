@@ -111,6 +111,10 @@ def check_trust(topology: Topology, trust: Trust, file: str = "") -> None:
     for more than ``trust`` grants. The decision rests on ``topology``; the file only gives lines."""
     if trust.untrusted and trust.privileged:
         raise InputError("--untrusted and --privileged exclude each other")
+    asks_more = any(h.privileged for h in topology.hosts.values()) and not trust.privileged and (
+        trust.untrusted or not trust.allow_privileged)
+    if not asks_more and not (trust.untrusted and any(h.image != DEFAULT_IMAGE for h in topology.hosts.values())):
+        return  # nothing to refuse: the file is not read again for its lines (every lab start comes here)
     source = _source_of(file, topology.name)
     problems = Problems(source)
     own_image = {name for name in topology.hosts if ("hosts", name, "image") in source.lines or not source.lines}
