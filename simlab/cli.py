@@ -922,5 +922,5 @@ def _print_explore_hints(lab: str, hosts: list[str], out=None) -> None:
 
 
 # `simlab --help` lists the commands in the order a user meets them.
-PANELS = ["Run scenarios", "Labs: up, explore, down", "Write scenarios", "CI and many machines", "Engines"]
+PANELS = ["Run scenarios", "Labs: up, explore, down", "Learn and teach", "Write scenarios", "CI and many machines", "Engines"]
 app.registered_commands.sort(key=lambda command: PANELS.index(command.rich_help_panel or "Engines"))
