@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup venv engine image browser lint test unit bench clean
+.PHONY: setup venv engine image tools lint test unit bench clean
 
 setup: venv engine image
 
@@ -23,15 +23,15 @@ engine: venv
 image: venv engine
 	$(BIN)/simlab image build --if-missing
 
-# Debian's chromium, for the tests that open the HTML report in a real browser.
-browser:
-	scripts/ensure-chromium.sh
+# Debian's chromium, tmux and tshark, for the tests that use them as a person would.
+tools:
+	scripts/ensure-tools.sh
 
 # ruff: pyflakes, pycodestyle, import order, bugbear, pyupgrade (pyproject.toml [tool.ruff]).
 lint: venv
 	$(BIN)/ruff check simlab tests
 
-test: setup browser lint
+test: setup tools lint
 	$(BIN)/python -m pytest -v
 
 unit: venv

@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -169,6 +170,11 @@ def _connect_with_image(progress: TerminalProgress, engine: str | None = None) -
     return connected
 
 
+def _shipped_names(incomplete: str) -> list[str]:
+    """Shell completion of `simlab run`: the shipped scenarios (files complete as files)."""
+    return [p.stem for p in shipped_scenarios() if p.stem.startswith(incomplete)]
+
+
 @app.command(rich_help_panel="Labs: up, explore, down")
 @reports_errors
 def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
@@ -245,6 +251,44 @@ def verify_command(
     if json_out:
         write_json(report.to_dict(), json_out)
     raise typer.Exit(0 if report.passed else 1)
+
+
+@app.command(rich_help_panel="Learn and teach")
+@reports_errors
+def tutorial(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
+                                                         help="A shipped scenario (see `simlab list`) or a file.")],
+             lab: Annotated[str | None, typer.Option(help="Your lab's name (default: the scenario's name).")
+                            ] = None,
+             at: Annotated[str | None, typer.Option(metavar="N|SECTION", help="Start at this lesson: the "
+                                                    "lessons before it are built for you.")] = None,
+             restart: Annotated[bool, typer.Option(help="Remove your lab and progress, and start over.")
+                                ] = False,
+             engine: EngineName = None) -> None:
+    """Do a scenario by hand, one lesson (section) at a time, and be told what is missing and why.
+
+    simlab starts a lab with the scenario's hosts and wires and nothing else, shows each
+    lesson's goal (the tutorial's words, not its commands), opens a shell on the right host
+    (`shell`), and checks your lab when you say so (`check`): what differs from where the
+    scenario would be, and why a ping fails. `hint` and `solution` on request. `quit` leaves
+    the lab up: `simlab tutorial NAME` again takes you back to where you were.
+
+    Example: simlab tutorial gateway-nat
+    """
+    from simlab import tutor
+
+    scenario = api.load(scenario_ref)
+    name = lab or scenario.name
+    connected = _connect(engine)
+    progress_out = _progress()
+    ensure_image(connected, progress_out)
+    where = tutor.prepare(connected, scenario, name, at, restart, emit=progress_out)
+    again = f"simlab tutorial {scenario_ref}" + ("" if lab is None else f" --lab {lab}")
+
+    def open_shell(host: str, netns: str | None) -> None:
+        subprocess.run(_shell_argv(name, host, netns, engine), check=False)
+
+    tutor.Session(connected, scenario, where, say=typer.echo, ask=input, open_shell=open_shell,
+                  again=again).run()
 
 
 @app.command(rich_help_panel="Labs: up, explore, down")
@@ -324,6 +368,13 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
           ) -> None:
     """Open an interactive shell on a lab host (uses the docker CLI for the terminal)."""
     open_lab(_connect(engine), lab).container(host)  # a clear error for a wrong lab or host
+    argv = _shell_argv(lab, host, ns, engine)
+    os.execv(argv[0], argv)
+
+
+def _shell_argv(lab: str, host: str, ns: str | None, engine: str | None) -> list[str]:
+    """The docker CLI's `exec` of an interactive bash on ``host`` (in ``ns``): the CLI owns the
+    terminal (raw mode, window size) as no SDK stream does."""
     docker_cli = shutil.which("docker")
     if docker_cli is None:
         raise InputError("simlab shell needs the docker CLI for an interactive terminal; "
@@ -331,7 +382,7 @@ def shell(lab: Annotated[str, typer.Argument(help="Lab name.")],
     inner = ["ip", "netns", "exec", ns, "bash"] if ns else ["bash"]
     terminal = "-it" if sys.stdin.isatty() else "-i"  # piped commands work too
     where = [] if engine is None else ["--host", engine] if ":" in engine else ["--context", engine]
-    os.execv(docker_cli, ["docker", *where, "exec", terminal, container_name(lab, host), *inner])
+    return [docker_cli, *where, "exec", terminal, container_name(lab, host), *inner]
 
 
 @image_app.command("build")
@@ -482,11 +533,6 @@ def new(name: Annotated[str, typer.Argument(help="The scenario's name: NAME.yaml
 def schema() -> None:
     """Print the JSON Schema of scenario files (point your editor's YAML plugin at it)."""
     write_json(scenario_schema(), "-")
-
-
-def _shipped_names(incomplete: str) -> list[str]:
-    """Shell completion of `simlab run`: the shipped scenarios (files complete as files)."""
-    return [p.stem for p in shipped_scenarios() if p.stem.startswith(incomplete)]
 
 
 @app.command(rich_help_panel="Run scenarios")
@@ -922,5 +968,6 @@ def _print_explore_hints(lab: str, hosts: list[str], out=None) -> None:
 
 
 # `simlab --help` lists the commands in the order a user meets them.
-PANELS = ["Run scenarios", "Labs: up, explore, down", "Learn and teach", "Write scenarios", "CI and many machines", "Engines"]
+PANELS = ["Run scenarios", "Labs: up, explore, down", "Learn and teach", "Write scenarios", "CI and many machines",
+          "Engines"]
 app.registered_commands.sort(key=lambda command: PANELS.index(command.rich_help_panel or "Engines"))

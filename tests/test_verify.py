@@ -87,6 +87,43 @@ def test_forwarding_turned_off_on_the_gateway_is_named(engine, learner_lab, tmp_
            "not forward (net.ipv4.ip_forward = 0)" in out
 
 
+def test_a_link_left_down_is_named_with_the_routes_it_took_along(engine, learner_lab, tmp_path):
+    """The tutorial's readers forget `ip link set ... up`; taking it down again drops red's routes."""
+    name, env = learner_lab
+    on_gateway(engine, name, "ip -n red link set veth-red down")
+    try:
+        code, out, report = verify(name, env, tmp_path)
+    finally:
+        on_gateway(engine, name, "ip -n red link set veth-red up && ip netns exec red ip route add 172.17.0.0/16 "
+                                 "via 192.168.15.5")
+    assert code == 1, out
+    texts = [d["text"] for d in report["differences"]]
+    assert "veth-red is down (red on container-a): ip link set veth-red up" in texts
+    assert "red on container-a has no route to 172.17.0.0/16 (the reference: 172.17.0.0/16 via 192.168.15.5 dev " \
+           "veth-red): veth-red is down, and the kernel drops the routes of a link that goes down (and refuses a " \
+           "gateway on one that is not up); add it again once veth-red is up" in texts
+    failed = {p["step"]: p for p in report["probes"] if not p["passed"]}
+    assert sorted(failed) == [5, 13] and failed[5]["got"].startswith("unreachable")
+    assert "veth-red is down (red on container-a): ip link set veth-red up" in " ".join(failed[5]["why"])
+
+
+def test_the_bridge_without_an_address_is_named(engine, learner_lab, tmp_path):
+    name, env = learner_lab
+    on_gateway(engine, name, "ip addr del 192.168.15.5/24 dev v-net-0")
+    try:
+        code, out, report = verify(name, env, tmp_path)
+    finally:
+        on_gateway(engine, name, "ip addr add 192.168.15.5/24 dev v-net-0")
+    assert code == 1, out
+    texts = [d["text"] for d in report["differences"]]
+    assert texts[0] == "v-net-0 in container-a lacks the address 192.168.15.5/24"
+    failed = {p["step"]: p for p in report["probes"] if not p["passed"]}
+    assert 8 in failed and 13 in failed
+    assert "in your lab the packet goes container-a -> docker-host -> internet and stops: internet has no route " \
+           "to 192.168.15.2" in failed[8]["why"][0]
+    assert "v-net-0 in container-a lacks the address 192.168.15.5/24" in " ".join(failed[13]["why"])
+
+
 def test_bad_input_is_one_line_and_exit_2(learner_lab):
     name, env = learner_lab
     for args, says in [(("verify", "vf-no-such-lab"), "no lab named 'vf-no-such-lab' is up"),

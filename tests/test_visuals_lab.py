@@ -1,5 +1,5 @@
 """inspect, graph, --explain and the HTML report on the real engine, the report opened in a
-real headless browser (Debian's chromium; `make browser` installs it where missing)."""
+real headless browser (Debian's chromium; `make tools` installs it where missing)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ FAILS = DATA / "visuals-fails.yaml"
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:  # the test setup installs Debian's package where it can; nothing is downloaded
-        subprocess.run([str(ROOT / "scripts" / "ensure-chromium.sh")], check=True)
+        subprocess.run([str(ROOT / "scripts" / "ensure-tools.sh")], check=True)
         found = shutil.which("chromium")
-    assert found, "no chromium: run `make browser`"
+    assert found, "no chromium: run `make tools`"
     return found
 
 

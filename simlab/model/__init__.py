@@ -2,7 +2,8 @@
 
 Owns: yamlsource.py (safe YAML with line numbers), problems.py (every error of a file,
 as ``file:line: key: ...``), topology.py (hosts, links, segments, addresses, routes),
-scenario.py (steps and their expectations), schema.py (the JSON Schema of a file).
+scenario.py (steps and their expectations), schema.py (the JSON Schema of a file),
+lessons.py (a scenario's sections as the lessons of `simlab tutorial`).
 May import: errors.py, resources.py and the pure parts of checks (outcome, capture);
 never docker, an engine or a lab: a file is checked without any engine.
 """

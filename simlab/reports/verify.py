@@ -13,7 +13,7 @@ def verify_lines(report: VerifyReport) -> list[str]:
     lines = [f"lab {report.lab} against {report.scenario} after {point}", ""]
     if report.wrong:
         lines.append("What differs from the reference:")
-        lines += [f"  ✘ {d.text}  [{d.origin.describe()}]" for d in report.wrong]
+        lines += [f"  ✘ {d.text}  [{d.source()}]" for d in report.wrong]
     else:
         lines.append("✔ the state matches the reference (namespaces, links, addresses, routes, forwarding, rules)")
     if report.probes:

@@ -53,6 +53,10 @@ class Difference:
     def place(self) -> Place:
         return self.change.host, self.change.netns
 
+    def source(self) -> str:
+        """Where the fact comes from: the scenario's step for a missing one; an extra one is not the scenario's."""
+        return self.origin.describe() if self.missing else "not in the scenario here"
+
     def to_dict(self) -> dict:
         return {"text": self.text, "missing": self.missing, "harmless": self.harmless,
                 "step": self.origin.index or None, "section": self.origin.section or None,
@@ -73,6 +77,7 @@ def compare(reference: LabState, learner: LabState, origins: dict[tuple, Origin]
         difference.origin = (origins or {}).get(key, Origin())
         found.append(difference)
     _pair_wrong_values(found)
+    _routes_of_down_links(found)
     return found
 
 
@@ -169,6 +174,35 @@ def _pair_wrong_values(found: list[Difference]) -> None:
         if extra is not None and change.what in ("address", "route"):
             difference.text += f"; it has {extra.change.item} instead"
             found.remove(extra)
+        elif change.what == "rule" and "MASQUERADE" in change.item.split():
+            _masquerades_said(difference, found)
+
+
+def _routes_of_down_links(found: list[Difference]) -> None:
+    """A route through a link that is down is not there: the kernel removes a link's routes
+    when it goes down, and refuses a gateway on a link that is not up. Say so on each."""
+    down = {(d.change.host, d.change.netns, d.change.interface) for d in found if d.missing and d.change.what == "up"}
+    for difference in found:
+        change = difference.change
+        words = change.item.split()
+        if not (difference.missing and change.what == "route" and "dev" in words[:-1]):
+            continue
+        link = words[words.index("dev") + 1]
+        if (change.host, change.netns, link) not in down:
+            continue
+        if "scope" in words and "link" in words and "via" not in words:
+            difference.text += f": it comes back with ip link set {link} up"
+        else:
+            difference.text += (f": {link} is down, and the kernel drops the routes of a link that goes down "
+                                f"(and refuses a gateway on one that is not up); add it again once {link} is up")
+
+
+def _masquerades_said(missing: Difference, found: list[Difference]) -> None:
+    """The extra MASQUERADE rules of the same place, which a missing one's text already names
+    ("it has ... instead"), are not said twice."""
+    for extra in [d for d in found if not d.missing and d.change.what == "rule" and d.place == missing.place]:
+        if "MASQUERADE" in extra.change.item.split():
+            found.remove(extra)
 
 
 def _elsewhere(missing: Difference, found: list[Difference]) -> None:
@@ -225,7 +259,7 @@ def explain_probe(probe: Probe, reference: LabState, learner: LabState, differen
         hops = expected.hops + (expected_back.hops if expected_back else [])
         relevant = [d for d in wrong if on_the_way(d, hops)] or wrong
     for difference in relevant:
-        lines.append(f"{difference.text} [{difference.origin.describe()}]")
+        lines.append(f"{difference.text} [{difference.source()}]")
         if target and difference.change.what == "rule" and "MASQUERADE" in difference.change.item:
             lines += _masquerade_why(reference, learner, start, target, difference)
     if not relevant:
