@@ -25,10 +25,10 @@ from simlab.model.topology import Topology
 from simlab.model.yamlsource import Source
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import Pause, StepWatch, judge, retry, run_scenario
-from simlab.runs.script import DEFAULT_STEP_TIMEOUT, StepRun, run_batch
+from simlab.runs.script import DEFAULT_STEP_TIMEOUT, run_batch
 from simlab.runs.validate import Batch, EngineSlots, Options, collect, load_all, split_by_trust
 from simlab.state.model import LabState
-from simlab.steps import KINDS
+from simlab.steps import KINDS, StepRun
 
 
 class CheckFailed(AssertionError):

@@ -25,7 +25,6 @@ from simlab import graph as pictures
 from simlab.engines import isolated as isolated_engine
 from simlab.engines import named as engines
 from simlab.engines.client import Engine
-from simlab.entry import EXIT_INTERRUPTED, live_signals
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.labs import readiness
 from simlab.labs.fabric import helper_image
@@ -66,6 +65,7 @@ from simlab.runs import shard as sharding
 from simlab.runs import verify
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
+from simlab.signals import EXIT_INTERRUPTED, live_signals
 from simlab.state.collect import declared_topology, inspect_lab
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
@@ -93,13 +93,6 @@ Isolated = Annotated[bool, typer.Option("--isolated", help="The user-namespace-r
 def run_app() -> None:
     """Run the command line; it exits with the command's code (entry.py comes before)."""
     app()
-
-
-def main() -> None:
-    """The entry point of older installs; see entry.main."""
-    from simlab.entry import main as entry_main
-
-    entry_main()
 
 
 def _print_version(value: bool) -> None:

@@ -16,11 +16,7 @@ import signal
 import sys
 from typing import TextIO
 
-EXIT_INTERRUPTED = 130
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-
-
-_held: list[int] = []
+from simlab.signals import EXIT_INTERRUPTED, STOP_SIGNALS, held, hold
 
 
 def main() -> None:
@@ -61,7 +57,7 @@ def _command() -> None:
     # turns into a RuntimeError traceback or an exit by SIGINT instead of 130: signals are
     # held until a command starts (live_signals), when there is something to clean up.
     for signum in (signal.SIGINT, *STOP_SIGNALS):
-        signal.signal(signum, _hold)
+        signal.signal(signum, hold)
     if sys.argv[1:] == ["--version"]:  # asked by scripts and CI before anything else: no command to load
         from simlab import __version__
 
@@ -79,26 +75,8 @@ def _command() -> None:
         # interpreter's own shutdown) must not turn a finished run into an exit by signal.
         for signum in (signal.SIGINT, *STOP_SIGNALS):
             signal.signal(signum, signal.SIG_IGN)
-        if _held:  # stopped while the command line was parsed: nothing ran
+        if held:  # stopped while the command line was parsed: nothing ran
             sys.exit(EXIT_INTERRUPTED)
-
-
-def live_signals() -> None:
-    """From now on a stop signal raises KeyboardInterrupt; one that came while held, at once."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where a shell started us ignoring it
-    if _held:
-        _held.clear()
-        raise KeyboardInterrupt
-
-
-def _hold(signum: int, frame: object) -> None:
-    _held.append(signum)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 class _ForgivingWriter(io.RawIOBase):

@@ -29,7 +29,8 @@ from simlab.model.schema import scenario_schema
 from simlab.reports.terminal import TerminalProgress, step_lines, summary_lines, write_text
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import judge
-from simlab.runs.script import StepRun, run_batch
+from simlab.runs.script import run_batch
+from simlab.steps import StepRun
 from simlab.steps.base import CommandRun
 
 PATHOLOGICAL = "^(a+)+$"  # Python's re backtracks for hours on 40 a's and a '!'

@@ -12,7 +12,8 @@ from simlab.reports.junit import junit_xml
 from simlab.reports.terminal import results_table, step_lines
 from simlab.results import ScenarioResult
 from simlab.runs.runner import judge
-from simlab.runs.script import CommandRun, StepRun, _parse, batch_script
+from simlab.runs.script import _parse, batch_script
+from simlab.steps import CommandRun, StepRun
 
 REPLY = "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.1 ms\n"
 

@@ -18,8 +18,8 @@ from simlab.checks.trace import TracePath
 from simlab.model.scenario import scenario_from_data
 from simlab.model.yamlsource import Source
 from simlab.runs.runner import judge
-from simlab.runs.script import CommandRun, StepRun, batch_script
-from simlab.steps import RunStep
+from simlab.runs.script import batch_script
+from simlab.steps import CommandRun, RunStep, StepRun
 
 VERDICTS = DATA / "verdicts"
 HALF = ("PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.\n"

@@ -16,8 +16,8 @@ from simlab.labs.lab import Lab, run_parallel
 from simlab.model.scenario import Scenario
 from simlab.results import StepResult
 from simlab.runs.runner import judge
-from simlab.runs.script import StepRun, run_batch
-from simlab.steps import Step, kind_of
+from simlab.runs.script import run_batch
+from simlab.steps import Step, StepRun, kind_of
 
 PROBE_KINDS = {"ping", "connect", "route", "trace", "neigh", "http"}  # read-only; serve starts a server
 NEEDS_A_SERVER = {"connect", "http"}

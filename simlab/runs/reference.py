@@ -26,12 +26,11 @@ from simlab.labs.lab import Lab
 from simlab.model.scenario import Scenario
 from simlab.runs.probes import probes_until, run_probes
 from simlab.runs.runner import run_scenario
-from simlab.runs.script import StepRun
 from simlab.state.explain import Origin, origins_of
 from simlab.state.model import LabState
 from simlab.state.record import StateRecorder
 from simlab.state.sysctls import Sysctls, read_sysctls, scenario_sysctls
-from simlab.steps import Step, kind_of
+from simlab.steps import Step, StepRun, kind_of
 
 
 @dataclass

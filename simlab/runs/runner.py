@@ -28,7 +28,6 @@ from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.script import (
     DEFAULT_STEP_TIMEOUT,
-    StepRun,
     cut_notes,
     run_batch,
     runs_alone_after,
@@ -39,7 +38,7 @@ from simlab.runs.script import (
 )
 from simlab.state.collect import inspect_lab
 from simlab.state.explain import diagnose
-from simlab.steps import Step, kind_of
+from simlab.steps import Step, StepRun, kind_of
 from simlab.steps.fields import transcript
 
 Pause = Callable[[int, Step], None]

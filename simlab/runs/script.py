@@ -27,27 +27,16 @@ from __future__ import annotations
 import base64
 import shlex
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from simlab.engines.client import Deadline
 from simlab.labs.lab import Lab
 from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record, cut_note
-from simlab.steps import CommandRun, Step, kind_of
+from simlab.steps import CommandRun, Step, StepRun, kind_of
 from simlab.steps.base import DEFAULT_STEP_TIMEOUT
 
 TIMED_OUT = (124, 137)  # timeout's exit codes: after TERM, after KILL
 TIMED_OUT_SLACK = 0.05  # a command that ran this close to its limit and exited 124 or 137 was stopped by it
 ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, for a loaded engine
-
-
-@dataclass
-class StepRun:
-    """What one step's commands did (fewer than it has when the batch stopped inside it)."""
-
-    step: Step
-    commands: list[CommandRun] = field(default_factory=list)
-    after: str | None = None  # output of the after-step commands, when the caller gave some
-    clock: float | None = None  # a step with packet evidence: when it started, by the engine's clock
 
 
 AfterStep = Callable[[Step], "str | None"]  # shell commands to run after a step, or None

@@ -14,11 +14,10 @@ from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab
 from simlab.model.scenario import Scenario
 from simlab.results import ScenarioResult
-from simlab.runs.script import StepRun
 from simlab.state.collect import SCRIPT, host_state, inspect_lab, match_peers
 from simlab.state.diff import Change, diff_states
 from simlab.state.model import LabState
-from simlab.steps import Step, kind_of
+from simlab.steps import Step, StepRun, kind_of
 
 
 class StateRecorder:

@@ -110,3 +110,13 @@ class Kind:
         ``$out`` its output file, ``kept`` prints the part of it a judge sees) that ends the
         script when the story cannot go on, or None."""
         return None
+
+
+@dataclass
+class StepRun:
+    """What one step's commands did (fewer than it has when the batch stopped inside it)."""
+
+    step: Step
+    commands: list[CommandRun] = field(default_factory=list)
+    after: str | None = None  # output of the after-step commands, when the caller gave some
+    clock: float | None = None  # a step with packet evidence: when it started, by the engine's clock
