@@ -71,6 +71,13 @@ def test_a_missing_masquerade_is_named_with_where_the_reply_goes(engine, learner
     assert [p["step"] for p in failed] == [13] and failed[0]["got"] == "no-reply"
     assert "the reply leaves outside:eth0 for 172.17.0.1, its default gateway" in failed[0]["why"][0]
     assert "reread the section 'Network Gateways and NAT'" in failed[0]["why"]
+    # what the captures on every interface saw: the request all the way, the reply going the wrong way
+    request, reply = failed[0]["captured"]
+    assert request.startswith("192.168.15.1 > 172.17.0.3 icmp: container-a/red:veth-red → ") and \
+        request.endswith("container-a:eth0 → outside:eth0"), request
+    assert reply == "172.17.0.3 > 192.168.15.1 icmp: outside:eth0 → docker-host:eth0 → docker-host:eth1 → " \
+                    "internet:eth0", reply
+    assert f"seen: {request}" in out
 
 
 def test_forwarding_turned_off_on_the_gateway_is_named(engine, learner_lab, tmp_path):

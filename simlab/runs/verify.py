@@ -15,18 +15,40 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
+from simlab.checks.capture import Capture, Spot, packet_path, start_captures, stop_captures
 from simlab.engines.client import Engine
 from simlab.errors import InputError, SimlabError
 from simlab.events import Emit, Event, ignore
-from simlab.labs.lab import LABEL_FILE, LABEL_LAB, LABEL_NODE, LABEL_ROLE, deferred_interrupts, in_background, open_lab
+from simlab.labs.lab import (
+    LABEL_FILE,
+    LABEL_LAB,
+    LABEL_NODE,
+    LABEL_ROLE,
+    Lab,
+    deferred_interrupts,
+    in_background,
+    open_lab,
+)
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
+from simlab.results import StepResult
 from simlab.runs.probes import probes_until, run_probes
 from simlab.runs.reference import reference_state
 from simlab.state.collect import inspect_lab
-from simlab.state.explain import Origin, Probe, ProbeCheck, VerifyReport, compare, explain_probe, sysctl_difference
+from simlab.state.explain import (
+    Origin,
+    Probe,
+    ProbeCheck,
+    VerifyReport,
+    compare,
+    explain_probe,
+    probe_address,
+    sysctl_difference,
+)
+from simlab.state.model import LabState
 from simlab.state.sysctls import SYSCTL_W, read_sysctls, scenario_sysctls, sysctl_differences
-from simlab.steps import kind_of
+from simlab.steps import Step, kind_of
 
+SENDS_PACKETS = {"ping", "connect", "http", "trace"}  # route and neigh only ask the kernel
 EXPECTED_FAILURES = {"no-reply", "unreachable", "refused", "blackhole", "prohibit", "failed", "absent"}
 
 
@@ -107,11 +129,10 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
     building = in_background(lambda: reference_state(engine, scenario, upto, f"{lab_name}-ref", fresh, cancel))
     try:
         probes, report.skipped = probes_until(scenario, upto)
-        inspecting = in_background(lambda: inspect_lab(lab, scenario.topology))  # probes only read: at once
         keys = scenario_sysctls(scenario, upto)
         reading = in_background(lambda: read_sysctls(lab, keys))
-        results = run_probes(lab, probes)
-        learner = inspecting.result()
+        learner = inspect_lab(lab, scenario.topology)  # first: its interfaces are where the probes are watched
+        results, captures = watched_probes(lab, probes, learner)
         values = reading.result()
         reference = building.result()
     except BaseException:
@@ -130,6 +151,8 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
                                   f"(a later step changes what it sees)")
             continue
         check = ProbeCheck(result)
+        if kind_of(step).key in SENDS_PACKETS:
+            check.captured = captured(captures, result.target or getattr(step, "target", ""))
         if not result.passed:
             probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
                           step.hint, getattr(step, "expect", None) in EXPECTED_FAILURES)
@@ -137,6 +160,32 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         report.probes.append(check)
     report.duration = time.monotonic() - started
     return report
+
+
+def watched_probes(lab: Lab, probes: list[tuple[int, Step]], state: LabState) -> tuple[list[StepResult], list[Capture]]:
+    """Run the probes with a capture on every interface of the lab that is up (each host and
+    namespace), so that a failing probe shows where its packets went; the results, and the
+    captures stopped and read."""
+    if not probes:
+        return [], []
+    captures = start_captures(lab, watch_spots(state))
+    try:
+        return run_probes(lab, probes), captures
+    finally:
+        stop_captures(lab, captures)
+
+
+def watch_spots(state: LabState) -> list[Spot]:
+    return [Spot(host.name, iface.name, ns.name or None) for host in state.hosts.values()
+            for ns in host.namespaces() for iface in ns.interfaces.values() if iface.kind != "loopback" and iface.up]
+
+
+def captured(captures: list[Capture], target: str) -> list[str]:
+    """The path of the packets to or from ``target`` (an address, or "name (address)"), flow by
+    flow, as the captures saw them; and the spots that were not watched."""
+    address = probe_address(target)
+    packets = [p for c in captures if not c.error for p in c.packets if address in (p.src, p.dst)]
+    return packet_path(packets) + [c.error for c in captures if c.error]
 
 
 def sysctl_origin(scenario: Scenario, upto: int, host: str, key: str) -> Origin:

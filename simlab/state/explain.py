@@ -247,7 +247,7 @@ def explain_probe(probe: Probe, reference: LabState, learner: LabState, differen
     it), the section to reread and the step's hint."""
     lines: list[str] = []
     start = (probe.host, probe.netns or ROOT)
-    target = _address(probe.target)
+    target = probe_address(probe.target)
     if probe.expects_failure:
         return _ahead(probe, differences)
     wrong = [d for d in differences if not d.harmless]
@@ -300,7 +300,7 @@ def diagnose(state: LabState, host: str, netns: str | None, target: str) -> list
     """Where a packet from ``host`` (in ``netns``) to ``target`` goes astray in ``state``, and
     its reply: what a failed reachability step of `run` or `validate` shows under why ([]
     when the walk finds the way clear: the cause is elsewhere, a filter or a process)."""
-    address = _address(target)
+    address = probe_address(target)
     if not address:
         return []
     forward, back = _walks(state, (host, netns or ROOT), address)
@@ -342,7 +342,7 @@ def _masquerade_why(reference: LabState, learner: LabState, start: Place, target
             f"with MASQUERADE on {difference.change.host} it sees {expected.source} and answers there"]
 
 
-def _address(target: str) -> str:
+def probe_address(target: str) -> str:
     """The address in a probe's target ('10.0.0.2', 'pc2 (10.0.0.2)', '10.0.0.2:80'), or ''."""
     for word in target.replace("(", " ").replace(")", " ").split():
         candidate = word.rsplit(":", 1)[0] if word.count(":") == 1 else word
@@ -359,11 +359,13 @@ class ProbeCheck:
 
     result: StepResult
     why: list[str] = field(default_factory=list)
+    captured: list[str] | None = None  # its packets' path, flow by flow (None: a probe that sends none)
 
     def to_dict(self) -> dict:
         return {"step": self.result.index, "title": self.result.title, "where": self.result.where,
                 "section": self.result.section or None, "expected": self.result.expected, "got": self.result.got,
-                "passed": self.result.passed, "why": self.why, "hint": self.result.hint or None}
+                "passed": self.result.passed, "why": self.why, "captured": self.captured,
+                "hint": self.result.hint or None}
 
 
 @dataclass
