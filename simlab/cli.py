@@ -298,7 +298,7 @@ def down(lab: Annotated[str | None, typer.Argument(help="Name of the lab to remo
     if (lab is None) == (not all_labs):
         raise InputError("give a lab name or --all (`simlab ls` lists the labs)")
     engine = _connect(engine)
-    removed = destroy_lab(engine, None if all_labs else lab)
+    removed = destroy_lab(engine, None if all_labs else lab, _progress())
     if lab and not removed:
         raise InputError(f"no lab named {lab!r} is up; `simlab ls` lists the labs")
     typer.echo(f"removed {removed} container(s)" + (f" of lab {lab}" if lab else ""))

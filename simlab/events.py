@@ -18,6 +18,14 @@ class Event:
     payload: Any = None  # e.g. the StepResult of a 'step.done' event
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How far a phase of many like things is: the payload of e.g. 'lab.node_created'."""
+
+    done: int
+    total: int
+
+
 Emit = Callable[[Event], None]
 
 

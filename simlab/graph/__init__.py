@@ -1,7 +1,9 @@
 """Pictures of a lab: a picture model built from a topology (no engine) or a LabState,
 rendered as SVG (pure-Python layout, no host dependency), mermaid or Graphviz dot.
 
-Owns: model.py (``Picture``, ``from_topology``, ``from_state``), svg.py, text.py.
+Owns: model.py (``Picture``, ``from_topology``, ``from_state``), layout.py (rows, channels,
+wires and label places), labels.py (text widths, labels placed without overlap), style.py
+(colours), svg.py (drawing the layout), text.py (mermaid, dot).
 May import: model.topology, state.model and state.diff; never docker or the engine.
 """
 

@@ -103,7 +103,7 @@ def from_state(state: LabState, topology: Topology | None = None, changes: list[
         for segment in topology.segments:
             if len(segment.members) > 2:
                 picture.add(Node(switch_id(segment.name), segment.name, "switch"))
-    for host in state.hosts.values():
+    for host in _declared_order(state, topology):
         _add_host(picture, host)
     seen: set[tuple[str, str, str]] = set()
     for host in state.hosts.values():
@@ -114,6 +114,13 @@ def from_state(state: LabState, topology: Topology | None = None, changes: list[
     if changes:
         mark_changes(picture, changes)
     return picture
+
+
+def _declared_order(state: LabState, topology: Topology | None) -> list[HostState]:
+    """The hosts in the file's order (so that a chain is drawn as one), any others after them."""
+    declared = list(topology.hosts) if topology is not None else []
+    rank = {name: i for i, name in enumerate(declared)}
+    return sorted(state.hosts.values(), key=lambda host: rank.get(host.name, len(declared)))
 
 
 def _add_host(picture: Picture, host: HostState) -> None:

@@ -24,7 +24,7 @@ from typing import TypeVar
 from simlab.engines.client import ContainerSpec, ExecResult
 from simlab.engines.interface import EngineAPI
 from simlab.errors import Cancelled, EngineError, InputError, NameTaken, PrivilegedRefused, SimlabError
-from simlab.events import Emit, Event, ignore
+from simlab.events import Emit, Event, Tally, ignore
 from simlab.labs.fabric import (
     INFRA_IMAGE,
     cancel_plan,
@@ -193,6 +193,7 @@ def _start(engine: EngineAPI, topology: Topology, name: str, run_id: str, emit: 
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"starting lab {name} was cancelled")
         helper, pids = _wired(wiring, plan)
+        emit(Event("lab.wired", f"wired {len(topology.links)} link(s), {len(topology.segments)} segment(s)", name))
         if engine_isolation(engine):
             share_sysfs(engine, helper, [pids[container] for container in hosts.values()])
         # Setup commands can take long: on Ctrl-C do not wait for them, the rollback removes
@@ -245,6 +246,7 @@ class _Nodes:
         self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL)
         self.starts: list[Future] = []
         self._lock = threading.Lock()
+        self.total = self.created = self.running = 0  # containers: all, created, started
 
     def create(self, topology: Topology, run_id: str, privileged: bool, file: str,
                helper: str | Callable[[], str]) -> tuple[dict[str, str], dict[str, str], str]:
@@ -256,6 +258,7 @@ class _Nodes:
         switched = switched_segments(topology)
         switches = [ContainerSpec(container_name(lab.name, f"-sw-{seg}"), INFRA_IMAGE,
                                   _labels(lab.name, seg, "switch", run_id, file), hostname=seg) for seg in switched]
+        self.total = len(hosts) + len(switches)
         helper_future = self.pool.submit(helper if callable(helper) else lambda: helper)
         created = [self.pool.submit(self._create, spec) for spec in hosts + switches]
         ids = _results([*created, helper_future])
@@ -268,8 +271,18 @@ class _Nodes:
         with self._lock:
             if spec.labels[LABEL_ROLE] == "host":  # before its start, which may open its shell
                 self.lab.containers[spec.labels[LABEL_NODE]] = container_id
-            self.starts.append(self.pool.submit(_start_node, self.lab, self.emit, self.shells, (container_id, spec)))
+            self.created += 1
+            self.emit(Event("lab.node_created", f"created {spec.name}", self.lab.name,
+                            Tally(self.created, self.total)))
+            self.starts.append(self.pool.submit(self._start_node, container_id, spec))
         return container_id
+
+    def _start_node(self, container_id: str, spec: ContainerSpec) -> None:
+        _start_node(self.lab, self.shells, (container_id, spec))
+        with self._lock:
+            self.running += 1
+            self.emit(Event("lab.node_started", f"started {spec.name}", self.lab.name,
+                            Tally(self.running, self.total)))
 
     def started(self) -> None:
         """Wait until every container has started."""
@@ -291,7 +304,7 @@ def _results(futures: list[Future]) -> list:
     return [future.result() for future in futures]
 
 
-def _start_node(lab: Lab, emit: Emit, shells: set[str], node: tuple[str, ContainerSpec]) -> None:
+def _start_node(lab: Lab, shells: set[str], node: tuple[str, ContainerSpec]) -> None:
     """Start a container; open its host's shell when a step or setup command will need it
     (the exec that costs, while the engine still starts the rest and the fabric wires)."""
     container_id, spec = node
@@ -301,7 +314,6 @@ def _start_node(lab: Lab, emit: Emit, shells: set[str], node: tuple[str, Contain
         raise PrivilegedRefused(f"{exc} simlab's default (capabilities {', '.join(HOST_CAPS)}, apparmor "
                                 f"unconfined, writable /proc/sys/net) runs every step of the shipped "
                                 f"scenarios.") from None
-    emit(Event("lab.node_started", f"started {spec.name}", lab.name))
     host = spec.labels.get(LABEL_NODE)
     if spec.labels.get(LABEL_ROLE) == "host" and host in shells:
         lab.shell(host).open()
@@ -363,9 +375,10 @@ def open_lab(engine: EngineAPI, name: str) -> Lab:
     return Lab(name, engine, {c.labels[LABEL_NODE]: c.id for c in found})
 
 
-def destroy_lab(engine: EngineAPI, name: str | None) -> int:
-    """Remove every container of lab ``name`` (all labs when None); return how many."""
-    return _remove(engine, {LABEL_LAB: name})
+def destroy_lab(engine: EngineAPI, name: str | None, emit: Emit = ignore) -> int:
+    """Remove every container of lab ``name`` (all labs when None); return how many. Emits
+    'lab.removing' with how many there are, then 'lab.node_removed' as each goes."""
+    return _remove(engine, {LABEL_LAB: name}, emit, name or "every lab")
 
 
 def remove_run(engine: EngineAPI, run_id: str, lab: str, emit: Emit = ignore) -> None:
@@ -378,10 +391,21 @@ def remove_run(engine: EngineAPI, run_id: str, lab: str, emit: Emit = ignore) ->
                                f"removes it once the engine answers", lab))
 
 
-def _remove(engine: EngineAPI, labels: dict[str, str | None]) -> int:
+def _remove(engine: EngineAPI, labels: dict[str, str | None], emit: Emit = ignore, lab: str = "") -> int:
     with deferred_interrupts():
         found = engine.containers(labels)
-        run_parallel(engine.remove, [c.id for c in found])
+        if found:
+            emit(Event("lab.removing", f"removing {len(found)} container(s) of {lab}", lab, Tally(0, len(found))))
+        removed = 0
+        lock = threading.Lock()
+
+        def remove(container: str) -> None:
+            nonlocal removed
+            engine.remove(container)
+            with lock:
+                removed += 1
+                emit(Event("lab.node_removed", f"removed {container[:12]}", lab, Tally(removed, len(found))))
+        run_parallel(remove, [c.id for c in found])
     return len(found)
 
 

@@ -14,6 +14,7 @@ import typer
 
 from simlab.errors import InputError
 from simlab.events import Event
+from simlab.reports.progress import LabStatus
 from simlab.reports.visible import visible, visible_lines, visible_text
 from simlab.results import ScenarioResult, StepResult
 
@@ -27,8 +28,15 @@ class TerminalProgress:
         self.out = out or sys.stdout
         self.color = wants_color(self.out)
         self.explain = explain  # print what each step changed in the lab (recorded states)
+        self.status = LabStatus(self.out, live_line(self.out))
+        self._lock = threading.RLock()  # a lab's containers start in threads of their own
 
     def __call__(self, event: Event) -> None:
+        with self._lock:
+            if not self.status.take(event):
+                self._show(event)
+
+    def _show(self, event: Event) -> None:
         if event.kind == "step.start":
             index, step = event.payload
             self._header(index, visible(step.title), visible(step.section))
@@ -43,8 +51,6 @@ class TerminalProgress:
                 self._changes(*event.payload)
         elif event.kind == "image.line":
             self.line(f"  | {visible(event.message)}", dim=True)
-        elif event.kind in ("lab.node_started", "lab.setup_done"):
-            pass  # one line per container is noise; lab.up sums them up
         else:
             self.line(f"  {visible_text(event.message)}", dim=True)
 
@@ -65,7 +71,17 @@ class TerminalProgress:
     def line(self, text: str, dim: bool = False) -> None:
         if dim:
             text = paint(text, self.color, dim=True)
-        print(text, file=self.out, flush=True)
+        with self._lock:
+            self.status.clear()
+            print(text, file=self.out, flush=True)
+
+
+def live_line(stream: TextIO) -> bool:
+    """Whether a line may update itself in place: a terminal that is not a dumb one."""
+    try:
+        return stream.isatty() and os.environ.get("TERM", "") != "dumb"
+    except (AttributeError, ValueError):
+        return False
 
 
 def wants_color(stream: TextIO) -> bool:

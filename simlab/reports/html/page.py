@@ -55,7 +55,7 @@ ul.changes { margin: 6px 0; padding-left: 0; list-style: none; font: 13px ui-mon
 ul.changes li.added { color: var(--pass); } ul.changes li.removed { color: var(--fail); }
 .picture { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; background: #fff; margin-top: 8px; }
 .picture svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-h2 { margin: 28px 0 8px; font-size: 18px; }
+h2 { margin: 28px 0 8px; font-size: 18px; } p.caption { margin: 0 0 4px; color: var(--muted); font-size: 13px; }
 table { border-collapse: collapse; background: #fff; width: 100%; }
 th, td { text-align: left; padding: 8px 12px; border-bottom: 1px solid var(--line); }
 th { background: #e9ecef; } a { color: #1864ab; }
@@ -107,11 +107,21 @@ def scenario_page(result: ScenarioResult, topology: Topology | None, description
     if result.stopped:
         body.append(f'<div class="verdict fail"><b>stopped:</b> {escape(result.stopped)}</div>')
     body.append("<h2>The lab as built</h2>")
-    body.append(_picture(result.lab_state, topology, []))
+    body.append(_end_picture(result, topology))
     body.append('<h2>Steps</h2><div class="toolbar"><button id="expand">open all</button> '
                 '<button id="collapse">close all</button></div>')
     body += [_step(step, topology) for step in result.steps]
     return document(f"simlab: {result.scenario}", header, "\n".join(body))
+
+
+def _end_picture(result: ScenarioResult, topology: Topology | None) -> str:
+    """The lab as it ended: the state after the last step that ran (what steps made included),
+    else as it was before step 1, else as the file declares it."""
+    last = next((s for s in reversed(result.steps) if s.state is not None), None)
+    if last is None:
+        return _picture(result.lab_state, topology, [])
+    caption = f'<p class="caption">as it was after step {last.index}, the last step that ran</p>'
+    return caption + _picture(last.state, topology, [])
 
 
 def _picture(state: dict | None, topology: Topology | None, changes: list[Change]) -> str:
