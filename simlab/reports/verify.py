@@ -25,8 +25,8 @@ def verify_lines(report: VerifyReport) -> list[str]:
                      f"got {result.got})")
         lines += [f"       why: {line}" if n == 0 else f"            {line}" for n, line in enumerate(probe.why)]
         if not result.passed and probe.captured is not None:
-            lines += [f"       seen: {line}" if n == 0 else f"             {line}" for n, line in enumerate(probe.captured)]
-            lines += [] if probe.captured else ["       seen: no packet of it on any interface of the lab"]
+            seen = probe.captured or ["no packet of it on any interface of the lab"]
+            lines += [f"       seen: {line}" if n == 0 else f"             {line}" for n, line in enumerate(seen)]
     lines += [f"  - not run: {text}" for text in report.skipped]
     if report.notes:
         lines += ["", "Notes (extra, changes no outcome the scenario checks):"]
