@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the programs the tests drive as a person would are there:
-#   chromium  the HTML report opened in a real browser (tests/test_visuals_lab.py)
-#   tmux      `simlab tutorial` typed into a real terminal (tests/test_tutorial_lab.py)
+#   chromium  the HTML report opened in a real browser (tests/reports/test_visuals_lab.py)
+#   tmux      `simlab tutorial` typed into a real terminal (tests/runs/test_tutorial_lab.py)
 #   tshark    pcaps that simlab writes, read by Wireshark's own dissectors
 #
 # Each is looked up by command; where one is missing and this is Debian/Ubuntu as

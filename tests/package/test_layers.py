@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "simlab"
+PACKAGE = Path(__file__).resolve().parents[2] / "simlab"
 SHARED = {"errors", "events", "resources", "results"}  # small modules every layer may use
 ALLOWED = {
     "model": {"model", "steps", "checks", "errors", "resources"},

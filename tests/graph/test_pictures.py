@@ -9,9 +9,9 @@ import subprocess
 import xml.etree.ElementTree as ET
 from itertools import combinations
 
-import labgen
 import pytest
 
+import labgen
 from conftest import DATA, ROOT
 from simlab.graph import from_state, from_topology, render_svg
 from simlab.graph.labels import Label, overlaps, text_width

@@ -1,6 +1,6 @@
 """`simlab tutorial` without an engine: lessons from sections, progress kept, the prompt's commands.
 
-The session's checks are replaced by scripted verify reports; tests/test_tutorial_lab.py
+The session's checks are replaced by scripted verify reports; tests/runs/test_tutorial_lab.py
 types into the real command on the real engine.
 """
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import itertools
 import random
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "simlab" / "labs"))
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "simlab" / "labs"))
 import fabric_agent  # noqa: E402 - runs in the helper as a script, imported here by path
 
 from simlab.labs.fabric import plan_fabric  # noqa: E402

@@ -15,9 +15,9 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from test_exec_retry import FlakyEngine
 
 from conftest import ROOT, simlab
+from flaky_engine import FlakyEngine
 from simlab.checks.capture import Capture, Spot, stop_captures
 from simlab.checks.pattern import MAX_DEPTH, PatternError, check_pattern, search
 from simlab.engines.client import Deadline, ExecResult, _ExecReader

@@ -9,9 +9,9 @@ import shutil
 import subprocess
 import sys
 
-import labgen
 import pytest
 
+import labgen
 from conftest import ROOT, simlab
 from fake_engine import FakeEngine
 from simlab.events import Event, Tally

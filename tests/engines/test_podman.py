@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from podman_engines import PodmanService, install_reason
-from test_security import CORE_PATTERN, HOSTILE, VECTORS, Outcome, _disarm_hierarchy
 
 from conftest import simlab
+from escapes import CORE_PATTERN, HOSTILE, VECTORS, Outcome, _disarm_hierarchy
+from podman_engines import PodmanService, install_reason
 from simlab.engines.kind import EngineKind, detect
 from simlab.engines.limits import fitting_ulimits, hard_limits
 from simlab.engines.podman import readonly_as_security_opt
