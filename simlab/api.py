@@ -21,7 +21,7 @@ from simlab.labs.images import ensure_image
 from simlab.labs.lab import Lab, destroy_lab, start_lab
 from simlab.labs.security import Trust, check_trust
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario, scenario_from_data, step_from_data
-from simlab.model.topology import Topology
+from simlab.model.topology import Topology, on_image
 from simlab.model.yamlsource import Source
 from simlab.results import ScenarioResult, StepResult
 from simlab.runs.runner import Pause, StepWatch, judge, retry, run_scenario
@@ -124,9 +124,14 @@ def _title(keys: dict[str, Any]) -> str:
 Labbable = Topology | Scenario | Builder | str | Path
 
 
-def load(path_or_name: str | Path) -> Scenario:
-    """A scenario file, or the shipped scenario of that name (see ``simlab list``)."""
-    return load_scenario(resolve_scenario(str(path_or_name)))
+def load(path_or_name: str | Path, host_image: bool = False) -> Scenario:
+    """A scenario file (or a containerlab topology), or the shipped scenario of that name (see
+    ``simlab list``); with ``host_image``, every host runs simlab's host image instead of the
+    file's (`--host-image`)."""
+    scenario = load_scenario(resolve_scenario(str(path_or_name)))
+    if host_image:
+        scenario.topology = on_image(scenario.topology)
+    return scenario
 
 
 def connect(emit: Emit = ignore) -> Engine:

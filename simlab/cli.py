@@ -26,6 +26,7 @@ from simlab.engines import isolated as isolated_engine
 from simlab.engines import named as engines
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
+from simlab.labs import export as exporting
 from simlab.labs import readiness
 from simlab.labs.fabric import helper_image
 from simlab.labs.images import DEFAULT_BASE, copy_image, ensure_image, prune_helper_images
@@ -81,6 +82,7 @@ engine_app = typer.Typer(help="simlab's own isolated engine for --untrusted: sta
                          no_args_is_help=True)
 app.add_typer(engine_app, name="engine", rich_help_panel="Engines")
 PictureFormat = enum.Enum("PictureFormat", {name: name for name in ("svg", "mermaid", "dot")}, type=str)
+ExportFormat = enum.Enum("ExportFormat", {name: name for name in exporting.FORMATS}, type=str)
 CheckFormat = enum.Enum("CheckFormat", {name: name for name in ("text", "json", "github")}, type=str)
 API_SECONDS = 120  # an image copy into the isolated engine is one long call
 Isolated = Annotated[bool, typer.Option("--isolated", help="The user-namespace-remapped dockerd of simlab's own "
@@ -136,6 +138,9 @@ Untrusted = Annotated[bool, typer.Option(
          "images.")]
 AllowPrivileged = Annotated[bool, typer.Option(
     help="Honour `privileged: true` in the file (such a host is root on the engine host); without it, refused.")]
+HostImage = Annotated[bool, typer.Option(
+    "--host-image", help=f"Run every host on simlab's host image {DEFAULT_IMAGE}, whatever image the file names "
+                         f"(a containerlab topology's alpine, say, where the engine cannot get it).")]
 EngineName = Annotated[str | None, typer.Option(
     "--engine", metavar="NAME", help="A docker context name or an engine address (unix://..., tcp://HOST:PORT, "
                                      "ssh://USER@HOST). Default: DOCKER_HOST, the current context, the local socket.")]
@@ -182,10 +187,13 @@ def up(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE",
        untrusted: Annotated[bool, typer.Option(help="Hardened mode for files you did not write (see run --help).")
                             ] = False,
        allow_privileged: AllowPrivileged = False,
+       host_image: HostImage = False,
        ) -> None:
     """Start a lab and leave it up, to build the rest by hand and `simlab verify` it; steps
-    are not run unless --until. Exit 1 when a step up to N does not go as expected."""
-    scenario = api.load(scenario_ref)
+    are not run unless --until. Exit 1 when a step up to N does not go as expected.
+
+    A containerlab topology (`*.clab.yml`, kind linux nodes) starts too: docs/containerlab.md."""
+    scenario = api.load(scenario_ref, host_image)
     count = verify.step_count(scenario, until) if until is not None else 0
     check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
     engine = _hardened_engine(engine, untrusted)
@@ -528,6 +536,24 @@ def schema() -> None:
     write_json(scenario_schema(), "-")
 
 
+@app.command("export", rich_help_panel="Write scenarios")
+@reports_errors
+def export_command(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", help="A shipped scenario or a "
+                                                                   "scenario (or containerlab) file.")],
+                   fmt: Annotated[ExportFormat, typer.Option("--format", help="sh: a shell script (docker CLI and "
+                                                             "ip); clab: a containerlab topology.")] = ExportFormat.sh,
+                   output: Annotated[str | None, typer.Option("-o", "--output", metavar="FILE",
+                                                                 help="Write here (default: standard output).")] = None,
+                   ) -> None:
+    """Write a scenario's lab for use without simlab: `sh`, a POSIX script that builds the same
+    lab by hand with the docker CLI and ip, runs the steps' commands and removes it (`down`);
+    `clab`, a containerlab topology of it. No engine needed.
+
+    Example: `simlab export gateway-nat -o lab.sh && sudo sh lab.sh up mylab` (docs/containerlab.md)."""
+    check_writable(output)
+    write_text(exporting.export(api.load(scenario_ref), fmt.value), output or "-")
+
+
 @app.command(rich_help_panel="Run scenarios")
 @reports_errors
 def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
@@ -549,6 +575,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
         html: Annotated[str | None, typer.Option("--html", metavar="FILE",
                                                     help="Write a self-contained HTML report with the lab's "
                                                          "picture at every step.")] = None,
+        host_image: HostImage = False,
         ) -> None:
     """Run a scenario: start its lab, run each step, check each outcome.
 
@@ -556,7 +583,7 @@ def run(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocom
     or an engine problem, 130 when interrupted. The lab is removed afterwards
     unless --keep, also after a failure, a timeout or Ctrl-C.
     """
-    scenario = api.load(scenario_ref)
+    scenario = api.load(scenario_ref, host_image)
     check_writable(html)
     check_trust(scenario.topology, Trust(untrusted, allow_privileged, privileged), scenario.file)
     engine = _hardened_engine(engine, untrusted)

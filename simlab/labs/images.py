@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from simlab.engines.client import Engine
+from simlab.engines.interface import EngineAPI
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import HELPER_REPOSITORY, helper_tag
-from simlab.model.topology import DEFAULT_IMAGE
+from simlab.model.topology import DEFAULT_IMAGE, Topology
 from simlab.resources import shipped_folder
 
 DEFAULT_BASE = "ubuntu:24.04"
@@ -45,6 +46,27 @@ def ensure_image(engine: Engine, emit: Emit = ignore, rebuild: bool = False, bas
     for line in engine.build(str(context), DEFAULT_IMAGE, {"BASE_IMAGE": base}):
         emit(Event("image.line", line))
     emit(Event("image.done", f"built {DEFAULT_IMAGE} on {base}"))
+
+
+def ensure_host_images(engine: EngineAPI, topology: Topology, emit: Emit = ignore) -> None:
+    """Pull every other image the hosts name that the engine lacks (as `docker run` would);
+    EngineError naming each one that can be neither found nor pulled, and the way out."""
+    wanted: dict[str, list[str]] = {}
+    for host in topology.hosts.values():
+        if host.image != DEFAULT_IMAGE:
+            wanted.setdefault(host.image, []).append(host.name)
+    missing = []
+    for image, hosts in wanted.items():
+        if engine.image_exists(image):
+            continue
+        emit(Event("image.pull", f"pulling {image} (for {', '.join(hosts)})"))
+        reason = engine.pull(image)
+        if reason is not None:
+            missing.append(f"{image} (for {', '.join(hosts)}: {reason})")
+    if missing:
+        raise EngineError(f"the engine has no image {'; '.join(missing)}, and cannot pull it: pull or load it "
+                          f"(docker pull, docker load), or pass --host-image to run every host on simlab's "
+                          f"{DEFAULT_IMAGE}")
 
 
 def copy_image(donor: Engine, engine: Engine, emit: Emit = ignore) -> None:

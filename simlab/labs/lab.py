@@ -35,6 +35,7 @@ from simlab.labs.fabric import (
     switched_segments,
     wire,
 )
+from simlab.labs.images import ensure_host_images
 from simlab.labs.security import (
     HOST_CAPS,
     Trust,
@@ -150,6 +151,7 @@ def start_lab(engine: EngineAPI, topology: Topology, name: str, emit: Emit = ign
                          f"starting with a letter or digit")
     if trust.untrusted:
         require_isolation(engine)
+    ensure_host_images(engine, topology, emit)
     existing = engine.containers({LABEL_ROLE: None})  # labs and fabric helpers, in one call
     helpers = [c for c in existing if c.labels.get(LABEL_ROLE) == "fabric"]
     remove_stale_helpers(engine, helpers, time.time())

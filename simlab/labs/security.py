@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from simlab.engines.kind import isolation_from_security_options
 from simlab.errors import EngineError, InputError
+from simlab.model import clab
 from simlab.model.problems import Problems
 from simlab.model.topology import DEFAULT_IMAGE, Topology
 from simlab.model.yamlsource import Source, load_yaml
@@ -133,11 +134,15 @@ def check_trust(topology: Topology, trust: Trust, file: str = "") -> None:
 
 
 def _source_of(file: str, name: str) -> Source:
-    """The lines of ``file`` for messages; a topology built in code has none."""
+    """The lines of ``file`` for messages (a containerlab file's as its keys were translated);
+    a topology built in code has none."""
+    if not file:
+        return Source(f"{name} built in code")
     try:
-        return load_yaml(file)[1] if file else Source(f"{name} built in code")
+        data, source = load_yaml(file)
     except InputError:
         return Source(file)
+    return clab.translate(data, source)[1] if clab.is_clab(file, data) else source
 
 
 def share_sysfs(engine: Engine, helper: str, pids: list[int]) -> None:

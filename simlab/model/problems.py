@@ -27,7 +27,7 @@ class Problems:
         return f"{self.source.file}:{self.source.line(path)}" if self.source.lines else self.source.file
 
     def _located(self, path: Path_, message: str, label: str = "") -> str:
-        where = f"{key_name(path)}: " if path else ""
+        where = f"{key_name(self.source.key(path))}: " if path else ""
         return f"{self.at(path)}: {label}{one_line(where + message)}"
 
     def raise_if_any(self) -> None:

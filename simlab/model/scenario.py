@@ -19,6 +19,7 @@ from typing import Any
 from simlab.checks.capture import PROTOS as PACKET_PROTOS
 from simlab.checks.capture import Evidence, Spot
 from simlab.errors import InputError
+from simlab.model import clab
 from simlab.model.names import did_you_mean, unknown_key
 from simlab.model.problems import Problems
 from simlab.model.topology import IFNAME_CHAR, NAME_CHARS, NAME_RE, TOPOLOGY_KEYS, Topology, parse_topology
@@ -60,9 +61,25 @@ class Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Load and check a scenario (or plain topology) file; raise InputError listing every problem."""
+    """Load and check a scenario (or plain topology) file, or a containerlab topology
+    (clab.py); raise InputError listing every problem."""
     data, source = load_yaml(path)
+    if clab.is_clab(path, data):
+        return _from_clab(data, source, clab.default_name(path))
     return scenario_from_data(data, source, Path(path).stem)
+
+
+def _from_clab(data: Any, source: Source, default_name: str) -> Scenario:
+    """A containerlab topology, checked as a simlab file at the lines of its own keys: the
+    problems of both readings at once."""
+    translated, lines, problems = clab.translate(data, source)
+    try:
+        scenario = scenario_from_data(translated, lines, default_name)
+    except InputError as exc:
+        raise InputError("\n".join([*problems.messages, str(exc)])) from None
+    problems.raise_if_any()
+    scenario.topology.warnings[:0] = problems.warnings
+    return scenario
 
 
 def scenario_from_data(data: Any, source: Source, default_name: str) -> Scenario:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from simlab.model.problems import Problems
@@ -134,6 +134,11 @@ def parse_topology(data: dict[str, Any], problems: Problems, default_name: str) 
     check_conflicts(topology, _deliberate(data.get("duplicate_addresses", []), problems), problems)
     topology.warnings = list(problems.warnings)
     return topology
+
+
+def on_image(topology: Topology, image: str = DEFAULT_IMAGE) -> Topology:
+    """``topology`` with every host on ``image`` (`--host-image`: simlab's own, whatever the file names)."""
+    return replace(topology, hosts={name: replace(host, image=image) for name, host in topology.hosts.items()})
 
 
 def valid_name(name: str, max_length: int = MAX_NAME) -> bool:

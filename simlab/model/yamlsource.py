@@ -46,6 +46,16 @@ class Source:
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
+    # Keys as the file wrote them, for data translated from another format (a containerlab
+    # topology): ("hosts", "a", "setup") -> ("topology", "nodes", "a", "exec").
+    keys: dict[Path_, Path_] = field(default_factory=dict)
+
+    def key(self, path: Path_) -> Path_:
+        """``path`` as the file wrote it (itself, unless translated)."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.keys:
+                return self.keys[path[:end]] + path[end:]
+        return path
 
     def line(self, path: Path_) -> int:
         """The line of ``path``, or of its nearest parent that has one."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from simlab.model import clab
 from simlab.model.scenario import scenario_from_data
 from simlab.model.yamlsource import parse_yaml
 
@@ -37,6 +38,10 @@ def test_yaml_in_the_docs_is_valid(where: str, text: str):
     data, source = parse_yaml(text, where)  # a fragment (some steps, a host) must at least parse
     if isinstance(data, dict) and "hosts" in data and "# error:" not in text:
         scenario_from_data(data, source, "doc")  # a whole scenario must pass check
+    if clab.is_clab(where, data):  # a containerlab topology must load as one, without a warning
+        translated, lines, problems = clab.translate(data, source)
+        scenario = scenario_from_data(translated, lines, "doc")
+        assert problems.messages + problems.warnings + scenario.topology.warnings == []
 
 
 def test_the_docs_hold_whole_scenarios():
