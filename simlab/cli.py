@@ -47,6 +47,7 @@ from simlab.mutate import report as mutation_report
 from simlab.mutate import run as mutation
 from simlab.reports.batch import BatchReport, Destinations, write_reports
 from simlab.reports.html import scenario_page
+from simlab.reports.html.verify import verify_page
 from simlab.reports.merge import merge as merge_reports
 from simlab.reports.merge import read_report
 from simlab.reports.problems import github_annotation, problem_record
@@ -226,6 +227,8 @@ def verify_command(
                                                             "to verify against (default: the file the lab was "
                                                             "started from).")] = None,
         json_out: JsonReport = None,
+        html: Annotated[str | None, typer.Option("--html", metavar="FILE", help="Write the report as a "
+                                                    "self-contained HTML page, with a picture of your lab.")] = None,
         fresh: Annotated[bool, typer.Option(help="Build the reference again even if one is cached "
                                                  "(see docs/verify.md).")] = False,
         engine: EngineName = None) -> None:
@@ -239,7 +242,8 @@ def verify_command(
 
     Exit 0 when the lab matches, 1 when it differs, 2 for bad input (lab not up, made from another
     scenario, unknown section)."""
-    check_writable(json_out)
+    for target in (json_out, html):
+        check_writable(target)
     connected = _connect(engine)
     scenario = verify.lab_scenario(connected, lab, scenario_ref)
     count = verify.step_count(scenario, upto)
@@ -251,6 +255,8 @@ def verify_command(
         progress.line(line)
     if json_out:
         write_json(report.to_dict(), json_out)
+    if html:
+        write_text(verify_page(report, scenario.topology), html)
     raise typer.Exit(0 if report.passed else 1)
 
 

@@ -142,6 +142,7 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         raise
     finally:
         lab.close_shells()
+    report.learner = learner
     report.differences = compare(reference.state, learner, reference.origins)
     report.differences += [sysctl_difference(host, key, mine, expected, sysctl_origin(scenario, upto, host, key))
                            for host, key, mine, expected in sysctl_differences(reference.sysctls, values)]

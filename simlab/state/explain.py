@@ -379,6 +379,7 @@ class VerifyReport:
     probes: list[ProbeCheck] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # probes not run, and why
     duration: float = 0.0
+    learner: LabState | None = None  # the lab as verify found it (for a picture; not in to_dict)
 
     @property
     def wrong(self) -> list[Difference]:

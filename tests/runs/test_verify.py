@@ -7,6 +7,7 @@ once in a shadow lab and then cached (SIMLAB_CACHE in a temporary folder).
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import uuid
@@ -60,7 +61,7 @@ def test_a_missing_masquerade_is_named_with_where_the_reply_goes(engine, learner
     rule = "-s 192.168.15.0/24 -j MASQUERADE"
     on_gateway(engine, name, f"iptables -t nat -D POSTROUTING {rule}")
     try:
-        code, out, report = verify(name, env, tmp_path)
+        code, out, report = verify(name, env, tmp_path, "--html", str(tmp_path / "verify.html"))
     finally:
         on_gateway(engine, name, f"iptables -t nat -A POSTROUTING {rule}")
     assert code == 1, out
@@ -78,6 +79,10 @@ def test_a_missing_masquerade_is_named_with_where_the_reply_goes(engine, learner
     assert reply == "172.17.0.3 > 192.168.15.1 icmp: outside:eth0 → docker-host:eth0 → docker-host:eth1 → " \
                     "internet:eth0", reply
     assert f"seen: {request}" in out
+    page = (tmp_path / "verify.html").read_text()
+    assert '<span class="badge FAILED">DIFFERS</span>' in page and "no MASQUERADE for 192.168.15.0/24" in page
+    assert '<details class="step fail" id="probe-13" open>' in page and html.escape(reply) in page
+    assert page.count("<svg") == 1 and ">veth-red<" in page  # the learner's lab, namespaces included
 
 
 def test_forwarding_turned_off_on_the_gateway_is_named(engine, learner_lab, tmp_path):
