@@ -109,8 +109,8 @@ class Session:
             return action(words[1:])
         except KeyboardInterrupt:
             self.say("interrupted")
-        except InputError as exc:
-            self.say(f"error: {exc}")
+        except SimlabError as exc:  # a lab removed meanwhile, an engine that went away: say it, stay
+            self.say(visible(f"error: {exc}"))
         return True
 
     def lines(self, lines: list[str]) -> None:
