@@ -46,6 +46,14 @@ from simlab.model.topology import DEFAULT_IMAGE, valid_name
 from simlab.mutate import report as mutation_report
 from simlab.mutate import run as mutation
 from simlab.reports.batch import BatchReport, Destinations, write_reports
+from simlab.reports.grade import (
+    GradeHeader,
+    GradeProgress,
+    grade_table,
+    section_lines,
+    summary_line,
+    write_grade_reports,
+)
 from simlab.reports.html import scenario_page
 from simlab.reports.html.verify import verify_page
 from simlab.reports.merge import merge as merge_reports
@@ -63,12 +71,14 @@ from simlab.reports.terminal import (
 from simlab.reports.verify import verify_lines
 from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult
+from simlab.runs import grade as grading
 from simlab.runs import shard as sharding
 from simlab.runs import verify
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.runs.validate import EngineSlots, Options, default_jobs, split_by_trust
 from simlab.signals import EXIT_INTERRUPTED, live_signals
 from simlab.state.collect import declared_topology, inspect_lab
+from simlab.state.grade import sections_of
 from simlab.state.record import StateRecorder
 from simlab.state.text import state_lines
 
@@ -780,6 +790,81 @@ def merge(reports: Annotated[list[str], typer.Argument(metavar="REPORT.json...",
     if any(r.error for r in results):
         raise typer.Exit(2)
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
+
+
+@app.command(rich_help_panel="Learn and teach")
+@reports_errors
+def grade(scenario_ref: Annotated[str, typer.Argument(metavar="NAME|FILE", autocompletion=_shipped_names,
+                                                      help="The scenario the learners did (see `simlab list`).")],
+          submissions: Annotated[list[str] | None, typer.Argument(
+              metavar="SUBMISSION...", help="Learners' files of commands, `# host: NAME` lines saying where they "
+                                            "run (docs/grade.md), or folders of them; the file's name is the "
+                                            "student's.")] = None,
+          labs: Annotated[str | None, typer.Option(metavar="PATTERN", help="Grade the labs up on the engine whose "
+                                                      "names match this glob instead ('student-*'), read-only.")
+                          ] = None,
+          upto: Annotated[str | None, typer.Option(metavar="N|SECTION", help="Grade up to step N or through "
+                                                      "SECTION (default: the whole scenario).")] = None,
+          jobs: Annotated[int, typer.Option(min=0, show_default=False, help="Labs at once (default: as validate)."
+                                            )] = 0,
+          timeout: Annotated[float | None, typer.Option(min=0.1, help="Stop one submission after this many "
+                                                                       "seconds.")] = None,
+          engine: Annotated[list[str] | None, typer.Option(
+              "--engine", metavar="NAME[=SLOTS]", help="Run on this engine too (repeatable), as validate does.")
+                            ] = None,
+          csv_out: Annotated[str | None, typer.Option("--csv", metavar="FILE", help="Write CSV here.")] = None,
+          junit: Annotated[str | None, typer.Option(metavar="FILE", help="Write JUnit XML here.")] = None,
+          html: Annotated[str | None, typer.Option(metavar="FILE", help="Write an HTML page here.")] = None,
+          json_out: JsonReport = None,
+          trust_submissions: Annotated[bool, typer.Option(
+              "--trust-submissions", help="Run submissions in the default mode on an engine that does not isolate "
+                                          "root (they run as root on the engine host): only for files you would "
+                                          "run yourself.")] = False,
+          ) -> None:
+    """Grade many learners against one scenario: each submission runs in its own sealed lab
+    (hardened mode: an engine that isolates root, see `simlab engine start --isolated`), its
+    commands on their hosts in order, then the lab is verified section by section as `simlab
+    verify` does. Shows who holds which sections, what is missing and why.
+
+    Example: `simlab grade gateway-nat submissions/*.sh --csv grades.csv`; a classroom on one
+    machine: `simlab grade gateway-nat --labs 'student-*'`.
+
+    Exit 0 every submission holds every section, 1 some miss something, 2 bad input or a lab
+    that could not be graded (nothing starts when a submission is bad), 130 interrupted."""
+    for path in (csv_out, junit, html, json_out):
+        check_writable(path)
+    scenario = api.load(scenario_ref)
+    count = verify.step_count(scenario, upto)
+    if bool(labs) == bool(submissions):
+        raise InputError("name the submissions (files or folders) or --labs PATTERN, not both nor neither")
+    out = sys.stderr if json_out == "-" else sys.stdout
+    if labs:
+        connected = _connect(engine[0] if engine else None)
+        names = grading.matching_labs(connected, labs)
+        ensure_image(connected, TerminalProgress(sys.stderr))
+        progress = GradeProgress(len(names))
+        grades = grading.grade_labs(connected, scenario, count, names, emit=progress)
+    else:
+        found = grading.read_submissions(submissions or [], scenario)
+        if not engine and not trust_submissions and not os.environ.get("SIMLAB_ENGINES"):
+            engine = [e] if (e := _hardened_engine(None, True)) else None  # simlab's isolated engine, when up
+        specs = engines.configured_specs(engine)
+        engines.check_names(specs)
+        if not trust_submissions:
+            for spec in specs or [None]:  # refused before any container starts
+                grading.require_hardened(engines.connect(spec))
+        progress = GradeProgress(len(found))
+        slots = _batch_engines(specs, Options(jobs=jobs), sys.stderr)
+        grades = grading.grade_submissions(slots, scenario, count, found, grading.GradeOptions(
+            jobs, timeout, untrusted=not trust_submissions), emit=progress)
+    progress.finish()
+    sections = sections_of(scenario, count)
+    for line in ["", *section_lines(scenario.name, count, sections), "", *grade_table(grades, wants_color(out)), "",
+                 summary_line(grades)]:
+        print(line, file=out)
+    write_grade_reports(grades, {"csv": csv_out, "junit": junit, "html": html, "json": json_out},
+                        GradeHeader(__version__, scenario.name, scenario.file, count, sections))
+    raise typer.Exit(2 if any(g.error for g in grades) else 0 if all(g.passed for g in grades) else 1)
 
 
 def _scenarios_at_hand(results: list[ScenarioResult]) -> dict[str, Scenario]:

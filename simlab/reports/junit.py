@@ -14,8 +14,8 @@ import xml.etree.ElementTree as ET
 from simlab.results import ScenarioResult
 
 
-def junit_xml(results: list[ScenarioResult]) -> str:
-    root = ET.Element("testsuites", name="simlab validate")
+def junit_xml(results: list[ScenarioResult], name: str = "simlab validate") -> str:
+    root = ET.Element("testsuites", name=name)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time = 0.0
     for result in results:

@@ -26,13 +26,15 @@ from simlab.labs.readiness import prepare
 from simlab.labs.security import Trust, check_trust
 from simlab.model.scenario import Scenario, load_scenario, shipped_scenarios, shipped_scenarios_dir
 from simlab.results import ScenarioResult, StepResult
-from simlab.runs.runner import run_scenario
+from simlab.runs.runner import StepWatch, run_scenario
 from simlab.runs.script import DEFAULT_STEP_TIMEOUT
 from simlab.state.record import StateRecorder
 
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 # Told each step's result as it ends; a reason (not None) stops that scenario's run there.
 StopWhen = Callable[[Scenario, StepResult], "str | None"]
+# The watch of each scenario's run (simlab grade: a submission's commands and its verify).
+WatchFor = Callable[[Scenario], StepWatch]
 
 
 def default_jobs() -> int:
@@ -132,13 +134,15 @@ class Batch:
     can stop any of them."""
 
     def __init__(self, engines: Engine | list[EngineSlots], options: Options, emit: Emit = ignore,
-                 stop_when: StopWhen | None = None) -> None:
+                 stop_when: StopWhen | None = None, watch_for: WatchFor | None = None) -> None:
         if isinstance(engines, Engine):
             engines = [EngineSlots(engines, options.jobs or default_jobs())]
         self.engines = engines
         self.options = options
         self.emit = emit
         self.stop_when = stop_when  # simlab mutate: a mutant's run ends once a check caught it
+        self.watch_for = watch_for
+        self.stopping = threading.Event()  # set once the whole batch stops (Ctrl-C, --fail-fast)
         self._stoppers: dict[str, threading.Thread] = {}  # lab -> the thread stop_when started to stop it
         self._lock = threading.Condition()
         self._running: dict[str, tuple[threading.Event, Engine]] = {}  # lab -> its cancel flag, its engine
@@ -251,10 +255,11 @@ class Batch:
             self._running[lab] = (cancel, engine)
         self.emit(Event("validate.start", scenario.name, lab))
         try:
-            recorder = StateRecorder(scenario) if self.options.record else None
+            recorder = StateRecorder(scenario) if self.options.record and self.watch_for is None else None
+            watch = self.watch_for(scenario) if self.watch_for is not None else recorder
             result = run_scenario(engine, scenario, lab, keep=self.options.keep_failed, cancel=cancel,
                                   timeout=self.options.timeout, step_timeout_default=self.options.step_timeout,
-                                  watch=recorder, trust=self.options.trust, emit=self._step_watch(scenario, lab))
+                                  watch=watch, trust=self.options.trust, emit=self._step_watch(scenario, lab))
             if recorder is not None:
                 recorder.attach(result)
         except Exception as exc:  # one scenario's crash must not take the others down
@@ -300,6 +305,7 @@ class Batch:
     def _stop_all(self, reason: str) -> None:
         with self._lock:
             self._stopped["*"] = reason
+            self.stopping.set()
             running = list(self._running)
             self._lock.notify_all()
         for lab in running:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from simlab.labs.lab import (
 from simlab.model.scenario import Scenario, load_scenario, resolve_scenario
 from simlab.results import StepResult
 from simlab.runs.probes import probes_until, run_probes
-from simlab.runs.reference import reference_state
+from simlab.runs.reference import Reference, reference_state
 from simlab.state.collect import inspect_lab
 from simlab.state.explain import (
     Origin,
@@ -120,13 +121,26 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
                fresh: bool = False) -> VerifyReport:
     """Compare lab ``lab_name`` with ``scenario`` after its step ``upto`` (see the module's
     docstring); ``fresh``: build the reference even if one is cached (reference.py)."""
-    started = time.monotonic()
     lab = open_lab(engine, lab_name)
-    report = VerifyReport(lab_name, scenario.name, scenario.file, upto,
-                          scenario.steps[upto - 1].section if upto else "")
     emit(Event("verify.start", f"the reference of {scenario.name} through step {upto}", lab_name))
     cancel = threading.Event()
     building = in_background(lambda: reference_state(engine, scenario, upto, f"{lab_name}-ref", fresh, cancel))
+    try:
+        return compare_lab(lab, scenario, upto, building.result)
+    except BaseException:
+        cancel.set()  # the shadow lab stops at its next step and is removed before we go
+        with deferred_interrupts(reraise=False):
+            wait(building)
+        raise
+
+
+def compare_lab(lab: Lab, scenario: Scenario, upto: int, reference: Callable[[], Reference]) -> VerifyReport:
+    """Compare ``lab`` with ``scenario`` after its step ``upto``: its state and sysctls are read
+    and the probes of that point run on it while ``reference()`` (the reference of that
+    point, or a wait for it) is had; the lab is only read."""
+    started = time.monotonic()
+    report = VerifyReport(lab.name, scenario.name, scenario.file, upto,
+                          scenario.steps[upto - 1].section if upto else "")
     try:
         probes, report.skipped = probes_until(scenario, upto)
         keys = scenario_sysctls(scenario, upto)
@@ -134,20 +148,15 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         learner = inspect_lab(lab, scenario.topology)  # first: its interfaces are where the probes are watched
         results, captures = watched_probes(lab, probes, learner)
         values = reading.result()
-        reference = building.result()
-    except BaseException:
-        cancel.set()  # the shadow lab stops at its next step and is removed before we go
-        with deferred_interrupts(reraise=False):
-            wait(building)
-        raise
+        found = reference()
     finally:
         lab.close_shells()
     report.learner = learner
-    report.differences = compare(reference.state, learner, reference.origins)
+    report.differences = compare(found.state, learner, found.origins)
     report.differences += [sysctl_difference(host, key, mine, expected, sysctl_origin(scenario, upto, host, key))
-                           for host, key, mine, expected in sysctl_differences(reference.sysctls, values)]
+                           for host, key, mine, expected in sysctl_differences(found.sysctls, values)]
     for (index, step), result in zip(probes, results):
-        if index not in reference.holds:
+        if index not in found.holds:
             report.skipped.append(f"step {index} {step.title!r}: does not hold at this point of the scenario "
                                   f"(a later step changes what it sees)")
             continue
@@ -157,7 +166,7 @@ def verify_lab(engine: Engine, lab_name: str, scenario: Scenario, upto: int, emi
         if not result.passed:
             probe = Probe(step.host, step.netns, result.target or getattr(step, "target", ""), step.section,
                           step.hint, getattr(step, "expect", None) in EXPECTED_FAILURES)
-            check.why = explain_probe(probe, reference.state, learner, report.differences)
+            check.why = explain_probe(probe, found.state, learner, report.differences)
         report.probes.append(check)
     report.duration = time.monotonic() - started
     return report
