@@ -140,7 +140,8 @@ def grade_json(grades: list[Grade], version: str, scenario: str, file: str, upto
 
 
 GRADE_CSS = """
-td.student { white-space: nowrap; } td.cell { text-align: center; font-weight: 700; } td.cell.pass { color: var(--pass); }
+td.student { white-space: nowrap; }
+td.cell { text-align: center; font-weight: 700; } td.cell.pass { color: var(--pass); }
 td.cell.fail { color: var(--fail); background: #fff5f5; } th.section { writing-mode: vertical-rl;
 transform: rotate(180deg); font-weight: 600; font-size: 13px; max-height: 220px; }
 """

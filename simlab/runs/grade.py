@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -26,16 +27,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from simlab.engines.client import Engine
+from simlab.engines.client import Deadline, Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab, deferred_interrupts, in_background, list_labs, open_lab, run_parallel
 from simlab.labs.security import require_isolation
+from simlab.labs.shell import KILL_GRACE, MARK, PRELUDE, command_record
 from simlab.model.scenario import Scenario
-from simlab.model.submission import Submission, read_submission
+from simlab.model.submission import Command, Submission, read_submission
 from simlab.model.topology import MAX_NAME
 from simlab.results import ScenarioResult
 from simlab.runs.reference import Reference, reference_state
+from simlab.runs.script import ENGINE_SLACK
 from simlab.runs.validate import Batch, EngineSlots, Options
 from simlab.runs.verify import compare_lab, lab_scenario, wait
 from simlab.state.explain import VerifyReport
@@ -149,11 +152,40 @@ class _Grader:
         if index:
             return
         self.reference.start(lab.engine)
-        for command in self.submission.commands:
-            done = lab.shell(command.host).run(command.text, command.netns, self.command_timeout)
-            self.commands.append(CommandDone(command.where, command.line, command.text, done.exit_code,
-                                             done.output.strip()))
+        for group in _same_host_runs(self.submission.commands):
+            self.commands += run_commands(lab, group, self.command_timeout)
         self.report = compare_lab(lab, self.scenario, self.upto, lambda: self.reference.get(lab.engine))
+
+
+def _same_host_runs(commands: list[Command]) -> list[list[Command]]:
+    groups: list[list[Command]] = []
+    for command in commands:
+        if groups and groups[-1][0].host == command.host:
+            groups[-1].append(command)
+        else:
+            groups.append([command])
+    return groups
+
+
+def run_commands(lab: Lab, commands: list[Command], timeout: float) -> list[CommandDone]:
+    """Run consecutive commands of one host in one script of its shell (a round trip each
+    would cost more than most commands take), each on its own and under ``timeout``; one that
+    fails does not stop the next."""
+    host = commands[0].host
+    script = PRELUDE + "".join(f"run {shlex.quote(c.netns or '')} {shlex.quote(c.text)} {timeout:g}; record 0 {n}\n"
+                               for n, c in enumerate(commands))
+    limit = len(commands) * (timeout + KILL_GRACE) + ENGINE_SLACK
+    done = []
+    for line in lab.shell(host).lines(script, timeout + KILL_GRACE + ENGINE_SLACK, Deadline(limit)):
+        words = line.decode(errors="replace").split(" ")
+        if len(words) >= 7 and words[:2] == [MARK, "cmd"]:
+            record = command_record(words)
+            command = commands[record.command]
+            done.append(CommandDone(command.where, command.line, command.text, record.exit_code,
+                                    record.output.strip()))
+    if len(done) < len(commands):
+        raise EngineError(f"the shell of {host} ended before `{commands[len(done)].text}` did")
+    return done
 
 
 class Grading:
