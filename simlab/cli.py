@@ -26,6 +26,7 @@ from simlab.engines import isolated as isolated_engine
 from simlab.engines import named as engines
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
+from simlab.labs import capture as lab_capture
 from simlab.labs import export as exporting
 from simlab.labs import readiness
 from simlab.labs.fabric import helper_image
@@ -400,6 +401,35 @@ def _shell_argv(lab: str, host: str, ns: str | None, engine: str | None) -> list
     terminal = "-it" if sys.stdin.isatty() else "-i"  # piped commands work too
     where = [] if engine is None else ["--host", engine] if ":" in engine else ["--context", engine]
     return [docker_cli, *where, "exec", terminal, container_name(lab, host), *inner]
+
+
+@app.command(rich_help_panel="Labs: up, explore, down")
+@reports_errors
+def capture(lab: Annotated[str, typer.Argument(help="Lab name.")],
+            taps: Annotated[list[str], typer.Argument(
+                metavar="HOST[/NETNS]:IFACE...",
+                help="Interfaces to capture on, e.g. outside:eth0 container-a/red:veth-red.")],
+            write: Annotated[str, typer.Option(
+                "-w", "--write", metavar="FILE|-", help="Write the packets to FILE, or to standard output with '-'.")
+                             ] = "-",
+            count: Annotated[int | None, typer.Option("-c", "--count", min=1, help="Stop after this many packets.")
+                             ] = None,
+            duration: Annotated[float | None, typer.Option(metavar="SECONDS", min=0.001,
+                                                           help="Stop after this many seconds.")] = None,
+            bpf: Annotated[str | None, typer.Option("-f", "--filter", metavar="BPF",
+                                                    help="A tcpdump filter, e.g. 'icmp and host 10.0.0.2'.")] = None,
+            engine: EngineName = None,
+            ) -> None:
+    """Capture the packets crossing interfaces of a running lab, as pcap (pcapng with one named
+    interface each when there are several), until Ctrl-C, -c, --duration or the reader quits.
+
+    Example: simlab capture gateway-nat outside:eth0 -w - | wireshark -k -i -
+    """
+    found = lab_capture.find_lab(_connect(engine), lab)
+    wanted = [lab_capture.parse_tap(tap) for tap in taps]
+    lab_capture.check_taps(found, wanted)
+    with lab_capture.destination(write) as out:
+        lab_capture.capture(found, wanted, out, lab_capture.Limits(count, duration), bpf, _progress(to_stderr=True))
 
 
 @image_app.command("build")

@@ -35,6 +35,9 @@ class StepResult:
     evidence: list[str] = field(default_factory=list)  # each seen/unseen expectation, marked, with its count
     packets: list[str] = field(default_factory=list)  # what the captures saw: "HOST:IFACE  tcpdump line"
     path: list[str] = field(default_factory=list)  # where each flow of those packets went, in order
+    # Those packets as base64 of a pcap (pcapng naming each spot, for several), when every
+    # capture's file came back whole; None otherwise (not in the JSON then).
+    pcap: str | None = None
     # Recorded only with --explain/--html: the lab's state after the step (LabState.to_dict)
     # and what changed since the step before (Change.to_dict each).
     state: dict | None = None
@@ -99,8 +102,8 @@ class ScenarioResult:
 
 
 def _without_unrecorded(data: dict) -> dict:
-    """Recorded states appear in JSON only when they were recorded."""
-    return {k: v for k, v in data.items() if v is not None or k not in ("state", "changes", "lab_state")}
+    """Recorded states (and a step's pcap) appear in JSON only when they were recorded."""
+    return {k: v for k, v in data.items() if v is not None or k not in ("state", "changes", "lab_state", "pcap")}
 
 
 _STEP_FIELDS = tuple(f.name for f in fields(StepResult))

@@ -8,10 +8,14 @@ closing statistics, so every packet it read has been written.
 ``--immediate-mode`` hands each packet to tcpdump as it arrives. Packets carry
 the kernel's timestamp (``-tt``): what counts is what crossed a spot from the
 probe's start on, so a capture may start early (while the step before runs).
+tcpdump also writes the packets to a pcap file (``-w`` with ``--print``, tcpdump
+4.99 or later), which the stop sends back (base64) when it is small enough, for
+the reports to offer as a download.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 import uuid
@@ -24,6 +28,9 @@ LINE = re.compile(r"^(\d+\.\d+) .*?\bIP6? (\S+) > (\S+): (.*)$")
 WORDS = (("ICMP6", "icmp6"), ("ICMP", "icmp"), ("UDP", "udp"), ("tcp", "tcp"))  # how tcpdump -q begins each
 POLLS = 1000  # 0.005 s apart: tcpdump has 5 s to start or to stop
 CAPTURE_TIMEOUT = 15  # seconds for a capture's start or stop command
+# bytes of pcap sent back: its base64 beside the text of as many packets stays well under the
+# shell's MAX_OUTPUT, whose cut would leave the packets unjudged
+MAX_PCAP = 192 << 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class Capture:
     pid: str = ""
     packets: list[Packet] = field(default_factory=list)
     error: str = ""
+    pcap: bytes = b""  # the packets as tcpdump wrote them; empty when too big to send back
 
     def since(self, started: float | None) -> list[Packet]:
         """The packets from ``started`` on (all of them when None)."""
@@ -127,7 +135,7 @@ def _start(lab: Runs, capture: Capture) -> None:
     out, err = f"{capture.path}.out", f"{capture.path}.err"
     command = (f": >{out}; : >{err}; "
                f"setsid tcpdump -i {shlex.quote(capture.spot.iface)} -nn -q -tt -l -U --immediate-mode "
-               f">{out} 2>{err} </dev/null & pid=$!; i=0; "
+               f"-w {capture.path}.pcap --print >{out} 2>{err} </dev/null & pid=$!; i=0; "
                f"until grep -qs 'listening on' {err}; do "
                f"kill -0 $pid 2>/dev/null && [ $i -lt {POLLS} ] || {{ cat {err}; exit 1; }}; "
                f"i=$((i+1)); sleep 0.005; done; echo $pid")
@@ -139,7 +147,7 @@ def _start(lab: Runs, capture: Capture) -> None:
 
 
 def _stop(lab: Runs, capture: Capture) -> None:
-    out, err, pid = f"{capture.path}.out", f"{capture.path}.err", capture.pid
+    out, err, pid, pcap = f"{capture.path}.out", f"{capture.path}.err", capture.pid, f"{capture.path}.pcap"
     # A capture counts only if the tcpdump simlab started is still running (not gone, not a
     # zombie, not another process under a recycled pid), ends on simlab's SIGINT with its
     # statistics, and dropped nothing: else the step cannot say what crossed the spot.
@@ -148,22 +156,25 @@ def _stop(lab: Runs, capture: Capture) -> None:
     # poll: a new packet would have woken it) it has read every packet of the probe.
     command = (f"read -r comm </proc/{pid}/comm 2>/dev/null; read -r _ _ state _ </proc/{pid}/stat 2>/dev/null; "
                f"if [ \"$comm\" != tcpdump ] || [ \"$state\" = Z ] || [ -z \"$state\" ]; then "
-               f"echo '{GONE}'; cat {err}; rm -f {out} {err}; exit 0; fi; "
+               f"echo '{GONE}'; cat {err}; rm -f {out} {err} {pcap}; exit 0; fi; "
                f"i=0; while read -r _ _ state _ </proc/{pid}/stat && [ \"$state\" != S ] "
                f"&& [ $i -lt {POLLS} ]; do i=$((i+1)); sleep 0.005; done 2>/dev/null; "
                f"kill -INT {pid}; i=0; "
                f"until grep -q 'packets captured' {err}; do "
                f"[ $i -lt {POLLS} ] || break; i=$((i+1)); sleep 0.005; done; "
                f"echo \"{STATS} $(grep -E 'packets (captured|dropped)' {err} | tr '\\n' ';')\"; "
-               f"cat {out}; rm -f {out} {err}")
+               f"cat {out}; size=$(stat -c %s {pcap} 2>/dev/null); "
+               f"if [ \"${{size:-0}}\" -gt 0 ] && [ \"$size\" -le {MAX_PCAP} ]; then "
+               f"printf '{PCAP} '; base64 -w0 {pcap}; echo; fi; rm -f {out} {err} {pcap}")
     done = lab.shell(capture.spot.host).run(command, capture.spot.netns, timeout=CAPTURE_TIMEOUT)
     capture.error = _not_watching(capture.spot, done.output)
     capture.packets = parse_packets(capture.spot, done.output)
+    capture.pcap = _pcap(done.output)
     if getattr(done, "cut", 0):  # the packets past the cut are unknown: no count or absence can be judged
         capture.error = f"capture at {capture.spot} saw more packets than can be judged ({done.cut} bytes of them cut)"
 
 
-GONE, STATS = "@@capture gone", "@@capture stats"
+GONE, STATS, PCAP = "@@capture gone", "@@capture stats", "@@capture pcap"
 DROPPED = re.compile(r"(\d+) packets? dropped by (kernel|interface)")
 
 
@@ -181,6 +192,17 @@ def _not_watching(spot: Spot, output: str) -> str:
     if dropped:
         return f"capture at {spot} lost packets ({', '.join(dropped)}): what it saw is not all that crossed"
     return ""
+
+
+def _pcap(output: str) -> bytes:
+    """The pcap file the stop sent back (base64 on a line of its own), or b"" if none came whole."""
+    for line in output.splitlines():
+        if line.startswith(PCAP + " "):
+            try:
+                return base64.b64decode(line[len(PCAP) + 1:].strip(), validate=True)
+            except ValueError:
+                return b""
+    return b""
 
 
 def packet_path(packets: list[Packet]) -> list[str]:

@@ -475,6 +475,12 @@ class _ExecReader:
         return bool(state.get("Running")), UNKNOWN_EXIT if code is None else int(code)
 
     def close(self) -> None:
+        # shutdown first: a close alone sends nothing while another thread is still in recv
+        # on the socket (the engine would see the exec's input close only when that recv ends)
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
         for closable in (self._sock, self._holder):
             try:
                 closable.close()

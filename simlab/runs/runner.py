@@ -11,6 +11,8 @@ runs in an exec of its own between the start and the stop of its captures.
 
 from __future__ import annotations
 
+import base64
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from simlab.checks.capture import Capture, Evidence, Spot, packet_path, start_ca
 from simlab.engines.client import Engine
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
+from simlab.labs import pcap
 from simlab.labs.lab import Lab, in_background, new_run_id, remove_run, start_lab
 from simlab.labs.security import Trust
 from simlab.model.scenario import Scenario
@@ -266,6 +269,7 @@ def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[
     packets = [packet for capture in captures for packet in capture.since(since)]
     result.packets = [str(packet) for packet in packets]
     result.path = packet_path(packets)
+    result.pcap = step_pcap(captures, since)
     errors = [c.error for c in captures if c.error]
     wrong, counts = [], []
     for expected in evidence:
@@ -279,6 +283,17 @@ def judge_evidence(result: StepResult, evidence: list[Evidence], captures: list[
         result.passed = False
         result.expected += "".join(f"; {text}" for text in wrong)
         result.got += "; " + ", ".join(counts + errors)
+
+
+def step_pcap(captures: list[Capture], since: float | None) -> str | None:
+    """The packets the captures took from ``since`` on, as base64 of a pcap (pcapng, each spot
+    named, for several); None unless every capture sent its file back whole."""
+    if not captures or not all(c.pcap and not c.error for c in captures):
+        return None
+    try:
+        return base64.b64encode(pcap.joined([(str(c.spot), c.pcap) for c in captures], since)).decode()
+    except (ValueError, struct.error):  # not the pcap tcpdump writes (NotPcap is a ValueError)
+        return None
 
 
 def _packets(count: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from html import escape
 
@@ -186,7 +187,20 @@ def _packets(step: StepResult) -> str:
     seen = "\n".join(escape(packet) for packet in step.packets) or "(no packets captured)"
     path = "".join(f"<li>{escape(flow)}</li>" for flow in step.path)
     path = f"<b>The path they took</b><ul>{path}</ul>" if path else ""
-    return f'<div><b>The packets</b><ul class="changes">{items}</ul>{path}<pre>{seen}</pre></div>'
+    return f'<div><b>The packets</b><ul class="changes">{items}</ul>{path}<pre>{seen}</pre>{_download(step)}</div>'
+
+
+PCAPNG = b"\n\r\r\n"  # how a pcapng file begins (its section header block); a pcap begins with its magic
+
+
+def _download(step: StepResult) -> str:
+    """The step's packets as a file for Wireshark, inside the page (a data: link keeps it self-contained)."""
+    if not step.pcap:
+        return ""
+    kind = "pcapng" if base64.b64decode(step.pcap[:8]).startswith(PCAPNG) else "pcap"
+    return (f'<p><a class="pcap" download="step-{step.index}.{kind}" '
+            f'href="data:application/vnd.tcpdump.pcap;base64,{escape(step.pcap)}">'
+            f"These packets as {kind}</a> (open in Wireshark)</p>")
 
 
 def _verdict(step: StepResult, status: str) -> str:
