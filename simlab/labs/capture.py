@@ -38,12 +38,14 @@ FORMAT = "HOST[/NETNS]:IFACE"
 
 # "$@" is tcpdump's argv. It runs in the background with its input closed; a watcher reads
 # the exec's input (fd 3) and, at its end, stops tcpdump with SIGINT; the shell ends with
-# tcpdump. Its pid goes to standard error ("@@pid N"), for the check at the end.
+# tcpdump, once it has reaped the watcher (the container's pid 1, `sleep`, reaps no orphan).
+# tcpdump's pid goes to standard error ("@@pid N"), for the check at the end.
 WATCHED = """exec 3<&0
 "$@" </dev/null 3<&- & t=$!
 echo "@@pid $t" >&2
 { read -r _ <&3; kill -INT "$t"; } 2>/dev/null &
-wait "$t"; code=$?; kill "$!" 2>/dev/null; exit "$code"
+w=$!
+wait "$t"; code=$?; kill "$w" 2>/dev/null; wait "$w"; exit "$code"
 """
 # $1: the pid of a tcpdump. Wait until it has ended; KILL it if it has not after 2 seconds.
 GONE = """i=0

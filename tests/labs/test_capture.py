@@ -92,7 +92,14 @@ def ping(lab, host: str, target: str, count: int, netns: str = "") -> None:
 
 
 def no_tcpdump(lab) -> bool:
-    return all(lab.engine.exec(lab.container(h), ["pgrep", "-x", "tcpdump"]).exit_code == 1 for h in ("a", "b"))
+    """Whether the hosts run nothing but their pid 1: no tcpdump, no watcher, not even a zombie."""
+    for host in ("a", "b"):
+        ps = lab.engine.exec(lab.container(host), ["ps", "-eo", "pid=,stat=,args="]).output.splitlines()
+        others = [line for line in ps if line.split()[0] != "1" and not line.split()[2:4] == ["ps", "-eo"]]
+        if others:
+            print(f"left on {host}: {others}")
+            return False
+    return True
 
 
 def test_one_interface_is_a_pcap_of_the_pings_and_c_stops_it(lab, tshark, tmp_path):
