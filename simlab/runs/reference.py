@@ -96,8 +96,9 @@ def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
     result = run_scenario(engine, shadow, name, exact_name=False, watch=watch, cancel=cancel)
     failed = next((s for s in result.steps if not s.passed and kind_of(shadow.steps[s.index - 1]).stops_story),
                   None)
-    if result.error or result.stopped or failed:
-        why = result.error or result.stopped or f"step {failed.index} {failed.title!r} got {failed.got}"
+    why = result.error or result.stopped or (f"step {failed.index} {failed.title!r} got {failed.got}"
+                                             if failed else "")
+    if why:
         raise SimlabError(f"the reference lab of {scenario.name} could not be built: {why}")
     final = recorder.after[upto][0] if upto in recorder.after else recorder.initial
     changes = {index: (step.title, step.section, recorder.after[index][1])

@@ -219,8 +219,10 @@ def retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading
            default_timeout: float) -> StepResult:
     """Run ``step`` again until it holds or its ``within`` window is over (the step is the
     last of its batch, so nothing after it has run). The result counts the attempts."""
+    window = step.within
+    assert window is not None  # callers retry only a step with `within`
     started, attempts, result = time.monotonic(), 1, first
-    while not result.passed and time.monotonic() - started + RETRY_PAUSE < step.within:
+    while not result.passed and time.monotonic() - started + RETRY_PAUSE < window:
         if cancel.is_set():
             break
         time.sleep(RETRY_PAUSE)
