@@ -27,9 +27,11 @@ image: venv engine
 tools:
 	scripts/ensure-tools.sh
 
-# ruff: pyflakes, pycodestyle, import order, bugbear, pyupgrade (pyproject.toml [tool.ruff]).
+# ruff: pyflakes, pycodestyle, import order, bugbear, pyupgrade (pyproject.toml [tool.ruff]);
+# mypy: the types of simlab (pyproject.toml [tool.mypy]).
 lint: venv
 	$(BIN)/ruff check simlab tests
+	$(BIN)/mypy simlab
 
 test: setup tools lint
 	$(BIN)/python -m pytest -v

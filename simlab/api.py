@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from simlab.engines.client import Engine, ExecResult
+from simlab.engines.interface import EngineAPI
 from simlab.errors import EngineError, InputError
 from simlab.events import Emit, ignore
 from simlab.labs.images import ensure_image
@@ -153,7 +154,7 @@ class RunningLab:
         return self._lab.name
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> EngineAPI:
         return self._lab.engine
 
     @property

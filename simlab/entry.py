@@ -14,7 +14,10 @@ import io
 import os
 import signal
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 from simlab.signals import EXIT_INTERRUPTED, STOP_SIGNALS, held, hold
 
@@ -46,7 +49,7 @@ def _lost_output(stream: TextIO) -> str:
     """Why writing to ``stream`` failed, or "": a closed pipe (`simlab run X | head`) is the
     reader's choice, not a loss."""
     raw = getattr(getattr(stream, "buffer", None), "raw", None)
-    if not getattr(raw, "broken", False) or raw.errno == errno.EPIPE:
+    if not isinstance(raw, _ForgivingWriter) or not raw.broken or raw.errno == errno.EPIPE:
         return ""
     return raw.error
 
@@ -98,16 +101,18 @@ class _ForgivingWriter(io.RawIOBase):
     def isatty(self) -> bool:
         return not self.broken and os.isatty(self._fd)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Buffer) -> int:
         if not self.broken:
             try:
                 return os.write(self._fd, data)
             except OSError as exc:  # EPIPE, ENOSPC, EIO: the reader or the disk is gone
                 self.broken, self.error, self.errno = True, exc.strerror or str(exc), exc.errno or 0
-        return len(data)
+        return memoryview(data).nbytes
 
 
 def _forgiving(stream: TextIO | None) -> TextIO | None:
+    if stream is None:  # no standard stream at all (pythonw, a closed descriptor)
+        return stream
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):

@@ -15,10 +15,13 @@ the labs of a failed test stay up, and the summary says how to reach them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import pluggy
 
 KEPT_KEY = pytest.StashKey[list[str]]()
 
@@ -106,7 +109,8 @@ def simlab_lab_session(request: pytest.FixtureRequest, simlab_engine: Any) -> It
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
+                               ) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """Mark the lab factories a failed test used, so that --simlab-keep-failed keeps their labs."""
     outcome = yield
     report = outcome.get_result()

@@ -91,7 +91,7 @@ class FakeEngine:
         self.calls.append(("put_file", container_id))
 
     def exec(self, container_id: str, argv: list[str], timeout: float = 60,
-             env: dict[str, str] | None = None) -> ExecResult:
+             env: dict[str, str] | None = None, max_output: int | None = None) -> ExecResult:
         self.calls.append(("exec", container_id))
         if env and "SIMLAB_PLAN" in env:  # the fabric helper's hand-off: built, each container's PID
             plan = json.loads(env["SIMLAB_PLAN"])

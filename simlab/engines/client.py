@@ -15,9 +15,10 @@ import struct
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from simlab.engines.endpoint import Endpoint, resolve_endpoint
 from simlab.engines.kind import LIBPOD_INFO, PODMAN, EngineKind, detect, is_podman
@@ -129,7 +130,7 @@ class Engine:
         try:
             client = docker.DockerClient(**_client_options(endpoint), timeout=timeout)
             client.ping()
-        except (*engine_failures(), ValueError) as exc:
+        except engine_failures() + (ValueError,) as exc:
             raise EngineError(f"No Docker engine answers at {endpoint.source} ({_short(exc)}). "
                               f"{NO_ENGINE_HELP}") from None
         return cls(client, name, _local_socket(endpoint))
@@ -400,16 +401,17 @@ class _ExecReader:
     """Reads an exec's multiplexed stream (8-byte frame headers) with deadlines of its own:
     docker-py reads exec streams with no timeout at all."""
 
-    def __init__(self, api: docker.APIClient, exec_id: str, sock: object, doing: str,
+    def __init__(self, api: docker.APIClient, exec_id: str, sock: Any, doing: str,
                  idle_timeout: float | None, early: bytes = b"") -> None:
         self._api, self._exec_id, self._doing, self.idle_timeout = api, exec_id, doing, idle_timeout
         self._holder = sock  # keeps the HTTP response (and so the socket) from being collected
-        self._sock = sock._sock if isinstance(sock, socket.SocketIO) else sock
+        # docker-py's raw stream: a SocketIO (plain HTTP, whose socket typeshed leaves out) or a socket
+        self._sock: socket.socket = sock._sock if isinstance(sock, socket.SocketIO) else sock  # type: ignore[attr-defined]
         self._code: int | None = None
         self._early = early
         self.deadline: Deadline | None = None
 
-    def chunks(self) -> Iterator[tuple[bytes | None, bytes | None]]:
+    def chunks(self) -> Generator[tuple[bytes | None, bytes | None], None, None]:
         pending = self._early
         try:
             while True:

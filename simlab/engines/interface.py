@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # the data types live with the implementation; no docker import at run time
-    from simlab.engines.client import ContainerInfo, ContainerSpec, ExecResult
+    from simlab.engines.client import ContainerInfo, ContainerSpec, Deadline, ExecResult
     from simlab.engines.kind import EngineKind
 
 
@@ -22,7 +22,8 @@ class Session(Protocol):
 
     def send(self, data: bytes) -> None: ...
 
-    def output(self, idle_timeout: float | None) -> Iterator[tuple[bytes | None, bytes | None]]: ...
+    def output(self, idle_timeout: float | None, deadline: Deadline | None = None
+               ) -> Iterator[tuple[bytes | None, bytes | None]]: ...
 
     def exit_code(self) -> int: ...
 
@@ -66,6 +67,6 @@ class EngineAPI(Protocol):
     def put_file(self, container_id: str, folder: str, files: dict[str, bytes]) -> None: ...
 
     def exec(self, container_id: str, argv: list[str], timeout: float = ...,
-             env: dict[str, str] | None = None) -> ExecResult: ...
+             env: dict[str, str] | None = None, max_output: int | None = None) -> ExecResult: ...
 
     def open_session(self, container_id: str, argv: list[str], env: dict[str, str] | None = None) -> Session: ...

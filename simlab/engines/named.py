@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from simlab.engines.client import Engine
+from simlab.engines.client import API_TIMEOUT, Engine
 from simlab.engines.endpoint import named_endpoint, resolve_endpoint
 from simlab.errors import EngineError, InputError
 
@@ -97,10 +97,10 @@ def _comparable(url: str) -> str:
 
 def connect(spec: EngineSpec | None, timeout: float | None = None) -> Engine:
     """Connect to one named engine (None: the default one)."""
-    options = {} if timeout is None else {"timeout": timeout}
+    limit = API_TIMEOUT if timeout is None else timeout
     if spec is None:
-        return Engine.connect(resolve_endpoint(), **options)
-    return Engine.connect(named_endpoint(spec.name), spec.name, **options)
+        return Engine.connect(resolve_endpoint(), timeout=limit)
+    return Engine.connect(named_endpoint(spec.name), spec.name, timeout=limit)
 
 
 def default_slots(engine: Engine, spec: EngineSpec | None) -> int:

@@ -25,7 +25,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from simlab.engines.client import UNCONFINED, ContainerInfo, ContainerSpec, Engine
+from simlab.engines.client import UNCONFINED, ContainerInfo, ContainerSpec
+from simlab.engines.interface import EngineAPI
 from simlab.errors import EngineError, EngineTimeout
 from simlab.events import Emit, Event, ignore
 from simlab.labs.security import HELPER_USERNS, helper_privileged
@@ -61,7 +62,8 @@ def plan_fabric(topology: Topology, hosts: dict[str, str], switches: dict[str, s
     bridges = []
     for segment in topology.segments:
         if segment.name not in switches:  # a two-member segment is a plain veth pair
-            veths.append(_veth(*segment.members, hosts))
+            a, b = segment.members
+            veths.append(_veth(a, b, hosts))
             continue
         switch = switches[segment.name]
         bridges.append({"container": switch, "name": BRIDGE})
@@ -89,7 +91,7 @@ def switched_segments(topology: Topology) -> list[str]:
     return [s.name for s in topology.segments if len(s.members) > 2]
 
 
-def helper_image(engine: Engine, emit: Emit = ignore) -> str:
+def helper_image(engine: EngineAPI, emit: Emit = ignore) -> str:
     """The helper image: the host image plus the agent and pyroute2, built once per engine
     (its tag is a hash of what goes in, so a new simlab or pyroute2 builds a new one)."""
     tag = helper_tag()
@@ -120,7 +122,7 @@ def shared_helper(containers: list[ContainerInfo]) -> str | None:
     return max(running, key=lambda c: c.created).id if running else None
 
 
-def start_helper(engine: Engine, labels: dict[str, str], emit: Emit = ignore) -> str:
+def start_helper(engine: EngineAPI, labels: dict[str, str], emit: Emit = ignore) -> str:
     """Start a fabric helper for this engine (building its image first if need be); it takes
     plans until it has been idle for a while (see fabric_agent.py)."""
     image = helper_image(engine, emit)
@@ -140,7 +142,7 @@ class HelperGone(EngineError):
     """The helper ended (or was never there, or takes no more plans) before it took the plan."""
 
 
-def run_plan(engine: Engine, helper: str, plan: dict) -> dict[str, int]:
+def run_plan(engine: EngineAPI, helper: str, plan: dict) -> dict[str, int]:
     """Hand ``plan`` to a running helper and wait until it is built; return the PID of each
     container (by id). EngineError with the helper's reason on failure, within the plan's
     limit whatever the engine does; HelperGone if another helper should be tried."""
@@ -180,7 +182,7 @@ def handoff_timeout(plan: dict) -> float:
     return HANDOFF_TIMEOUT + HANDOFF_PER_ITEM * (len(plan["hosts"]) + len(plan["veths"]))
 
 
-def wire(engine: Engine, helper: str | None, plan: dict, start_another: Callable[[], str]
+def wire(engine: EngineAPI, helper: str | None, plan: dict, start_another: Callable[[], str]
          ) -> tuple[str, dict[str, int]]:
     """Build ``plan`` with ``helper`` (None: start one). If that helper is gone before it
     answered (it ended, idle, just then; it was killed), try once more with a fresh one.
@@ -194,7 +196,7 @@ def wire(engine: Engine, helper: str | None, plan: dict, start_another: Callable
         return helper, run_plan(engine, helper, plan)
 
 
-def cancel_plan(engine: Engine, helper: str, plan: dict) -> None:
+def cancel_plan(engine: EngineAPI, helper: str, plan: dict) -> None:
     """Tell ``helper`` to give up ``plan``, whose containers are being removed (a start that
     failed): its hand-off then ends at once instead of at its limit."""
     try:
@@ -203,7 +205,7 @@ def cancel_plan(engine: Engine, helper: str, plan: dict) -> None:
         pass
 
 
-def remove_stale_helpers(engine: Engine, helpers: list[ContainerInfo], now: float) -> None:
+def remove_stale_helpers(engine: EngineAPI, helpers: list[ContainerInfo], now: float) -> None:
     """Remove helpers created long ago that never started: only one whose simlab was killed
     between creating and starting it lives that long."""
     for helper in helpers:
@@ -232,7 +234,9 @@ CMD ["python3", "{AGENT_DIR}/fabric_agent.py", "{PLAN_DIR}"]
 
 def _helper_context() -> bytes:
     """The helper image's build context: its Dockerfile, the agent, and pyroute2's sources."""
-    package = Path(importlib.util.find_spec("pyroute2").origin).parent
+    spec = importlib.util.find_spec("pyroute2")
+    assert spec is not None and spec.origin is not None  # a dependency of simlab, a package with files
+    package = Path(spec.origin).parent
     files = {"Dockerfile": HELPER_DOCKERFILE.encode(),
                                       "simlab/fabric_agent.py":
                                           Path(__file__).with_name("fabric_agent.py").read_bytes()}

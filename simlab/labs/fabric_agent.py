@@ -231,7 +231,10 @@ class Build:
         ends run, a host's addresses and routes once all its veths are made."""
         plan = self.plan
         hosts = {h["container"]: h for h in plan["hosts"]}
-        bridges, touching, left = {}, {}, {}  # by container: its bridges, its veths, veths not made
+        # by container: its bridges, its veths, veths not made
+        bridges: dict[str, list[dict]] = {}
+        touching: dict[str, list[dict]] = {}
+        left: dict[str, int] = {}
         for bridge in plan["bridges"]:
             bridges.setdefault(bridge["container"], []).append(bridge)
         for veth in plan["veths"]:
@@ -240,7 +243,9 @@ class Build:
                 left[end] = left.get(end, 0) + 1
         wanted = set(hosts) | set(bridges) | set(touching)
         self.processes.look_everywhere()
-        pids, made, configured = {}, set(), set()
+        pids: dict[str, int] = {}
+        made: set[int] = set()  # id() of each veth made
+        configured: set[str] = set()
         with IPRoute() as home:  # the helper's own namespace: veths are made from here
             while len(pids) < len(wanted) or len(configured) < len(hosts):
                 found = self.processes.pids(wanted - pids.keys())

@@ -207,6 +207,7 @@ def _start(engine: EngineAPI, topology: Topology, name: str, run_id: str, emit: 
         emit(Event("lab.rollback", "removing what was started", name))
         lab.close_shells()
         if wiring is not None and not wiring.done():
+            assert helper is not None  # the wiring began once create() had the helper
             cancel_plan(engine, helper, plan)
         remove_run(engine, run_id, name, emit)
         raise
@@ -301,8 +302,8 @@ def _results(futures: list[Future]) -> list:
     """The futures' results, in order; the first error (as soon as there is one) raised."""
     done, _ = wait(futures, return_when=FIRST_EXCEPTION)
     for future in done:
-        if future.exception() is not None:
-            raise future.exception()
+        if (error := future.exception()) is not None:
+            raise error
     return [future.result() for future in futures]
 
 

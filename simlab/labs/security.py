@@ -23,7 +23,7 @@ from simlab.model.topology import DEFAULT_IMAGE, Topology
 from simlab.model.yamlsource import Source, load_yaml
 
 if TYPE_CHECKING:
-    from simlab.engines.client import Engine
+    from simlab.engines.interface import EngineAPI
 
 # ip netns needs SYS_ADMIN (mounts), ping NET_RAW, the rest NET_ADMIN.
 HOST_CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN"]
@@ -45,7 +45,7 @@ HOST_CGROUPNS = "private"
 HELPER_USERNS = "host"
 
 
-def helper_privileged(engine: Engine) -> bool:
+def helper_privileged(engine: EngineAPI) -> bool:
     """Whether the fabric helper runs privileged: only on a rootless engine, where that grants
     nothing beyond the user's own namespace and gives the helper the read-write, unmasked /sys
     without which the kernel refuses it the sysfs it hands to the hosts (see sysfs_agent.py)."""
@@ -78,12 +78,12 @@ def host_options(privileged: bool) -> HostOptions:
 isolation = isolation_from_security_options  # Docker's /info alone; engine_isolation asks any engine
 
 
-def engine_isolation(engine: Engine) -> str | None:
+def engine_isolation(engine: EngineAPI) -> str | None:
     """How the engine isolates container root ('userns', 'rootless'; Podman included), or None."""
     return engine.kind().isolation
 
 
-def require_isolation(engine: Engine) -> str:
+def require_isolation(engine: EngineAPI) -> str:
     """The engine's way of isolating container root; EngineError (before any container
     starts) when it has none."""
     how = engine_isolation(engine)
@@ -145,7 +145,7 @@ def _source_of(file: str, name: str) -> Source:
     return clab.translate(data, source)[1] if clab.is_clab(file, data) else source
 
 
-def share_sysfs(engine: Engine, helper: str, pids: list[int]) -> None:
+def share_sysfs(engine: EngineAPI, helper: str, pids: list[int]) -> None:
     """On an engine that remaps container root, let the hosts' `ip netns exec` mount /sys
     (see sysfs_agent.py); run by the fabric helper, which may mount into them."""
     agent = Path(__file__).with_name("sysfs_agent.py").read_text()

@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from simlab.engines.client import EXEC_ATTEMPTS, Deadline, Engine, ExecResult, ExecSession, never_started
+from simlab.engines.client import EXEC_ATTEMPTS, Deadline, ExecResult, never_started
+from simlab.engines.interface import EngineAPI, Session
 from simlab.errors import EngineError
 
 MARK = "@@simlab"
@@ -92,9 +93,9 @@ def cut_note(cut: int) -> str:
 class HostShell:
     """The shell of one host container; one script at a time (callers in several threads wait)."""
 
-    def __init__(self, engine: Engine, container: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, engine: EngineAPI, container: str, env: dict[str, str] | None = None) -> None:
         self._engine, self._container, self._env = engine, container, env
-        self._session: ExecSession | None = None
+        self._session: Session | None = None
         self._lock = threading.Lock()
 
     def lines(self, script: str, idle_timeout: float, deadline: Deadline | None = None) -> Iterator[bytes]:
@@ -153,7 +154,7 @@ class HostShell:
         """End the shell (a script running in another thread ends with it)."""
         self._drop()
 
-    def _open(self) -> ExecSession:
+    def _open(self) -> Session:
         """A new shell, once it has answered (an exec the runtime could not start is tried again)."""
         for attempt in range(EXEC_ATTEMPTS):
             session = self._engine.open_session(self._container, ["sh"], self._env)

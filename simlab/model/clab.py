@@ -216,7 +216,7 @@ class _Reader:
         if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
             self.problems.add(where, f"node {name!r}: exec is a list of commands")
             return []
-        commands = []
+        commands: list[str] = []
         for i, line in enumerate(lines):
             self.mark(("hosts", name, "setup", len(commands)), where + (i,))
             command = self._command(name, line, where + (i,))
@@ -234,9 +234,9 @@ class _Reader:
                                      f"which a simlab lab does not have")
             return None
         line = line.replace("__clabNodeName__", name).replace("__clabLabName__", f"clab-{self.lab}")
-        if VARIABLE.search(line.replace("$$", "")):
+        if variable := VARIABLE.search(line.replace("$$", "")):
             self.problems.warn(where, f"node {name!r}: containerlab would put the value of "
-                                      f"{VARIABLE.search(line.replace('$$', '')).group(0)} from the environment of "
+                                      f"{variable.group(0)} from the environment of "
                                       f"whoever deploys the lab here; simlab leaves it as written (write $$ for a "
                                       f"literal $)")
         try:
@@ -341,9 +341,11 @@ def _inherited_keys(reader: _Reader, name: str) -> list[str]:
     """Every property a node has, its own and those its group, kind and the defaults give it."""
     spec = reader.nodes.get(name) or {}
     keys = list(spec)
-    for place in (("topology", "groups", spec.get("group")), ("topology", "kinds", reader.kinds.get(name)),
-                  ("topology", "defaults")):
-        found = reader._at(place) if isinstance(place[-1], str) else None
+    group, kind = spec.get("group"), reader.kinds.get(name)
+    places: list[Path_] = [("topology", "groups", group)] if isinstance(group, str) else []
+    places += [("topology", "kinds", kind)] if isinstance(kind, str) else []
+    for place in [*places, ("topology", "defaults")]:
+        found = reader._at(place)
         keys += [key for key in (found if isinstance(found, dict) else {}) if key not in keys]
     return keys
 

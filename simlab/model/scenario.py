@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -254,8 +255,7 @@ def _check_namespaces(topology: Topology, steps: list[tuple[int, Step]], problem
             used_before_made(step.netns, ("steps", i, "netns"))
             known.add(step.netns)  # one error per namespace is enough
         for k, command in enumerate(_lab_commands(step)):
-            _follow_namespaces(command, created, step.host,
-                               lambda ns, k=k, i=i: used_before_made(ns, ("steps", i, "run", k)))
+            _follow_namespaces(command, created, step.host, partial(used_before_made, key=("steps", i, "run", k)))
 
 
 def _follow_namespaces(command: str, created: dict[str, set[str] | None], host: str,

@@ -329,15 +329,17 @@ def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems,
         if not isinstance(members, list) or len(members) < 2:
             problems.add(path, f"segment {name!r} needs a list of at least two HOST:IFACE members")
             continue
-        ends = [_parse_endpoint(m, path + (i,), hosts, problems, mentioned) for i, m in enumerate(members)]
-        if all(ends):
-            segments.append(Segment(name, tuple(ends)))
+        parsed = [_parse_endpoint(m, path + (i,), hosts, problems, mentioned) for i, m in enumerate(members)]
+        ends = tuple(end for end in parsed if end is not None)
+        if len(ends) == len(parsed):
+            segments.append(Segment(name, ends))
     return segments
 
 
 def _check_wiring(topology: Topology, problems: Problems, mentioned: set[Endpoint]) -> None:
     seen: dict[Endpoint, str] = {}
-    wires = [(("links", i), (link.a, link.b)) for i, link in enumerate(topology.links)]
+    wires: list[tuple[Path_, tuple[Endpoint, ...]]] = [(("links", i), (link.a, link.b))
+                                                       for i, link in enumerate(topology.links)]
     wires += [(("segments", s.name), s.members) for s in topology.segments]
     for path, ends in wires:
         for end in ends:
@@ -386,7 +388,8 @@ def _deliberate(raw: Any, problems: Problems) -> set[IPAddress]:
 def check_conflicts(topology: Topology, deliberate: set[IPAddress], problems: Problems) -> None:
     """Two hosts holding one address on one link or segment: the lab is broken before its first
     step (ARP answers from both). A warning for an address ``duplicate_addresses`` lists."""
-    wires = [(("links", i), (link.a, link.b)) for i, link in enumerate(topology.links)]
+    wires: list[tuple[Path_, tuple[Endpoint, ...]]] = [(("links", i), (link.a, link.b))
+                                                       for i, link in enumerate(topology.links)]
     wires += [(("segments", s.name), s.members) for s in topology.segments]
     used: set[IPAddress] = set()
     for wire, ends in wires:
@@ -407,8 +410,8 @@ def check_conflicts(topology: Topology, deliberate: set[IPAddress], problems: Pr
                 else:
                     problems.add(here, message + "; two hosts answering for one address break it "
                                                  "(list it under duplicate_addresses if the lesson means it)")
-    for address in sorted(deliberate - used, key=str):
-        problems.warn(("duplicate_addresses",), f"{address} is listed, but no two hosts hold it on one link "
+    for unused in sorted(deliberate - used, key=str):
+        problems.warn(("duplicate_addresses",), f"{unused} is listed, but no two hosts hold it on one link "
                                                 f"or segment")
 
 

@@ -137,16 +137,16 @@ def _loader_class() -> type:
     try:
         from yaml._yaml import CParser  # libyaml's parser: about ten times faster than PyYAML's
     except ImportError:
-        from yaml.parser import Parser as CParser
+        from yaml.parser import Parser
         from yaml.reader import Reader
         from yaml.scanner import Scanner
 
-        class _Events(Reader, Scanner, CParser):
+        class _Events(Reader, Scanner, Parser):
             def __init__(self, stream: str) -> None:
                 Reader.__init__(self, stream)
                 Scanner.__init__(self)
-                CParser.__init__(self)
-        parser: type = _Events
+                Parser.__init__(self)
+        parser: Any = _Events  # either parser class: both take the text and give events
     else:
         parser = CParser
 
@@ -162,7 +162,7 @@ def _loader_class() -> type:
         get_single_node = Composer.get_single_node
         compose_document = Composer.compose_document
 
-        def compose_node(self, parent: Any, index: Any) -> yaml.Node:
+        def compose_node(self, parent: Any, index: Any) -> yaml.Node | None:
             self.depth += 1
             if self.depth > MAX_DEPTH:
                 raise _Refused(self.peek_event().start_mark.line + 1, f"nesting deeper than {MAX_DEPTH} levels")
@@ -236,6 +236,7 @@ class _Converter:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)  # YAML has no fourth kind of node
             return self._mapping(node, path)
         finally:
             self.active.discard(id(node))

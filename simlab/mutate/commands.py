@@ -158,6 +158,7 @@ def _address(command: str, words: list[str], after: int, used: Used) -> list[Alt
         return []
     old = words[index]
     interface = _interface(old)
+    assert interface is not None  # the word was chosen for being one
     found = []
     other = _free_address(interface, used)
     if other is not None:
@@ -176,7 +177,7 @@ def _route(command: str, words: list[str], after: int, used: Used) -> list[Alter
     if index >= len(words):
         return []
     old = words[index]
-    if old == "default" or _network(old) is not None and _network(old).prefixlen == 0:
+    if old == "default" or (network := _network(old)) is not None and network.prefixlen == 0:
         version = 6 if "-6" in words or any(":" in w and _network(w) for w in words) else 4
         new = str(ELSEWHERE[version])
     else:

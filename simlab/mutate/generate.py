@@ -21,7 +21,7 @@ from simlab.errors import InputError
 from simlab.model.scenario import Scenario, Step, load_scenario
 from simlab.model.yamlsource import Path_, Source, load_yaml
 from simlab.mutate.commands import Used, alterations, changes_lab
-from simlab.steps import kind_of
+from simlab.steps import is_run, kind_of
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def generate(scenario: Scenario, source: Source, data: Any) -> list[Mutant]:
         if not step_changes_lab(step):
             continue
         found.append((source.line(("steps", i)), step.title, f"left out the {step.KIND} step", ("steps", i), None))
-        if step.KIND == "run":
+        if is_run(step):
             listed = isinstance(data["steps"][i]["run"], list)
             for k, command in enumerate(step.commands):
                 path = ("steps", i, "run", k) if listed else ("steps", i, "run")
@@ -89,7 +89,7 @@ def step_changes_lab(step: Step) -> bool:
     serve step, or a run step expected to succeed with a command that does more than look."""
     if not kind_of(step).stops_story:
         return False  # a probe: it only looks
-    if step.KIND != "run":
+    if not is_run(step):
         return True
     return step.expect == "success" and any(changes_lab(c) for c in step.commands)
 
@@ -99,7 +99,7 @@ def is_check(step: Step) -> bool:
     output, or any step with packet evidence."""
     if step.evidence:
         return True
-    if step.KIND == "run":
+    if is_run(step):
         return step.expect != "success" or any(v is not None for v in (step.output, step.match, step.not_output))
     return not kind_of(step).stops_story
 
@@ -127,7 +127,7 @@ def mutant_scenario(scenario: Scenario, mutant: Mutant) -> Scenario:
         del changed.steps[int(mutant.path[1])]
     else:
         step = changed.steps[int(mutant.path[1])]
-        assert step.KIND == "run"
+        assert is_run(step)
         _put(step.commands, int(mutant.path[3]) if len(mutant.path) > 3 else 0, mutant.replacement)
     return changed
 

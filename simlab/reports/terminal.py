@@ -200,7 +200,7 @@ def write_text(text: str, destination: str) -> None:
             raise InputError(f"cannot write the report to standard output: {exc.strerror or exc}") from None
         # The command line's standard output never raises (entry.py): it says when it broke.
         raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
-        if getattr(raw, "broken", False):
+        if raw is not None and getattr(raw, "broken", False):
             raise InputError(f"cannot write the report to standard output: {raw.error or 'the write failed'}")
         return
     try:

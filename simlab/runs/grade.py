@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simlab.engines.client import Deadline, Engine
+from simlab.engines.interface import EngineAPI
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import Lab, deferred_interrupts, in_background, list_labs, open_lab, run_parallel
@@ -117,13 +118,13 @@ class SharedReference:
         self._lock = threading.Lock()
         self._building: Future | None = None
 
-    def start(self, engine: Engine) -> None:
+    def start(self, engine: EngineAPI) -> None:
         with self._lock:
             if self._building is None:
                 self._building = in_background(lambda: reference_state(
                     engine, self.scenario, self.upto, shadow_name(self.scenario), cancel=self.cancel))
 
-    def get(self, engine: Engine) -> Reference:
+    def get(self, engine: EngineAPI) -> Reference:
         self.start(engine)
         assert self._building is not None
         return self._building.result()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simlab import __version__
-from simlab.engines.client import Engine
+from simlab.engines.interface import EngineAPI
 from simlab.errors import SimlabError
 from simlab.labs.lab import Lab
 from simlab.model.scenario import Scenario
@@ -70,7 +70,7 @@ def cache_dir() -> Path:
     return base / "reference"
 
 
-def reference_state(engine: Engine, scenario: Scenario, upto: int, shadow_name: str, fresh: bool = False,
+def reference_state(engine: EngineAPI, scenario: Scenario, upto: int, shadow_name: str, fresh: bool = False,
                     cancel: threading.Event | None = None) -> Reference:
     """The state after step ``upto`` and each fact's step (explain.origins_of): from the cache
     unless ``fresh``, else from a shadow lab named after ``shadow_name``."""
@@ -86,7 +86,7 @@ def reference_state(engine: Engine, scenario: Scenario, upto: int, shadow_name: 
     return found
 
 
-def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
+def build_reference(engine: EngineAPI, scenario: Scenario, upto: int, name: str,
                     cancel: threading.Event | None = None) -> Reference:
     """Run steps 1..``upto`` in a shadow lab (removed afterwards, also on failure or when
     ``cancel`` is set), record the state after each, and run the probes of that point."""
@@ -96,8 +96,9 @@ def build_reference(engine: Engine, scenario: Scenario, upto: int, name: str,
     result = run_scenario(engine, shadow, name, exact_name=False, watch=watch, cancel=cancel)
     failed = next((s for s in result.steps if not s.passed and kind_of(shadow.steps[s.index - 1]).stops_story),
                   None)
-    if result.error or result.stopped or failed:
-        why = result.error or result.stopped or f"step {failed.index} {failed.title!r} got {failed.got}"
+    why = result.error or result.stopped or (f"step {failed.index} {failed.title!r} got {failed.got}"
+                                             if failed else "")
+    if why:
         raise SimlabError(f"the reference lab of {scenario.name} could not be built: {why}")
     final = recorder.after[upto][0] if upto in recorder.after else recorder.initial
     changes = {index: (step.title, step.section, recorder.after[index][1])

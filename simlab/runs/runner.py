@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from simlab.checks.capture import Capture, Evidence, Spot, packet_path, start_captures, stop_captures
-from simlab.engines.client import Engine
+from simlab.engines.interface import EngineAPI
 from simlab.errors import Cancelled, EngineError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs import pcap
@@ -59,7 +59,7 @@ class StepWatch(Protocol):
         """Called once before the first step (index 0, no run), then after each step that ran."""
 
 
-def run_scenario(engine: Engine, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
+def run_scenario(engine: EngineAPI, scenario: Scenario, lab_name: str, emit: Emit = ignore, keep: bool = False,
                  pause: Pause | None = None, privileged: bool = False,
                  cancel: threading.Event | None = None, exact_name: bool = True, timeout: float | None = None,
                  step_timeout_default: float = DEFAULT_STEP_TIMEOUT, watch: StepWatch | None = None,
@@ -109,7 +109,7 @@ class _TimeLimit(threading.Timer):
     fired = False
 
 
-def _time_limit(engine: Engine, run_id: str, lab: str, cancel: threading.Event,
+def _time_limit(engine: EngineAPI, run_id: str, lab: str, cancel: threading.Event,
                 timeout: float | None) -> _TimeLimit | None:
     """A timer that, after ``timeout`` seconds, stops the run: it sets ``cancel`` and removes
     the run's containers, which ends whatever a step waits for."""
@@ -126,7 +126,7 @@ def _time_limit(engine: Engine, run_id: str, lab: str, cancel: threading.Event,
     return timer
 
 
-def _remove_lab(engine: Engine, run_id: str, result: ScenarioResult, emit: Emit, announce: bool) -> None:
+def _remove_lab(engine: EngineAPI, run_id: str, result: ScenarioResult, emit: Emit, announce: bool) -> None:
     def note_left(event: Event) -> None:
         if event.kind == "lab.left":
             result.error = f"{result.error}; {event.message}" if result.error else event.message
@@ -222,8 +222,10 @@ def retry(lab: Lab, index: int, step: Step, first: StepResult, cancel: threading
            default_timeout: float) -> StepResult:
     """Run ``step`` again until it holds or its ``within`` window is over (the step is the
     last of its batch, so nothing after it has run). The result counts the attempts."""
+    window = step.within
+    assert window is not None  # callers retry only a step with `within`
     started, attempts, result = time.monotonic(), 1, first
-    while not result.passed and time.monotonic() - started + RETRY_PAUSE < step.within:
+    while not result.passed and time.monotonic() - started + RETRY_PAUSE < window:
         if cancel.is_set():
             break
         time.sleep(RETRY_PAUSE)

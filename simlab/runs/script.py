@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import shlex
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 from simlab.engines.client import Deadline
 from simlab.labs.lab import Lab
@@ -40,6 +41,9 @@ ENGINE_SLACK = 15.0  # seconds an exec may stay silent beyond its longest step, 
 
 
 AfterStep = Callable[[Step], "str | None"]  # shell commands to run after a step, or None
+# One line of a batch's output: its kind, the step's index and what it carries (see _parse).
+_Record = (tuple[Literal["cmd"], int, tuple[int, int, float, str, int]] | tuple[Literal["after"], int, str]
+           | tuple[Literal["clock"], int, float | None] | tuple[Literal["end", ""], int, None])
 
 
 def step_commands(step: Step) -> list[str]:
@@ -107,19 +111,19 @@ def run_batch(lab: Lab, host: str, steps: list[Step], default_timeout: float = D
     current = 0
     deadline = Deadline(step_deadline(steps[0], default_timeout))
     for line in lab.shell(host).lines(batch_script(steps, default_timeout, after), silence, deadline):
-        kind, index, payload = _parse(line)
-        if kind == "cmd":
-            command, code, seconds, output, cut = payload
-            runs[index].commands.append(CommandRun(step_commands(steps[index])[command], code, output, seconds, cut))
-        elif kind == "after":
-            runs[index].after = payload
-        elif kind == "clock":
-            runs[index].clock = payload
-        elif kind == "end":
-            current = index + 1
-            if current < len(runs):  # the last one once the script has ended: its shell is free then
-                yield runs[index]
-                deadline.renew(step_deadline(steps[current], default_timeout))
+        match _parse(line):
+            case "cmd", index, (command, code, seconds, output, cut):
+                done = CommandRun(step_commands(steps[index])[command], code, output, seconds, cut)
+                runs[index].commands.append(done)
+            case "after", index, text:
+                runs[index].after = text
+            case "clock", index, clock:
+                runs[index].clock = clock
+            case "end", index, _:
+                current = index + 1
+                if current < len(runs):  # the last one once the script has ended: its shell is free then
+                    yield runs[index]
+                    deadline.renew(step_deadline(steps[current], default_timeout))
     if current == len(runs):
         yield runs[-1]
     elif runs[current].commands:
@@ -138,9 +142,9 @@ def cut_notes(commands: list[CommandRun]) -> list[str]:
             for i, c in enumerate(commands, 1) if c.cut]
 
 
-def _parse(line: bytes) -> tuple[str, int, tuple[int, int, float, str, int] | None]:
+def _parse(line: bytes) -> _Record:
     """('cmd', step, (command, exit code, seconds, output, bytes cut)), ('after', step, output),
-    ('end', step, None), or ('', -1, None)."""
+    ('clock', step, seconds), ('end', step, None), or ('', -1, None)."""
     words = line.decode(errors="replace").split(" ")
     if len(words) < 3 or words[0] != MARK:
         return "", -1, None

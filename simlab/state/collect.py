@@ -227,7 +227,7 @@ def _peer_between_hosts(end: _Where, ends: list[_Where], declared: dict[Endpoint
 def _declared_wires(topology: Topology) -> dict[Endpoint, Endpoint | Peer]:
     """Each wired interface and its other end: an interface, or a switch port (segments of 3+)."""
     wires: dict[Endpoint, Endpoint | Peer] = {}
-    pairs = [(link.a, link.b) for link in topology.links]
+    pairs: list[tuple[Endpoint, ...]] = [(link.a, link.b) for link in topology.links]
     pairs += [tuple(s.members) for s in topology.segments if len(s.members) == 2]
     for a, b in pairs:
         wires[a], wires[b] = b, a

@@ -78,7 +78,7 @@ class Namespace:
 
     def bridges(self) -> dict[str, list[str]]:
         """Each bridge and the interfaces plugged into it."""
-        found = {name: [] for name, i in self.interfaces.items() if i.kind == "bridge"}
+        found: dict[str, list[str]] = {name: [] for name, i in self.interfaces.items() if i.kind == "bridge"}
         for name, interface in self.interfaces.items():
             if interface.master in found:
                 found[interface.master].append(name)

@@ -163,7 +163,7 @@ def _wired(state: LabState, node: Node) -> list[Node]:
                 for i in ns.interfaces.values() if i.peer and i.peer.segment == netns and i.up]
     ns = _namespace(state, (host, netns))
     interface = ns.interfaces.get(name) if ns else None
-    if interface is None or not interface.up:
+    if ns is None or interface is None or not interface.up:
         return []
     found: list[Node] = []
     peer = interface.peer

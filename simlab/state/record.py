@@ -49,6 +49,7 @@ class StateRecorder:
             changes = diff_states(before, self._current)
             if changes:
                 self._current_dict = self._current.to_dict()
+        assert self._current_dict is not None  # set with self._current, on the first call
         self.after[index] = (self._current_dict, changes)
         self.emit(Event("step.state", f"state after step {index}", lab.name, payload=(index, changes)))
 

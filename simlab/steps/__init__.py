@@ -16,10 +16,10 @@ from simlab.steps.connect import ConnectStep
 from simlab.steps.ping import PingStep
 from simlab.steps.registry import KINDS, kind_of
 from simlab.steps.route import RouteStep
-from simlab.steps.run import RunStep
+from simlab.steps.run import RunStep, is_run
 from simlab.steps.serve import ServeStep
 from simlab.steps.trace import TraceStep
 
 __all__ = ["KINDS", "CommandRun", "ConnectStep", "Kind", "PingStep", "RouteStep", "RunStep", "ServeStep", "Step",
            "StepRun",
-           "TraceStep", "Verdict", "kind_of"]
+           "TraceStep", "Verdict", "is_run", "kind_of"]

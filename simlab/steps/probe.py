@@ -15,7 +15,7 @@ DEADLINE_RANGE = (0.1, 60)
 DEADLINE_USAGE = "deadline is seconds to wait, from 0.1 to 60"
 SLACK = 5.0  # seconds a probe's command may take beyond its own deadline
 
-OPTIONS = {
+OPTIONS: dict[str, dict] = {
     "deadline": {"type": "number", "minimum": DEADLINE_RANGE[0], "maximum": DEADLINE_RANGE[1],
                  "description": "Seconds to wait for an answer."},
     "reason": {"enum": list(REASONS), "description": "Narrows 'unreachable': "

@@ -40,13 +40,13 @@ class Route(Kind):
         expect = fields.expect("route", EXPECT)
         words = {key: fields.word(key) for key in WORDS}
         for key in ("via", "src"):
-            if words[key] is not None and not is_address(words[key]):
-                fields.problem(key, f"{key} is an IPv4 or IPv6 address, not {words[key]!r}")
+            if (word := words[key]) is not None and not is_address(word):
+                fields.problem(key, f"{key} is an IPv4 or IPv6 address, not {word!r}")
                 words[key] = None
         if expect != "route":
             for key in sorted(k for k, v in words.items() if v is not None):
                 fields.problem(key, f"{key} describes a route; the outcome {expect!r} has none")
-        return RouteStep(**common, target=target, expect=expect, **words)
+        return RouteStep(**common, target=target, expect=expect, via=words["via"], dev=words["dev"], src=words["src"])
 
     def commands(self, step: RouteStep) -> list[str]:
         return [route_command(step.target)]

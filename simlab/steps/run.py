@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from simlab.steps.base import CommandRun, Kind, Step, Verdict
 from simlab.steps.fields import Fields, misses, squeeze, transcript
@@ -31,6 +31,11 @@ class RunStep(Step):
     match: str | None = None  # a regular expression its output matches
     not_output: str | None = None  # text it must not print
     exit: int | None = None  # the exit code the last command must end with (implies expect: failure)
+
+
+def is_run(step: Step) -> TypeGuard[RunStep]:
+    """Whether ``step`` is a run step (by its kind, as the registry dispatches)."""
+    return step.KIND == RunStep.KIND
 
 
 class Run(Kind):
@@ -77,7 +82,8 @@ class Run(Kind):
             fields.problem("run", f"this step's commands and output take {script} bytes as a shell script; "
                                   f"at most {MAX_STEP_SCRIPT} per step")
             return None
-        return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, exit=exit_code, **texts)
+        return RunStep(**common, commands=[c.strip() for c in commands], expect=expect, exit=exit_code,
+                       output=texts["output"], match=texts["match"], not_output=texts["not_output"])
 
     def commands(self, step: RunStep) -> list[str]:
         return list(step.commands)
