@@ -667,7 +667,7 @@ def check(paths: Annotated[list[str] | None, typer.Argument(
           fmt: Annotated[CheckFormat, typer.Option("--format", help="text; json (a list of problems); github "
                                                                     "(workflow annotations).")] = CheckFormat.text,
           ) -> None:
-    """Check scenario files without an engine, every problem in one pass, as file:line.
+    """Check scenario files without an engine, every problem in one pass, as file:line:col.
 
     Schema, references, names, addresses, namespaces used before they are made, probe
     targets. Exit 0 when every file is fine (warnings allowed), 2 otherwise."""

@@ -7,7 +7,7 @@ order, run once the links exist), each link of the brief (``endpoints: ["a:eth1"
 of the nodes linked to it. Node properties are looked up as containerlab does: node,
 then its group, then its kind (``topology.kinds``), then ``topology.defaults``. The
 data then goes through the scenario loader like any file, with a ``Source`` whose
-lines are those of the containerlab file, so every problem names its file:line.
+places are those of the containerlab file, so every problem names its file:line:col.
 
 What simlab cannot take (other kinds, binds, ports, startup-config, mgmt-ipv4, ...)
 is an error at its line; what changes nothing in a sealed lab (labels, restart
@@ -79,24 +79,25 @@ def translate(data: Any, source: Source) -> tuple[dict[str, Any], Source, Proble
     the containerlab key it came from, and the problems found on the way (not raised: the
     scenario loader adds its own, so that every problem shows at once)."""
     problems = Problems(source)
-    mapped = Source(source.file, {(): source.line(())})
+    mapped = Source(source.file)
+    mapped.take((), source, ())
     out: dict[str, Any] = {"hosts": {}}
     if not isinstance(data, dict):
         problems.add((), "a containerlab topology is a mapping with name and topology")
         return out, mapped, problems
     for key in sorted(data.keys() - TOP_KEYS):
-        problems.add((key,), unknown_key(key, TOP_KEYS))
+        problems.add((key,), unknown_key(key, TOP_KEYS), at_key=True)
     for key in sorted(data.keys() & set(IGNORED_TOP)):
-        problems.warn((key,), f"ignored: {IGNORED_TOP[key]}")
+        problems.warn((key,), f"ignored: {IGNORED_TOP[key]}", at_key=True)
     if "name" in data:
         out["name"] = data["name"]
-        mapped.lines[("name",)] = source.line(("name",))
+        mapped.take(("name",), source, ("name",))
     topology = data.get("topology")
     if not isinstance(topology, dict) or not isinstance(topology.get("nodes"), dict) or not topology["nodes"]:
         problems.add(("topology",), "topology needs nodes: a mapping of node names to nodes")
         return out, mapped, problems
     for key in sorted(topology.keys() - TOPOLOGY_KEYS):
-        problems.add(("topology", key), unknown_key(key, TOPOLOGY_KEYS, " in topology"))
+        problems.add(("topology", key), unknown_key(key, TOPOLOGY_KEYS, " in topology"), at_key=True)
     reader = _Reader(topology, problems, mapped, str(data.get("name", "")))
     out["hosts"] = reader.hosts()
     links, segments = reader.links()
@@ -117,7 +118,7 @@ class _Reader:
 
     def mark(self, path: Path_, written: Path_) -> None:
         """The simlab key ``path`` came from ``written`` in the containerlab file."""
-        self.mapped.lines[path] = self.problems.source.line(written)
+        self.mapped.take(path, self.problems.source, written)
         self.mapped.keys[path] = written
 
     def hosts(self) -> dict[str, Any]:
@@ -178,14 +179,15 @@ class _Reader:
         for key in (list(node) if kind == "bridge" else _inherited_keys(self, name)):
             where = self.value(name, key)[1] or path
             if key in IGNORED_NODE:
-                self.problems.warn(where, f"node {name!r}: {key} is ignored (it changes nothing in a sealed lab)")
+                self.problems.warn(where, f"node {name!r}: {key} is ignored (it changes nothing in a sealed lab)",
+                                   at_key=True)
             elif key in REFUSED_NODE or (key not in known and key in _CLAB_NODE_KEYS):
-                self.problems.add(where, f"node {name!r}: {key}: {REFUSED_NODE.get(key, REFUSED_DETAIL)}")
+                self.problems.add(where, f"node {name!r}: {key}: {REFUSED_NODE.get(key, REFUSED_DETAIL)}", at_key=True)
             elif key not in known:
-                self.problems.add(where, unknown_key(key, known, f" in node {name!r}"))
+                self.problems.add(where, unknown_key(key, known, f" in node {name!r}"), at_key=True)
             elif kind == "bridge" and key not in ("kind", "group"):
                 self.problems.add(where, f"node {name!r}: a bridge node becomes a segment of the lab; "
-                                         f"{key} has no meaning there")
+                                         f"{key} has no meaning there", at_key=True)
 
     def _host(self, name: str, path: Path_) -> dict[str, Any]:
         host: dict[str, Any] = {}
@@ -303,11 +305,12 @@ class _Reader:
             return None
         for key in sorted(link.keys() - LINK_KEYS):
             reason = "set it with an exec line (ip link set IFACE mtu N)" if key == "mtu" else ""
-            self.problems.add(path + (key,), reason or unknown_key(key, LINK_KEYS, " in a link"))
+            self.problems.add(path + (key,), reason or unknown_key(key, LINK_KEYS, " in a link"), at_key=True)
         for key in ("ipv4", "ipv6"):
             if key in link:
                 self.problems.warn(path + (key,), f"ignored, as containerlab ignores {key} for kind linux: "
-                                                  f"address the interface with an exec line (ip addr add ...)")
+                                                  f"address the interface with an exec line (ip addr add ...)",
+                                   at_key=True)
         ends = link["endpoints"]
         if not isinstance(ends, list) or len(ends) != 2:
             self.problems.add(path + ("endpoints",), "endpoints is a pair, like [\"a:eth1\", \"b:eth1\"]")
@@ -318,9 +321,9 @@ class _Reader:
     def _endpoint(self, end: Any, where: Path_) -> tuple[str | None, Path_]:
         if isinstance(end, dict):  # the extended form
             for key in sorted(end.keys() - ENDPOINT_KEYS):
-                self.problems.add(where + (key,), unknown_key(key, ENDPOINT_KEYS, " in an endpoint"))
+                self.problems.add(where + (key,), unknown_key(key, ENDPOINT_KEYS, " in an endpoint"), at_key=True)
             for key in sorted(end.keys() & {"mac", "ipv4", "ipv6", "vars"}):
-                self.problems.warn(where + (key,), f"{key} is ignored: set it with an exec line")
+                self.problems.warn(where + (key,), f"{key} is ignored: set it with an exec line", at_key=True)
             end = f"{end.get('node')}:{end.get('interface')}"
         if not isinstance(end, str) or end.count(":") != 1:
             self.problems.add(where, f"{end!r} must name an interface as NODE:IFACE, like \"a:eth1\"")

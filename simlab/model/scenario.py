@@ -90,7 +90,7 @@ def scenario_from_data(data: Any, source: Source, default_name: str) -> Scenario
         problems.add((), "a scenario file must be a mapping with at least 'hosts' (and usually 'steps')")
         problems.raise_if_any()
     for key in data.keys() - SCENARIO_KEYS:
-        problems.add((key,), unknown_key(key, SCENARIO_KEYS))
+        problems.add((key,), unknown_key(key, SCENARIO_KEYS), at_key=True)
     topology = parse_topology(data, problems, default_name=default_name)
     raw_steps = data.get("steps", [])
     if not isinstance(raw_steps, list):
@@ -124,7 +124,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
         problems.add(path, f"a step must be a mapping with title, host and one of {', '.join(KIND_KEYS)}")
         return None
     for key in raw.keys() - STEP_KEYS:
-        problems.add(path + (key,), unknown_key(key, STEP_KEYS, " in step"))
+        problems.add(path + (key,), unknown_key(key, STEP_KEYS, " in step"), at_key=True)
     title = raw.get("title")
     if not isinstance(title, str) or not title.strip():
         problems.add(path, "every step needs a title")
@@ -146,7 +146,7 @@ def _parse_step(raw: Any, path: Path_, topology: Topology, problems: Problems) -
     kind = kinds[0]
     for key in sorted(raw.keys() & STEP_KEYS - COMMON_KEYS - {kind} - KIND_KEYS[kind]):
         owners = [k for k, keys in KIND_KEYS.items() if key in keys or key == k]
-        problems.add(path + (key,), f"{key!r} belongs to {' and '.join(owners)} steps")
+        problems.add(path + (key,), f"{key!r} belongs to {' and '.join(owners)} steps", at_key=True)
     if "seen" in raw or "unseen" in raw:
         common["evidence"] = _evidence(raw, path, topology, problems)
     return KINDS[kind].parse(Fields(raw, path, problems), common)
@@ -173,7 +173,8 @@ def _one_evidence(entry: Any, seen: bool, path: Path_, topology: Topology, probl
         problems.add(path, "each entry needs at: HOST[/NETNS]:IFACE (and any of src, dst, proto, count)")
         return None
     for key in sorted(entry.keys() - EVIDENCE_KEYS):
-        problems.add(path + (key,), f"unknown key {key!r}; known keys: {', '.join(sorted(EVIDENCE_KEYS))}")
+        problems.add(path + (key,), f"unknown key {key!r}; known keys: {', '.join(sorted(EVIDENCE_KEYS))}",
+                     at_key=True)
     spot = SPOT_RE.match(str(entry["at"]))
     if not spot:
         problems.add(path + ("at",), f"at is HOST[/NETNS]:IFACE, like outside:eth0, not {entry['at']!r}")

@@ -101,7 +101,7 @@ class Topology:
     links: list[Link] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     description: str = ""
-    warnings: list[str] = field(default_factory=list)  # file:line: warning: ... (check prints them)
+    warnings: list[str] = field(default_factory=list)  # file:line:col: warning: ... (check prints them)
 
     def wired_interfaces(self) -> set[Endpoint]:
         ends = {end for link in self.links for end in (link.a, link.b)}
@@ -167,7 +167,7 @@ def _parse_hosts(raw: Any, image: str, problems: Problems) -> dict[str, Host]:
         path: Path_ = ("hosts", name)
         if not valid_name(name):
             problems.add(path, f"host name {name!r} is not a valid container name: use letters, digits, "
-                         f"'_', '.' or '-' (at most {MAX_NAME}), starting with a letter or digit")
+                         f"'_', '.' or '-' (at most {MAX_NAME}), starting with a letter or digit", at_key=True)
         hosts[name] = _parse_host(name, spec if spec is not None else {}, image, path, problems)
     return hosts
 
@@ -178,7 +178,8 @@ def _parse_host(name: str, spec: Any, image: str, path: Path_, problems: Problem
         problems.add(path, f"host {name!r} must be a mapping (interfaces, routes, sysctls, setup, ...)")
         return host
     for key in spec.keys() - HOST_KEYS:
-        problems.add(path + (key,), f"unknown key {key!r} in host {name!r}; known keys: {', '.join(sorted(HOST_KEYS))}")
+        problems.add(path + (key,), f"unknown key {key!r} in host {name!r}; known keys: {', '.join(sorted(HOST_KEYS))}",
+                     at_key=True)
     host.image = spec.get("image", image)
     if not check_image(host.image, path + ("image",), problems):
         host.image = image
@@ -201,18 +202,19 @@ def _parse_interfaces(raw: Any, path: Path_, problems: Problems) -> dict[str, li
         return {}
     result = {}
     for ifname, value in raw.items():
-        check_ifname(ifname, path + (ifname,), problems)
+        check_ifname(ifname, path + (ifname,), problems, at_key=True)
         values = value if isinstance(value, list) else ([] if value is None else [value])
         keys = [path + (ifname, i) if isinstance(value, list) else path + (ifname,) for i in range(len(values))]
         result[ifname] = [a for v, key in zip(values, keys) if (a := parse_address(v, key, problems))]
     return result
 
 
-def check_ifname(ifname: str, path: Path_, problems: Problems) -> None:
+def check_ifname(ifname: str, path: Path_, problems: Problems, at_key: bool = False) -> None:
     if len(ifname) > MAX_IFNAME:
-        problems.add(path, f"interface name {ifname!r} is {len(ifname)} characters; Linux allows at most {MAX_IFNAME}")
+        problems.add(path, f"interface name {ifname!r} is {len(ifname)} characters; Linux allows at most {MAX_IFNAME}",
+                     at_key)
     elif not IFNAME_RE.fullmatch(ifname) or ifname in (".", ".."):
-        problems.add(path, f"interface name {ifname!r} must be printable ASCII without spaces, '/' or ':'")
+        problems.add(path, f"interface name {ifname!r} must be printable ASCII without spaces, '/' or ':'", at_key)
 
 
 def parse_address(value: Any, path: Path_, problems: Problems) -> IPInterface | None:
@@ -267,7 +269,8 @@ def _parse_sysctls(raw: Any, path: Path_, problems: Problems) -> dict[str, str]:
         return {}
     for name, value in raw.items():
         if not SYSCTL_RE.fullmatch(name):
-            problems.add(path + (name,), f"sysctl {name!r}: only network sysctls (net.*) can be set per host")
+            problems.add(path + (name,), f"sysctl {name!r}: only network sysctls (net.*) can be set per host",
+                         at_key=True)
         elif not isinstance(value, (str, int)) or not SYSCTL_VALUE_RE.fullmatch(str(value)):
             problems.add(path + (name,), f"sysctl {name}: the value must be a number or one line of "
                                          f"printable ASCII text, not {str(value)[:40]!r}")
@@ -325,7 +328,7 @@ def _parse_segments(raw: Any, hosts: dict[str, Host], problems: Problems,
     for name, members in raw.items():
         path: Path_ = ("segments", name)
         if not valid_name(name):
-            problems.add(path, f"segment name {name!r} must be letters, digits, '_', '.' or '-'")
+            problems.add(path, f"segment name {name!r} must be letters, digits, '_', '.' or '-'", at_key=True)
         if not isinstance(members, list) or len(members) < 2:
             problems.add(path, f"segment {name!r} needs a list of at least two HOST:IFACE members")
             continue
@@ -350,7 +353,8 @@ def _check_wiring(topology: Topology, problems: Problems, mentioned: set[Endpoin
         for ifname in host.addresses:
             if ifname != "lo" and Endpoint(host.name, ifname) not in mentioned:
                 problems.add(("hosts", host.name, "interfaces", ifname),
-                             f"interface {host.name}:{ifname} is on no link or segment; wire it or remove it")
+                             f"interface {host.name}:{ifname} is on no link or segment; wire it or remove it",
+                             at_key=True)
 
 
 LOOPBACK_ADDRESSES = {ipaddress.ip_interface("127.0.0.1/8"), ipaddress.ip_interface("::1/128")}

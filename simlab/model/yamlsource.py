@@ -1,16 +1,17 @@
-"""Read a YAML file into plain Python data, remembering the line of every key.
+"""Read a YAML file into plain Python data, remembering where every key and value was written.
 
-Errors in a scenario must name the file and the line, so loading keeps a
-``Source`` beside the data: ``source.line(("hosts", "a", "interfaces"))`` is
-the line where that key was written. Duplicate keys, which PyYAML would
-silently collapse, are errors here.
+Errors in a scenario name the file, the line and the column (``file:line:col:``, as
+compilers print them and editors and CI annotators parse them), so loading keeps a
+``Source`` beside the data: ``source.position(("hosts", "a", "image"))`` is the line
+and column where that value was written (``key=True``: where its key was). Duplicate
+keys, which PyYAML would silently collapse, are errors here.
 
 Scenario files come from anywhere (a CI job runs what a pull request
 brings), so reading is bounded: only regular files up to MAX_FILE_BYTES,
 nesting up to MAX_DEPTH, aliases expanding to at most MAX_ALIAS_NODES nodes,
 plain YAML types only (strings, numbers, booleans, null, lists, mappings), read by
 YAML 1.2's core schema: `yes`, `no`, `on` and `off` are text, `1:30` is not 90.
-Anything else is refused with ``file:line: what was refused``.
+Anything else is refused with ``file:line:col: what was refused``.
 """
 
 from __future__ import annotations
@@ -42,13 +43,19 @@ PLAIN_TAGS = {CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "
 
 @dataclass
 class Source:
-    """Where each part of a loaded document was written."""
+    """Where each part of a loaded document was written.
+
+    A path's place is its value's start when the value begins on the line of its key
+    (``image: 42`` points at ``42``), else its key (``a:`` over a block mapping points at
+    ``a``, so that the line stays the key's); a list item's place is the item's start."""
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
     # Keys as the file wrote them, for data translated from another format (a containerlab
     # topology): ("hosts", "a", "setup") -> ("topology", "nodes", "a", "exec").
     keys: dict[Path_, Path_] = field(default_factory=dict)
+    columns: dict[Path_, int] = field(default_factory=dict)  # 1-based, on the line of ``lines``
+    key_columns: dict[Path_, int] = field(default_factory=dict)  # where a mapping's key starts
 
     def key(self, path: Path_) -> Path_:
         """``path`` as the file wrote it (itself, unless translated)."""
@@ -59,11 +66,29 @@ class Source:
 
     def line(self, path: Path_) -> int:
         """The line of ``path``, or of its nearest parent that has one."""
-        while path:
-            if path in self.lines:
-                return self.lines[path]
+        return self.position(path)[0]
+
+    def position(self, path: Path_, key: bool = False) -> tuple[int, int | None]:
+        """Line and column (None if unknown) of ``path``, or of its nearest parent that has
+        one (a missing key is shown where its mapping is); ``key``: of the key itself."""
+        found = self.nearest(path)
+        columns = self.key_columns if key and found == path and path in self.key_columns else self.columns
+        return self.lines.get(found, 1), columns.get(found)
+
+    def nearest(self, path: Path_) -> Path_:
+        """``path`` or its nearest parent that has a place."""
+        while path and path not in self.lines:
             path = path[:-1]
-        return self.lines.get((), 1)
+        return path
+
+    def take(self, path: Path_, other: Source, written: Path_) -> None:
+        """Give ``path`` the place of ``written`` in ``other`` (data translated from another file)."""
+        found = other.nearest(written)
+        self.lines[path] = other.lines.get(found, 1)
+        if found in other.columns:
+            self.columns[path] = other.columns[found]
+        if found == written and found in other.key_columns:
+            self.key_columns[path] = other.key_columns[found]
 
 
 def load_yaml(path: str | Path) -> tuple[Any, Source]:
@@ -94,7 +119,8 @@ def read_text(path: str | Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8")) + 1
+        raise InputError(f"{path}:{line}:{column}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
 
 
 def _check_regular(path: str | Path, info: os.stat_result) -> None:
@@ -110,11 +136,11 @@ def _check_regular(path: str | Path, info: os.stat_result) -> None:
 
 
 class _Refused(Exception):
-    """Something the loader does not accept, at a line of the file."""
+    """Something the loader does not accept, where the file wrote it."""
 
-    def __init__(self, line: int, message: str) -> None:
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
         super().__init__(message)
-        self.line = line
+        self.where = f"{mark.line + 1}:{mark.column + 1}"
 
 
 class _PlainResolver(BaseResolver):
@@ -165,7 +191,7 @@ def _loader_class() -> type:
         def compose_node(self, parent: Any, index: Any) -> yaml.Node | None:
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                raise _Refused(self.peek_event().start_mark.line + 1, f"nesting deeper than {MAX_DEPTH} levels")
+                raise _Refused(self.peek_event().start_mark, f"nesting deeper than {MAX_DEPTH} levels")
             try:
                 return Composer.compose_node(self, parent, index)
             finally:
@@ -189,23 +215,42 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Source]:
             raise InputError(f"{name}:1: the file is empty")
         return _Converter(source).convert(node, ()), source
     except _Refused as exc:
-        raise InputError(f"{name}:{exc.line}: {exc}") from None
+        raise InputError(f"{name}:{exc.where}: {exc}") from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = exc.problem or str(exc)
-        lines = text.splitlines()
-        bad = lines[mark.line] if mark and mark.line < len(lines) else ""
-        if "\t" in bad[:len(bad) - len(bad.lstrip())] or (mark and bad[mark.column:mark.column + 1] == "\t"):
-            problem = "a tab in the indentation: YAML indents with spaces only (replace the tab by spaces)"
-        raise InputError(f"{name}:{line}: YAML syntax error: {problem}") from None
+        where, problem = _syntax_error(exc, text)
+        raise InputError(f"{name}:{where}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:
-        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else 1
+        where = _reader_where(exc, text)
         char = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
-        raise InputError(f"{name}:{line}: YAML syntax error: character U+{char:04X} is not allowed "
+        raise InputError(f"{name}:{where}: YAML syntax error: character U+{char:04X} is not allowed "
                          f"({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{name}:1: YAML syntax error: {' '.join(str(exc).split())}") from None
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, str]:
+    """``line:col`` and the problem of a syntax error; a tab in the indentation is named, at the tab."""
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return "1", exc.problem or str(exc)
+    lines = text.splitlines()
+    bad = lines[mark.line] if mark.line < len(lines) else ""
+    indent = bad[:len(bad) - len(bad.lstrip())]
+    if "\t" in indent or bad[mark.column:mark.column + 1] == "\t":
+        tab = indent.index("\t") if "\t" in indent else mark.column
+        return (f"{mark.line + 1}:{tab + 1}",
+                "a tab in the indentation: YAML indents with spaces only (replace the tab by spaces)")
+    return f"{mark.line + 1}:{mark.column + 1}", exc.problem or str(exc)
+
+
+def _reader_where(exc: yaml.reader.ReaderError, text: str) -> str:
+    """``line:col`` of a character the reader refused (libyaml counts the bytes of the UTF-8 text)."""
+    if not isinstance(exc.position, int):
+        return "1"
+    before = text[:exc.position] if exc.encoding == "unicode" else \
+        text.encode("utf-8")[:exc.position].decode("utf-8", errors="replace")
+    line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+    return f"{line}:{column}"
 
 
 class _Converter:
@@ -218,20 +263,21 @@ class _Converter:
         self.expanded = 0
 
     def convert(self, node: yaml.Node, path: Path_) -> Any:
-        line = node.start_mark.line + 1
-        self.source.lines.setdefault(path, line)
+        mark = node.start_mark
+        if path not in self.source.lines:  # a mapping's entries were placed by _mapping
+            self.source.lines[path], self.source.columns[path] = mark.line + 1, mark.column + 1
         if len(path) > MAX_DEPTH:  # aliases inside aliases nest deeper than the text does
-            raise _Refused(line, f"nesting deeper than {MAX_DEPTH} levels")
+            raise _Refused(mark, f"nesting deeper than {MAX_DEPTH} levels")
         if id(node) in self.active:
-            raise _Refused(line, "a recursive alias (an anchor used inside itself)")
+            raise _Refused(mark, "a recursive alias (an anchor used inside itself)")
         if id(node) in self.seen:
             self.expanded += 1
             if self.expanded > MAX_ALIAS_NODES:
-                raise _Refused(line, f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
+                raise _Refused(mark, f"aliases expand to more than {MAX_ALIAS_NODES} nodes")
         self.seen.add(id(node))
-        _check_tag(node, line)
+        _check_tag(node)
         if isinstance(node, yaml.ScalarNode):
-            return _scalar(node, line)
+            return _scalar(node)
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -244,27 +290,35 @@ class _Converter:
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
+            mark = key_node.start_mark
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and not key_node.style:
-                raise _Refused(line, "merge keys (<<) are not accepted: write the keys out")
+                raise _Refused(mark, "merge keys (<<) are not accepted: write the keys out")
             key = None
             if isinstance(key_node, yaml.ScalarNode):
-                _check_tag(key_node, line)
-                key = _scalar(key_node, line)
+                _check_tag(key_node)
+                key = _scalar(key_node)
             if not isinstance(key, (str, int)) or isinstance(key, bool):
-                raise _Refused(line, "keys must be plain names, not lists or mappings")
+                raise _Refused(mark, "keys must be plain names, not lists or mappings")
             key = str(key)
             if key in result:
-                raise _Refused(line, f"duplicate key {key!r}")
-            self.source.lines[path + (key,)] = line
+                raise _Refused(mark, f"duplicate key {key!r}")
+            self._place(path + (key,), key_node, value_node)
             result[key] = self.convert(value_node, path + (key,))
         return result
 
+    def _place(self, path: Path_, key_node: yaml.Node, value_node: yaml.Node) -> None:
+        """A key's place: its value's start when the value begins on the key's line (an empty
+        value has no start of its own), else the key's, so that the line is the key's."""
+        key, value = key_node.start_mark, value_node.start_mark
+        at = value if value.line == key.line and value_node.end_mark.index > value.index else key
+        self.source.lines[path], self.source.columns[path] = key.line + 1, at.column + 1
+        self.source.key_columns[path] = key.column + 1
 
-def _check_tag(node: yaml.Node, line: int) -> None:
+
+def _check_tag(node: yaml.Node) -> None:
     if node.tag not in _tags_for(node):
-        raise _Refused(line, f"the tag {node.tag.replace(CORE, '!!')!r} is not accepted: "
-                             f"only strings, numbers, true/false, null, lists and mappings")
+        raise _Refused(node.start_mark, f"the tag {node.tag.replace(CORE, '!!')!r} is not accepted: "
+                                        f"only strings, numbers, true/false, null, lists and mappings")
 
 
 def _tags_for(node: yaml.Node) -> set[str]:
@@ -275,16 +329,16 @@ def _tags_for(node: yaml.Node) -> set[str]:
     return PLAIN_TAGS - {CORE + "seq", CORE + "map"}
 
 
-def _scalar(node: yaml.ScalarNode, line: int) -> Any:
+def _scalar(node: yaml.ScalarNode) -> Any:
     kind, value = node.tag.removeprefix(CORE), node.value
     if kind == "str":
         return value
     if kind == "int" and len(value.replace("_", "")) > MAX_INT_DIGITS:
-        raise _Refused(line, f"an integer of more than {MAX_INT_DIGITS} digits")
+        raise _Refused(node.start_mark, f"an integer of more than {MAX_INT_DIGITS} digits")
     try:
         return _core_value(kind, value)
     except ValueError:
-        raise _Refused(line, f"{value[:40]!r} is not a valid !!{kind}") from None
+        raise _Refused(node.start_mark, f"{value[:40]!r} is not a valid !!{kind}") from None
 
 
 def _core_value(kind: str, value: str) -> Any:

@@ -180,9 +180,9 @@ def test_untrusted_refuses_privileged_hosts_and_other_images(tmp_path):
     done = simlab("run", str(file), "--untrusted", env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"simlab: error: {file}:2: image: --untrusted runs only the image ubuntu_with_basic_net",
-        f"{file}:6: hosts.a.privileged: --untrusted refuses privileged hosts",
-        f"{file}:7: hosts.b.image: --untrusted runs only the image ubuntu_with_basic_net"]
+        f"simlab: error: {file}:2:8: image: --untrusted runs only the image ubuntu_with_basic_net",
+        f"{file}:6:17: hosts.a.privileged: --untrusted refuses privileged hosts",
+        f"{file}:7:47: hosts.b.image: --untrusted runs only the image ubuntu_with_basic_net"]
     assert done.stdout == ""
 
 
@@ -191,8 +191,8 @@ def test_untrusted_validate_reports_refused_files_like_bad_ones(tmp_path):
     done = simlab("validate", str(tmp_path), "--untrusted", env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"})
     assert done.returncode == 2, done.stdout + done.stderr
     file = tmp_path / "asks-too-much.yaml"
-    assert f"ERROR   {file}:2: image: --untrusted runs only the image ubuntu_with_basic_net" in done.stdout
-    assert f"{file}:6: hosts.a.privileged: --untrusted refuses privileged hosts" in done.stdout
+    assert f"ERROR   {file}:2:8: image: --untrusted runs only the image ubuntu_with_basic_net" in done.stdout
+    assert f"{file}:6:17: hosts.a.privileged: --untrusted refuses privileged hosts" in done.stdout
 
 
 def test_untrusted_refuses_an_engine_that_does_not_isolate_root(engine, no_leftovers, tmp_path):

@@ -36,7 +36,7 @@ def test_a_privileged_host_needs_the_callers_consent(tmp_path):
     topology = simlab.load(file).topology
     with pytest.raises(InputError) as refused:
         check_trust(topology, Trust(), str(file))
-    assert str(refused.value) == (f"{file}:5: hosts.a.privileged: a privileged host is root on the engine host: "
+    assert str(refused.value) == (f"{file}:5:17: hosts.a.privileged: a privileged host is root on the engine host: "
                                   f"pass --allow-privileged (allow_privileged=True from Python) if you trust this file")
     check_trust(topology, Trust(allow_privileged=True), str(file))
     check_trust(topology, Trust(privileged=True), str(file))
@@ -86,7 +86,7 @@ def test_validate_and_up_refuse_a_privileged_file_without_consent(tmp_path):
     assert done.returncode == 2 and "hosts.a.privileged: a privileged host is root" in done.stderr
     (tmp_path / "asks-root.yaml").write_text(ASKS + "steps: [{title: t, host: a, ping: 10.0.0.2}]\n")
     done = simlab_cli("validate", str(tmp_path), env=NO_ENGINE)
-    assert done.returncode == 2 and f"ERROR   {file}:5: hosts.a.privileged: a privileged host" in done.stdout
+    assert done.returncode == 2 and f"ERROR   {file}:5:17: hosts.a.privileged: a privileged host" in done.stdout
     done = simlab_cli("up", str(file), "--allow-privileged", env=NO_ENGINE)
     assert done.returncode == 2 and "privileged" not in done.stderr  # past the check: no engine answers
 

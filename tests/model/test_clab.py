@@ -193,22 +193,22 @@ topology:
 def test_what_simlab_cannot_take_is_named_at_its_line_all_at_once(tmp_path):
     found = problems(write(tmp_path, REFUSED))
     expected = [
-        ("14", "topology.nodes.srl.kind", "kind 'nokia_srlinux'"),
-        ("16", "topology.nodes.n1.binds", "not mounted"),
-        ("18", "topology.nodes.n1.ports", "sealed"),
-        ("19", "topology.nodes.n1.mgmt-ipv4", "no management network"),
-        ("20", "topology.nodes.n1.startup-config", "use exec lines"),
-        ("21", "topology.nodes.n1.exce", "did you mean 'exec'"),
-        ("24", "topology.nodes.n1.exec[0]", "No closing quotation"),
-        ("26", "topology.nodes.n2.sysctls.kernel.panic", "only network sysctls"),
-        ("29", "topology.links[0].mtu", "exec line"),
-        ("30", "topology.links[1].endpoints[1]", "engine host"),
-        ("31", "topology.links[2].type", "veth links only"),
-        ("35", "topology.links[3].endpoints[0]", "'/'"),
+        ("14:13", "topology.nodes.srl.kind", "kind 'nokia_srlinux'"),
+        ("16:7", "topology.nodes.n1.binds", "not mounted"),
+        ("18:7", "topology.nodes.n1.ports", "sealed"),
+        ("19:7", "topology.nodes.n1.mgmt-ipv4", "no management network"),
+        ("20:7", "topology.nodes.n1.startup-config", "use exec lines"),
+        ("21:7", "topology.nodes.n1.exce", "did you mean 'exec'"),
+        ("24:11", "topology.nodes.n1.exec[0]", "No closing quotation"),
+        ("26:17", "topology.nodes.n2.sysctls.kernel.panic", "only network sysctls"),
+        ("29:7", "topology.links[0].mtu", "exec line"),
+        ("30:30", "topology.links[1].endpoints[1]", "engine host"),
+        ("31:13", "topology.links[2].type", "veth links only"),
+        ("35:19", "topology.links[3].endpoints[0]", "'/'"),
     ]
-    for line, key, text in expected:
-        assert any(p.startswith(f"{tmp_path / 'lab.clab.yml'}:{line}: {key}: ") and text in p for p in found), (
-            line, key, "\n".join(found))
+    for where, key, text in expected:
+        assert any(p.startswith(f"{tmp_path / 'lab.clab.yml'}:{where}: {key}: ") and text in p for p in found), (
+            where, key, "\n".join(found))
     assert len(found) == len(expected), "\n".join(found)
 
 
@@ -231,9 +231,10 @@ def test_harmless_keys_are_warnings_and_check_passes(tmp_path):
         """)
     done = simlab("check", str(path))
     assert done.returncode == 0, done.stderr
-    for line, text in [(2, "prefix: ignored"), (3, "mgmt: ignored"), (9, "labels is ignored"),
-                       (10, "$HOME from the environment"), (14, "ipv4: ignored")]:
-        assert f"{path}:{line}: " in done.stderr and text in done.stderr, (line, text, done.stderr)
+    for where, text in [("2:1", "prefix: ignored"), ("3:1", "mgmt: ignored"), ("9:7", "labels is ignored"),
+                        ("10:14", "$HOME from the environment"), ("14:7", "ipv4: ignored")]:
+        assert any(line.startswith(f"{path}:{where}: warning: ") and text in line
+                   for line in done.stderr.splitlines()), (where, text, done.stderr)
 
 
 def test_a_privileged_node_is_refused_at_its_line_without_allow_privileged(tmp_path):
@@ -247,7 +248,7 @@ def test_a_privileged_node_is_refused_at_its_line_without_allow_privileged(tmp_p
               image: ubuntu_with_basic_net
               privileged: true
         """)
-    with pytest.raises(InputError, match=r"lab.clab.yml:8: topology.nodes.b.privileged: a privileged host"):
+    with pytest.raises(InputError, match=r"lab.clab.yml:8:19: topology.nodes.b.privileged: a privileged host"):
         check_trust(load_scenario(path).topology, Trust(), str(path))
     check_trust(load_scenario(path).topology, Trust(allow_privileged=True), str(path))
 
@@ -258,7 +259,7 @@ def test_check_graph_and_a_bad_file_from_the_command_line(tmp_path):
     graph = simlab("graph", str(good), "--format", "mermaid", check=True).stdout
     assert "eth1 — eth1" in graph and '"n1"' in graph and '"n2"' in graph
     bad = simlab("check", str(write(tmp_path, REFUSED, "bad.clab.yml")))
-    assert bad.returncode == 2 and "bad.clab.yml:16: topology.nodes.n1.binds" in bad.stderr
+    assert bad.returncode == 2 and "bad.clab.yml:16:7: topology.nodes.n1.binds" in bad.stderr
 
 
 # -- on the engine -----------------------------------------------------------------------------

@@ -29,10 +29,10 @@ def test_check_speaks_json_and_github(tmp_path):
     as_json = simlab("check", str(bad), "--format", "json")
     assert as_json.returncode == 2
     assert json.loads(as_json.stdout)["problems"] == [
-        {"file": str(bad), "line": 4, "level": "error",
+        {"file": str(bad), "line": 4, "column": 41, "level": "error",
          "message": "steps[0].expcet: unknown key 'expcet' in step; did you mean 'expect'?"}]
     github = simlab("check", str(bad), "--format", "github")
-    assert github.stdout == (f"::error file={bad},line=4::steps[0].expcet: unknown key 'expcet' in step; "
+    assert github.stdout == (f"::error file={bad},line=4,col=41::steps[0].expcet: unknown key 'expcet' in step; "
                              f"did you mean 'expect'?\n")
 
 

@@ -1,5 +1,5 @@
 """Hostile and malformed input: every kind ends in exit 2 and one line per problem,
-`file:line: ...`, never a traceback, a hang or a MemoryError. The small cases live in
+`file:line:col: ...` (`file:line: ...` where only a line is known), never a traceback, a hang or a MemoryError. The small cases live in
 tests/data/bad (test_loading checks their exact errors); the big or special ones
 (FIFOs, devices, deep nesting, huge numbers, too many hosts) are made here."""
 
@@ -50,60 +50,61 @@ def steps(count: int, command: str = "true") -> str:
     return HOST + "steps:\n" + f"  - {{title: t, host: a, run: '{command}'}}\n" * count
 
 
-# kind -> (how to make it, the line, what the message says)
-HOSTILE: dict[str, tuple[Callable[[Path], Path], int, str]] = {
-    "fifo": (fifo, 1, "this is a FIFO; a scenario must be a regular file"),
-    "dev-zero": (lambda _: Path("/dev/zero"), 1, "this is a device; a scenario must be a regular file"),
-    "folder": (folder, 1, "this is a folder; a scenario must be a regular file"),
-    "over-1-MiB": (write("# padding\n" * (MAX_FILE_BYTES // 10 + 1)), 1,
+# kind -> (how to make it, where: the line and the column if known, what the message says)
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str, str]] = {
+    "fifo": (fifo, "1", "this is a FIFO; a scenario must be a regular file"),
+    "dev-zero": (lambda _: Path("/dev/zero"), "1", "this is a device; a scenario must be a regular file"),
+    "folder": (folder, "1", "this is a folder; a scenario must be a regular file"),
+    "over-1-MiB": (write("# padding\n" * (MAX_FILE_BYTES // 10 + 1)), "1",
                    f"the file is {(MAX_FILE_BYTES // 10 + 1) * 10} bytes, over the 1024 KiB limit"),
-    "not-utf8": (write(b"hosts:\n  a: {}\ndescription: caf\xe9\n"), 3, "not UTF-8 text (byte 0xe9)"),
-    "deep-flow": (write("hosts: " + "[" * 10_000 + "]" * 10_000 + "\n"), 1, "YAML syntax error: exceeded maximum nesting depth"),
-    "deep-block": (write("".join("  " * i + f"k{i}:\n" for i in range(200))), 64, "nesting deeper than 64 levels"),
+    "not-utf8": (write(b"hosts:\n  a: {}\ndescription: caf\xe9\n"), "3:17", "not UTF-8 text (byte 0xe9)"),
+    "deep-flow": (write("hosts: " + "[" * 10_000 + "]" * 10_000 + "\n"), "1:1007", "YAML syntax error: exceeded maximum nesting depth"),
+    "deep-block": (write("".join("  " * i + f"k{i}:\n" for i in range(200))), "64:127", "nesting deeper than 64 levels"),
     "alias-chain": (write("a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 2000))),
-                    1, "nesting deeper than 64 levels"),
-    "5000-digits": (write(HOST + "description: " + "9" * 5000 + "\n"), 3, "an integer of more than 30 digits"),
-    "too-many-hosts": (write("hosts:\n" + "".join(f"  h{i}: {{}}\n" for i in range(MAX_HOSTS + 1))), 1,
+                    "1:10", "nesting deeper than 64 levels"),
+    "5000-digits": (write(HOST + "description: " + "9" * 5000 + "\n"), "3:14", "an integer of more than 30 digits"),
+    "too-many-hosts": (write("hosts:\n" + "".join(f"  h{i}: {{}}\n" for i in range(MAX_HOSTS + 1))), "1:1",
                        f"hosts: {MAX_HOSTS + 1} hosts; simlab runs labs of at most {MAX_HOSTS} hosts"),
-    "too-many-steps": (write(steps(MAX_STEPS + 1)), 3,
+    "too-many-steps": (write(steps(MAX_STEPS + 1)), "3:1",
                        f"steps: {MAX_STEPS + 1} steps; a scenario has at most {MAX_STEPS} steps"),
-    "long-command": (write(steps(1, "x" * (MAX_COMMAND + 1))), 4,
+    "long-command": (write(steps(1, "x" * (MAX_COMMAND + 1))), "4:30",
                      f"steps[0].run: a command of {MAX_COMMAND + 1} bytes; at most {MAX_COMMAND} bytes per command"),
     "step-over-one-exec": (write(HOST + "steps:\n  - {title: t, host: a, run: [" + ", ".join(["x" * 16000] * 4) + "]}\n"),
-                           4, "steps[0].run: this step's commands and output take 64002 bytes as a shell script; "
+                           "4:30", "steps[0].run: this step's commands and output take 64002 bytes as a shell script; "
                               f"at most {MAX_STEP_SCRIPT} per step"),
 }
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
 def test_hostile_file_is_refused_in_one_line(kind: str, tmp_path: Path) -> None:
-    make, line, message = HOSTILE[kind]
+    make, where, message = HOSTILE[kind]
     path = make(tmp_path)
     with pytest.raises(InputError) as caught:
         load_scenario(path)
-    assert str(caught.value).startswith(f"{path}:{line}: {message}")
+    assert str(caught.value).startswith(f"{path}:{where}: {message}")
     assert "\n" not in str(caught.value)
 
 
 def test_check_refuses_each_hostile_file_in_one_line(tmp_path: Path) -> None:
     expected = []
-    for kind, (make, line, _) in HOSTILE.items():
+    for kind, (make, where, _) in HOSTILE.items():
         if kind != "folder":  # check looks for scenarios in a folder
             (tmp_path / kind).mkdir()
-            expected.append((make(tmp_path / kind), line))
+            expected.append((make(tmp_path / kind), where))
     done = simlab("check", *(str(path) for path, _ in expected), timeout=120)  # a FIFO once blocked for ever
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.splitlines()
     assert len(lines) == len(expected), done.stderr
-    for (path, line), said in zip(expected, lines):
-        assert said.startswith(f"{path}:{line}: ")
+    for (path, where), said in zip(expected, lines):
+        assert said.startswith(f"{path}:{where}: ")
 
 
 def test_check_reports_every_bad_file_in_file_line_form() -> None:
     done = simlab("check", *map(str, BAD), timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     lines = done.stderr.splitlines()
-    assert all(re.match(r"\S+\.yaml:\d+: ", line) for line in lines), done.stderr
+    assert all(re.match(r"\S+\.yaml:\d+:\d+: ", line) or line.endswith(":1: the file is empty")
+               for line in lines), done.stderr
     assert {line.split(":")[0] for line in lines} == {str(p) for p in BAD}
 
 

@@ -57,3 +57,10 @@ def test_every_command_the_docs_show_exists():
     shown = {name for page in PAGES for name in INLINE.findall(page.read_text())}
     shown |= {name for lang in ("sh", "console", "") for _, text in blocks(lang) for name in TYPED.findall(text)}
     assert shown - known == set(), f"commands in the docs that simlab does not have: {sorted(shown - known)}"
+
+
+def test_problems_the_docs_show_carry_the_column():
+    """simlab check prints FILE:LINE:COL: (a line alone only for a problem with the whole file)."""
+    line_only = [line for page in PAGES for line in page.read_text().splitlines()
+                 if re.search(r"\.ya?ml:\d+: (?!the file is)", line)]
+    assert line_only == []

@@ -51,18 +51,18 @@ def test_a_backtracking_pattern_is_judged_at_once():
     assert search("é+", "xéé") and search("x$", "a\udcffx")  # unicode; undecodable bytes do not raise
 
 
-@pytest.mark.parametrize("pattern, line, message", [
-    ("(" * 2000 + "a" + ")" * 2000, 6, f"the pattern nests groups 2000 deep; at most {MAX_DEPTH}"),
-    (r"(a)\1", 6, r"invalid escape sequence: \1 (RE2 takes no backreferences or lookaround)"),
-    ("(?<=a)b", 6, "invalid perl operator: (?<= (RE2 takes no backreferences or lookaround)"),
-    ("[a", 6, "missing ]: [a"),
+@pytest.mark.parametrize("pattern, where, message", [
+    ("(" * 2000 + "a" + ")" * 2000, "6:12", f"the pattern nests groups 2000 deep; at most {MAX_DEPTH}"),
+    (r"(a)\1", "6:12", r"invalid escape sequence: \1 (RE2 takes no backreferences or lookaround)"),
+    ("(?<=a)b", "6:12", "invalid perl operator: (?<= (RE2 takes no backreferences or lookaround)"),
+    ("[a", "6:12", "missing ]: [a"),
 ])
-def test_check_refuses_a_pattern_re2_cannot_take(tmp_path, pattern, line, message):
+def test_check_refuses_a_pattern_re2_cannot_take(tmp_path, pattern, where, message):
     path = write(tmp_path, "hosts:\n  a: {}\nsteps:\n  - title: t\n    host: a\n"
                            f"    match: {json.dumps(pattern)}\n    run: echo\n")
     done = simlab("check", str(path), timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.splitlines() == [f"{path}:{line}: steps[0].match: match is not a regular expression "
+    assert done.stderr.splitlines() == [f"{path}:{where}: steps[0].match: match is not a regular expression "
                                         f"simlab can use: {message}"]
 
 
@@ -218,9 +218,9 @@ def test_check_finds_two_hosts_holding_one_address_on_one_wire(tmp_path):
     done = simlab("check", str(path), timeout=60)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"{path}:10: hosts.d.interfaces.eth0: address 10.0.1.1 is also on c:eth1 ({path}:8), on the same link; "
+        f"{path}:10:24: hosts.d.interfaces.eth0: address 10.0.1.1 is also on c:eth1 ({path}:8), on the same link; "
         "two hosts answering for one address break it (list it under duplicate_addresses if the lesson means it)",
-        f"{path}:6: hosts.b.interfaces.eth0: address 10.0.0.1 is also on a:eth0 ({path}:3), on the same segment "
+        f"{path}:6:13: hosts.b.interfaces.eth0: address 10.0.0.1 is also on a:eth0 ({path}:3), on the same segment "
         "lan; two hosts answering for one address break it (list it under duplicate_addresses if the lesson "
         "means it)"]
 
@@ -231,11 +231,11 @@ def test_a_deliberate_duplicate_is_a_warning(tmp_path):
     done = simlab("check", str(path), timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"{path}:10: warning: hosts.d.interfaces.eth0: address 10.0.1.1 is also on c:eth1 ({path}:8), on the same "
+        f"{path}:10:24: warning: hosts.d.interfaces.eth0: address 10.0.1.1 is also on c:eth1 ({path}:8), on the same "
         "link (listed in duplicate_addresses: deliberate)",
-        f"{path}:6: warning: hosts.b.interfaces.eth0: address 10.0.0.1 is also on a:eth0 ({path}:3), on the same "
+        f"{path}:6:13: warning: hosts.b.interfaces.eth0: address 10.0.0.1 is also on a:eth0 ({path}:3), on the same "
         "segment lan (listed in duplicate_addresses: deliberate)",
-        f"{path}:15: warning: duplicate_addresses: 10.9.9.9 is listed, but no two hosts hold it on one link or "
+        f"{path}:15:22: warning: duplicate_addresses: 10.9.9.9 is listed, but no two hosts hold it on one link or "
         "segment"]
     jsonschema = pytest.importorskip("jsonschema")
     import yaml

@@ -67,7 +67,7 @@ def test_bad_scenario_file_exits_2_naming_file_and_line(tmp_path):
     bad.write_text("hosts:\n  a: {}\nsteps:\n  - title: x\n    host: a\n    ping: 10.0.0.1\n    expect: maybe\n")
     done = simlab("run", str(bad))
     assert done.returncode == 2
-    assert done.stderr.strip() == (f"simlab: error: {bad}:7: steps[0].expect: a ping step expects one of reply, "
+    assert done.stderr.strip() == (f"simlab: error: {bad}:7:13: steps[0].expect: a ping step expects one of reply, "
                                    f"no-reply, unreachable, not 'maybe'")
 
 

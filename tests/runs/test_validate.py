@@ -27,7 +27,7 @@ def test_check_lists_every_problem_of_every_file():
     done = simlab("check", str(MIXED), str(DATA / "bad" / "two-problems.yaml"), "no-such-path")
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' needs a prefix length, "
+    assert (f"{MIXED}/malformed.yaml:3:26: hosts.a.interfaces.eth0: address '10.0.0.1' needs a prefix length, "
             f"like 10.0.0.1/24") in lines
     assert not any("topology-only.yaml" in line for line in lines)  # a topology is a good file for check
     assert sum("two-problems.yaml" in line for line in lines) == 2
@@ -61,12 +61,12 @@ def test_mixed_folder_reports_exactly(engine, tmp_path, no_leftovers):
     case_names = [c.get("name") for c in suites["failing"].findall("testcase")]
     assert case_names == ["01 a reaches b", "02 b stays silent (it does not)", "03 a runs a command"]
     error = suites["malformed"].find("testcase/error")
-    assert error.get("message") == (f"{MIXED}/malformed.yaml:3: hosts.a.interfaces.eth0: address '10.0.0.1' "
+    assert error.get("message") == (f"{MIXED}/malformed.yaml:3:26: hosts.a.interfaces.eth0: address '10.0.0.1' "
                                     f"needs a prefix length, like 10.0.0.1/24")
     results = {r["scenario"]: r for r in json.loads(report.read_text())["results"]}
     assert results["passing"]["passed"] and not results["failing"]["passed"]
     assert [s["passed"] for s in results["failing"]["steps"]] == [True, False, True]
-    assert results["malformed"]["error"].startswith(f"{MIXED}/malformed.yaml:3:")
+    assert results["malformed"]["error"].startswith(f"{MIXED}/malformed.yaml:3:26: hosts.a.interfaces.eth0: ")
     table = done.stdout[done.stdout.index("SCENARIO"):]
     assert "passing        PASSED  3 passed/0 failed" in table
     assert "failing        FAILED  2 passed/1 failed" in table
