@@ -295,7 +295,7 @@ class _Builder:
         self.tracks.setdefault(max(channel, 0), []).append((key, height))
 
     def _place_rows(self, left: float) -> None:
-        y = MARGIN
+        y: float = MARGIN
         previous: list[Box] = []
         self.track_y: dict[str, float] = {}
         for index, row in enumerate(self.rows):
@@ -358,6 +358,7 @@ class _Builder:
     def _end_points(self, edge: Edge, end: str) -> tuple[list[Point], Point, list[Label]]:
         """The lines from an end's box to where it leaves its host, the point where it does, and its labels."""
         slot = self._slot(edge, end)
+        assert slot is not None  # every end of a drawn wire got a slot when the wires were planned
         node_id = edge.a if end == "a" else edge.b
         host = self.boxes[host_of(self.picture, node_id)]
         label, detail = (edge.a_label, edge.a_detail) if end == "a" else (edge.b_label, edge.b_detail)

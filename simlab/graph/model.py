@@ -150,7 +150,7 @@ def _end_node(picture: Picture, host: str, netns: str, master: str) -> str:
 def _add_wire(picture: Picture, state: LabState, host: str, netns: str, interface: Interface,
               seen: set[tuple[str, str, str]]) -> None:
     peer = interface.peer
-    if (host, netns, interface.name) in seen:
+    if peer is None or (host, netns, interface.name) in seen:
         return
     a = _end_node(picture, host, netns, interface.master)
     if peer.segment:

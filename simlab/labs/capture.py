@@ -24,11 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from simlab.engines.client import Engine, ExecSession
+from simlab.engines.client import Engine
+from simlab.engines.interface import Session
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.lab import SHELL_ENV, Lab, deferred_interrupts, list_labs, open_lab, run_parallel
-from simlab.labs.pcap import NotPcap, PcapngWriter, PcapReader, PcapWriter, StreamHeader
+from simlab.labs.pcap import NotPcap, PcapngWriter, PcapReader, PcapWriter, Record, StreamHeader
 from simlab.model.names import did_you_mean
 
 START_TIMEOUT = 15.0  # seconds for every tcpdump to say it listens
@@ -169,7 +170,7 @@ class _Stream:
 
     index: int
     tap: Tap
-    session: ExecSession | None = None
+    session: Session | None = None
     pid: str = ""
     said: list[str] = field(default_factory=list)  # what tcpdump printed on standard error
 
@@ -214,6 +215,7 @@ def _read(stream: _Stream, found: queue.Queue) -> None:
     time, and ends with tcpdump or when the capture closes it."""
     reader, error = PcapReader(), ""
     try:
+        assert stream.session is not None  # _start opened it before this thread began
         for out, err in stream.session.output(None):
             if err:
                 _said(stream, err.decode(errors="replace"), found)
@@ -268,13 +270,13 @@ class _Copy:
 
     def _take(self, kind: str, index: int, item: object) -> bool:
         """Write a header or a packet; True once every stream listens."""
-        if kind == "record":
+        if kind == "record" and isinstance(item, Record):
             self.writer.packet(index, item)
             self.written += 1
-        elif kind == "header":
+        elif kind == "header" and isinstance(item, StreamHeader):
             self.writer.interface(index, str(self.streams[index].tap), item)
         elif kind == "ended":
-            raise _ended(self.streams[index], item, index in self.listening)
+            raise _ended(self.streams[index], str(item), index in self.listening)
         elif kind == "listening":
             self.listening.add(index)
             if len(self.listening) == len(self.streams):

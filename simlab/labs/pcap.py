@@ -151,7 +151,9 @@ def joined(files: list[tuple[str, bytes]], since: float | None = None) -> bytes:
     writer.start()
     packets = []
     for index, (name, data) in enumerate(files):
-        header, *records = PcapReader().feed(data)
+        header, *items = PcapReader().feed(data)
+        assert isinstance(header, StreamHeader)  # a reader yields its stream's header first
+        records = [item for item in items if isinstance(item, Record)]
         writer.interface(index, name, header)
         scale = 10 ** header.digits
         packets += [(r.seconds + r.fraction / scale, index, r) for r in records
