@@ -56,6 +56,13 @@ NO_ENGINE_HELP = ("Start Docker Desktop or dockerd, or point DOCKER_HOST / `dock
                   "On Debian as root, `make engine` installs and starts one.")
 
 
+# The main process of every lab container: a shell that reaps whatever is orphaned in the
+# container (a capture's tcpdump, a step's background job: `sleep infinity` as pid 1 never
+# would, and they stayed zombies for the lab's life), over a `sleep` child by which the
+# fabric helper finds the container's processes.
+MAIN_PROCESS = ["sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep infinity & wait $!; done"]
+
+
 @dataclass
 class ContainerSpec:
     """What a container is made of; the engine fills in the rest."""
@@ -63,7 +70,7 @@ class ContainerSpec:
     name: str
     image: str
     labels: dict[str, str]
-    command: list[str] | None = field(default_factory=lambda: ["sleep", "infinity"])  # None: the image's CMD
+    command: list[str] | None = field(default_factory=lambda: list(MAIN_PROCESS))  # None: the image's CMD
     hostname: str | None = None
     cap_add: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)

@@ -8,7 +8,8 @@ target namespaces: nothing ever appears in the engine host's own namespace.
 
 Containers are named in a plan by their ids, before they start: simlab hands
 the plan over as soon as the containers are created and starts them while
-the helper watches /proc for their processes (a ``sleep`` whose cgroup or
+the helper watches /proc for their processes (the main process, a reaping
+``sh`` whose parent is the runtime's shim, or a ``sleep``, whose cgroup or
 mounts name the container). Each wire is made as soon as both its ends run,
 so wiring goes on while the engine is still starting the rest of the lab.
 
@@ -56,6 +57,7 @@ MAX_LIFE = 600  # seconds after which the helper takes no new plan and ends
 WATCHDOG = 60  # seconds the main loop may stall before the kernel ends the process (SIGALRM)
 READ_WAIT = 10  # seconds for simlab to read an answer
 CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+SHIMS = ("containerd-shim", "conmon")  # what starts a container's main process (Docker, Podman)
 RUNTIME_INIT = ("runc", "crun", "youki")  # a runtime (its init starts as a copy of it): may become a container
 STARTING = frozenset({"starting"})
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -122,6 +124,15 @@ def _read(path):
             return f.read()
     except OSError:
         return None
+
+
+def _child_of_a_shim(stat):
+    """Whether the process of ``stat`` (its /proc/PID/stat) is a container's main process as
+    a runtime's shim started it: simlab's hosts run a reaping shell as pid 1 (engines/client.py
+    MAIN_PROCESS), found as it is, not by its `sleep` child, whose fork still reads `sh`."""
+    fields = stat.rpartition(")")[2].split()
+    parent = _read(f"/proc/{fields[1]}/comm") if len(fields) > 1 else None
+    return parent is not None and parent.startswith(SHIMS)
 
 
 class Processes:
@@ -194,7 +205,7 @@ class Processes:
         comm = stat.partition("(")[2].rpartition(")")[0]
         if comm.startswith(RUNTIME_INIT):
             return STARTING  # about to exec the container's command: looked at on every scan
-        if comm != "sleep":
+        if comm != "sleep" and not (comm == "sh" and _child_of_a_shim(stat)):
             return frozenset()
         # Only the /etc/hostname mount: a process of the engine host (a shell's `sleep 5`)
         # sees every other mount rootful Podman makes there, each container's shm included.

@@ -92,10 +92,12 @@ def ping(lab, host: str, target: str, count: int, netns: str = "") -> None:
 
 
 def no_tcpdump(lab) -> bool:
-    """Whether the hosts run nothing but their pid 1: no tcpdump, no watcher, not even a zombie."""
+    """Whether the hosts run nothing but their main process (pid 1 and its `sleep infinity`):
+    no tcpdump, no watcher, not even a zombie."""
     for host in ("a", "b"):
-        ps = lab.engine.exec(lab.container(host), ["ps", "-eo", "pid=,stat=,args="]).output.splitlines()
-        others = [line for line in ps if line.split()[0] != "1" and not line.split()[2:4] == ["ps", "-eo"]]
+        ps = lab.engine.exec(lab.container(host), ["ps", "-eo", "pid=,ppid=,stat=,args="]).output.splitlines()
+        others = [line for line in ps if line.split()[0] != "1" and line.split()[3:] != ["sleep", "infinity"]
+                  and line.split()[3:5] != ["ps", "-eo"]]
         if others:
             print(f"left on {host}: {others}")
             return False

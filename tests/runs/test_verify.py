@@ -185,3 +185,14 @@ def test_a_sysctl_a_step_sets_is_compared(engine, tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         destroy_lab(engine, name)
+
+
+def test_verify_leaves_no_process_in_the_lab(engine, learner_lab, tmp_path):
+    """Its captures and probes end with it: no tcpdump, no zombie (the hosts' main process
+    reaps what is orphaned in them), only the main process and its sleep."""
+    name, env = learner_lab
+    verify(name, env, tmp_path)
+    for host in ("container-a", "outside"):
+        ps = open_lab(engine, name).exec(host, "ps -eo stat=,args=").output.splitlines()
+        assert sorted(line.split(None, 1)[1] for line in ps if "ps -eo" not in line) == [
+            "sh -c trap 'exit 0' TERM INT; while :; do sleep infinity & wait $!; done", "sleep infinity"], ps
