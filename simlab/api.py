@@ -9,7 +9,7 @@ raised as ``InputError`` / ``EngineError`` with the message the CLI shows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -262,7 +262,7 @@ def run(scenario: Scenario | Builder | str | Path, engine: Engine | None = None,
                         step_timeout_default=step_timeout, watch=watch, trust=trust)
 
 
-def load_paths(paths: list[str | Path] | None, topologies: bool = False
+def load_paths(paths: Sequence[str | Path] | None, topologies: bool = False
                ) -> tuple[list[Scenario], list[ScenarioResult]]:
     """The scenarios under ``paths`` (files or folders; none: the shipped ones), and an error
     result for each bad path or file; a file without steps is one unless ``topologies``."""

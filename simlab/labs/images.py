@@ -15,15 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from simlab.defaults import DEFAULT_BASE, DEFAULT_IMAGE  # noqa: F401 - DEFAULT_BASE: re-exported
 from simlab.engines.client import Engine
 from simlab.engines.interface import EngineAPI
 from simlab.errors import EngineError
 from simlab.events import Emit, Event, ignore
 from simlab.labs.fabric import HELPER_REPOSITORY, helper_tag
-from simlab.model.topology import DEFAULT_IMAGE, Topology
+from simlab.model.topology import Topology
 from simlab.resources import shipped_folder
 
-DEFAULT_BASE = "ubuntu:24.04"
 LOCAL_BASE = "simlab-base:bookworm"
 DEBIAN_MIRROR = os.environ.get("SIMLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 

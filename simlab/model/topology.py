@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from simlab.defaults import DEFAULT_IMAGE  # noqa: F401 - re-exported: where the model names it
 from simlab.model.problems import Problems
 from simlab.model.yamlsource import Path_
 from simlab.steps.fields import MAX_COMMAND, check_command  # noqa: F401 - MAX_COMMAND: re-exported
 
-DEFAULT_IMAGE = "ubuntu_with_basic_net"
 NAME_CHARS = r"[a-zA-Z0-9][a-zA-Z0-9_.-]*"  # what a container name allows
 IFNAME_CHAR = r"[!-.0-9;-~]"  # printable ASCII but '/' and ':' (what the kernel and ip take)
 # The patterns are also JSON Schema patterns (schema.py), so they end in '$', which in

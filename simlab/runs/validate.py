@@ -10,7 +10,6 @@ cut a run without touching the other labs.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections import deque
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.defaults import default_jobs  # noqa: F401 - re-exported
 from simlab.engines.client import Engine
 from simlab.errors import EngineError, InputError, SimlabError
 from simlab.events import Emit, Event, ignore
@@ -35,11 +35,6 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 StopWhen = Callable[[Scenario, StepResult], "str | None"]
 # The watch of each scenario's run (simlab grade: a submission's commands and its verify).
 WatchFor = Callable[[Scenario], StepWatch]
-
-
-def default_jobs() -> int:
-    """Labs spend most of their time waiting on the engine and on pings: two per core."""
-    return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
 @dataclass

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from simlab.checks.capture import Evidence
+from simlab.defaults import DEFAULT_STEP_TIMEOUT  # noqa: F401 - re-exported
 from simlab.steps.fields import Fields
-
-DEFAULT_STEP_TIMEOUT = 60.0  # seconds a step may take unless it says otherwise (key `timeout`)
 
 
 @dataclass

@@ -12,18 +12,20 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "simlab"
-SHARED = {"errors", "events", "resources", "results"}  # small modules every layer may use
+SHARED = {"errors", "events", "resources", "results", "defaults"}  # small modules every layer may use
 ALLOWED = {
-    "model": {"model", "steps", "checks", "errors", "resources"},
-    "steps": {"steps", "checks", "errors", "results"},
+    "model": {"model", "steps", "checks", "errors", "resources", "defaults"},
+    "steps": {"steps", "checks", "errors", "results", "defaults"},
     "engines": {"engines", "errors", "events"},
-    "labs": {"labs", "engines", "model", "errors", "events", "resources"},
+    "labs": {"labs", "engines", "model", "errors", "events", "resources", "defaults"},
     "checks": {"checks", "errors", "results"},
     "runs": {"runs", "labs", "engines", "model", "steps", "checks", "state", *SHARED},
     "state": {"state", "labs", "model", "steps", "errors", "events", "results"},
     "graph": {"graph", "model", "state"},
     "reports": {"reports", "graph", "state", "model", "errors", "events", "results"},
     "mutate": {"mutate", "model", "steps", "runs", "reports", "errors", "events", "results"},
+    "cli": {"cli", "api", "tutor", "signals", "engines", "graph", "labs", "model", "mutate", "reports", "runs", "state",
+            *SHARED},
 }
 # The modules at the top: the way in (entry, __main__), what every layer may use, and the
 # front ends (the CLI, the Python API, the tutorial's prompt, the pytest plugin).
@@ -32,12 +34,10 @@ TOP = {
     "__init__": {"api", "errors", "engines", "events", "model", "results"},
     "entry": {"cli", "signals"},
     "signals": set(),
-    "errors": set(), "events": set(), "resources": set(), "results": set(),
+    "errors": set(), "events": set(), "resources": set(), "results": set(), "defaults": set(),
     "api": {"engines", "labs", "model", "runs", "state", "steps", *SHARED},
     "tutor": {"api", "engines", "labs", "model", "reports", "runs", "state", *SHARED},
     "pytest_plugin": {"api", "reports", *SHARED},
-    "cli": {"api", "tutor", "signals", "engines", "graph", "labs", "model", "mutate", "reports", "runs", "state",
-            *SHARED},
 }
 DOCKER_ONLY_IN = {"engines/lazy.py"}  # imported on first use, for engines/client.py alone
 
