@@ -74,11 +74,7 @@ class ScenarioResult:
 
     @property
     def verdict(self) -> str:
-        if self.error is not None:
-            return "ERROR"
-        if self.stopped:
-            return "STOPPED"
-        return "PASSED" if self.passed else "FAILED"
+        return verdict_of(self.error, self.stopped, self.passed)
 
     @property
     def exit_code(self) -> int:
@@ -108,3 +104,12 @@ def _without_unrecorded(data: dict) -> dict:
 
 _STEP_FIELDS = tuple(f.name for f in fields(StepResult))
 _SCENARIO_FIELDS = frozenset(f.name for f in fields(ScenarioResult)) - {"steps", "engine_failed"}
+
+
+def verdict_of(error: str | None, stopped: str, passed: bool) -> str:
+    """ERROR (it could not run), STOPPED (cut short), PASSED or FAILED: one word for a run."""
+    if error is not None:
+        return "ERROR"
+    if stopped:
+        return "STOPPED"
+    return "PASSED" if passed else "FAILED"

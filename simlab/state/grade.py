@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simlab.model.scenario import Scenario
+from simlab.results import verdict_of
 from simlab.state.explain import Difference, ProbeCheck, VerifyReport
 
 NO_SECTION = "(steps without a section)"
@@ -74,11 +75,7 @@ class Grade:
 
     @property
     def verdict(self) -> str:
-        if self.error is not None:
-            return "ERROR"
-        if self.stopped:
-            return "STOPPED"
-        return "PASSED" if self.passed else "FAILED"
+        return verdict_of(self.error, self.stopped, self.passed)
 
     @property
     def passed_sections(self) -> list[int]:
