@@ -154,10 +154,10 @@ def _stop(lab: Runs, capture: Capture) -> None:
     # SIGINT ends tcpdump without reading what is still in its ring: first let it catch up. A
     # sent packet is in the ring before it is on the wire, so once tcpdump sleeps (state S, in
     # poll: a new packet would have woken it) it has read every packet of the probe.
-    command = (f"read -r comm </proc/{pid}/comm 2>/dev/null; read -r _ _ state _ </proc/{pid}/stat 2>/dev/null; "
+    command = (f"read -r comm 2>/dev/null </proc/{pid}/comm; read -r _ _ state _ 2>/dev/null </proc/{pid}/stat; "
                f"if [ \"$comm\" != tcpdump ] || [ \"$state\" = Z ] || [ -z \"$state\" ]; then "
                f"echo '{GONE}'; cat {err}; rm -f {out} {err} {pcap}; exit 0; fi; "
-               f"i=0; while read -r _ _ state _ </proc/{pid}/stat && [ \"$state\" != S ] "
+               f"i=0; while read -r _ _ state _ 2>/dev/null </proc/{pid}/stat && [ \"$state\" != S ] "
                f"&& [ $i -lt {POLLS} ]; do i=$((i+1)); sleep 0.005; done 2>/dev/null; "
                f"kill -INT {pid}; i=0; "
                f"until grep -q 'packets captured' {err}; do "
@@ -181,8 +181,9 @@ DROPPED = re.compile(r"(\d+) packets? dropped by (kernel|interface)")
 def _not_watching(spot: Spot, output: str) -> str:
     """Why the capture at ``spot`` cannot be trusted, from what its stop printed; "" if it can."""
     lines = output.splitlines()
-    if lines and lines[0] == GONE:
-        said = " ".join(line.strip() for line in lines[1:] if line.strip() and "listening on" not in line)
+    if GONE in lines:
+        said = " ".join(line.strip() for line in lines[lines.index(GONE) + 1:]
+                        if line.strip() and "listening on" not in line)
         return (f"capture at {spot} stopped watching before the probe ended (tcpdump was gone when simlab "
                 f"came to stop it{': ' + said if said else ''})")
     stats = next((line for line in lines if line.startswith(STATS)), "")

@@ -126,13 +126,24 @@ def _read(path):
         return None
 
 
+def _parent(stat):
+    """The parent's PID in a /proc/PID/stat line ("" when unreadable)."""
+    fields = stat.rpartition(")")[2].split()
+    return fields[1] if len(fields) > 1 else ""
+
+
 def _child_of_a_shim(stat):
     """Whether the process of ``stat`` (its /proc/PID/stat) is a container's main process as
     a runtime's shim started it: simlab's hosts run a reaping shell as pid 1 (engines/client.py
     MAIN_PROCESS), found as it is, not by its `sleep` child, whose fork still reads `sh`."""
-    fields = stat.rpartition(")")[2].split()
-    parent = _read(f"/proc/{fields[1]}/comm") if len(fields) > 1 else None
+    parent = _read(f"/proc/{_parent(stat)}/comm")
     return parent is not None and parent.startswith(SHIMS)
+
+
+def _reaping_shell(pid):
+    """Whether ``pid`` is a container's reaping shell (then its `sleep` is not the main process)."""
+    stat = _read(f"/proc/{pid}/stat") if pid else None
+    return stat is not None and stat.partition("(")[2].rpartition(")")[0] == "sh" and _child_of_a_shim(stat)
 
 
 class Processes:
@@ -205,8 +216,11 @@ class Processes:
         comm = stat.partition("(")[2].rpartition(")")[0]
         if comm.startswith(RUNTIME_INIT):
             return STARTING  # about to exec the container's command: looked at on every scan
-        if comm != "sleep" and not (comm == "sh" and _child_of_a_shim(stat)):
-            return frozenset()
+        if comm == "sh":
+            if not _child_of_a_shim(stat):
+                return frozenset()
+        elif comm != "sleep" or _reaping_shell(_parent(stat)):
+            return frozenset()  # not a main process; a reaping shell's sleep: the shell names the container
         # Only the /etc/hostname mount: a process of the engine host (a shell's `sleep 5`)
         # sees every other mount rootful Podman makes there, each container's shm included.
         text = (_read(f"/proc/{pid}/cgroup") or "") + "".join(

@@ -303,7 +303,9 @@ def test_hardened_mode_refuses_a_rootful_engine_before_any_lab(engine, tmp_path)
     if engine_isolation(engine):
         pytest.skip("this engine isolates container root")
     (tmp_path / "gina.sh").write_text(solution())
-    done = simlab("grade", "gateway-nat", str(tmp_path / "gina.sh"))
+    # this engine, named: simlab's isolated engine, when the security tests left it running, is not it
+    here = {**os.environ, "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
+    done = simlab("grade", "gateway-nat", str(tmp_path / "gina.sh"), env=here)
     assert done.returncode == 2 and "pass --trust-submissions" in done.stderr, done.stderr
     assert _leftovers(engine, ("grade-gina-",)) == []
 
