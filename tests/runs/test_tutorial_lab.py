@@ -38,6 +38,8 @@ class Terminal:
         return done.stdout
 
     def start(self, *argv: str) -> None:
+        # a server of its own each time: one just killed may still hold its socket
+        self.socket = f"simlab-test-{uuid.uuid4().hex[:8]}"
         command = " ".join(["env", *(f"{k}={v}" for k, v in self.env.items()), sys.executable, "-m", "simlab",
                             *(f"'{a}'" for a in argv), "; sleep 600"])
         self.tmux("new-session", "-d", "-s", "learner", "-x", "220", "-y", "50", "-c", str(ROOT), command)
