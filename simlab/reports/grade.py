@@ -12,15 +12,13 @@ import csv
 import io
 import json
 import sys
-import threading
 from dataclasses import dataclass
 from html import escape
-from typing import TextIO
+from typing import Any, TextIO
 
-from simlab.events import Event
 from simlab.reports.html.page import document
 from simlab.reports.junit import junit_xml
-from simlab.reports.terminal import FAIL_MARK, PASS_MARK, VERDICT_COLORS, paint, write_text
+from simlab.reports.terminal import FAIL_MARK, PASS_MARK, VERDICT_COLORS, CountingProgress, paint, write_text
 from simlab.reports.visible import visible, visible_text
 from simlab.results import ScenarioResult, StepResult
 from simlab.state.grade import Grade
@@ -201,42 +199,18 @@ def _student_html(grade: Grade) -> str:
             f'<div class="body">{"".join(parts)}</div></details>')
 
 
-class GradeProgress:
-    """An Emit for `simlab grade`: a live count on a terminal, a line per student elsewhere."""
+class GradeProgress(CountingProgress):
+    """`simlab grade`'s, on standard error: a line per student."""
+
+    kind, doing, failing = "grade", "grading", "missing something"
 
     def __init__(self, total: int, out: TextIO | None = None) -> None:
-        self.out = out or sys.stderr
-        self.live = self.out.isatty()
-        self.total = total
-        self.running = self.done = self.failed = 0
-        self._lock = threading.Lock()  # events come from every lab's thread
+        super().__init__(total, out or sys.stderr)
 
-    def __call__(self, event: Event) -> None:
-        with self._lock:
-            self._show(event)
-
-    def _show(self, event: Event) -> None:
-        if event.kind == "grade.start":
-            self.running += 1
-        elif event.kind == "grade.done":
-            grade: Grade = event.payload
-            self.running = max(self.running - 1, 0)
-            self.done += 1
-            self.failed += not grade.passed
-            if not self.live:
-                held = f" {len(grade.passed_sections)}/{len(grade.sections)} sections" if grade.sections else ""
-                print(f"{grade.verdict:<7} {visible(grade.student)}{held} ({grade.duration:.1f}s)", file=self.out,
-                      flush=True)
-        elif event.kind in ("engine.down", "engine.image", "engine.skipped") or (
-                event.kind.startswith("image.") and event.kind != "image.line"):
-            print(("\n" if self.live else "") + f"  {visible_text(event.message)}", file=self.out, flush=True)
-        if self.live:
-            print(f"\r  grading: {self.done}/{self.total} done, {self.running} running, {self.failed} missing "
-                  f"something ", end="", file=self.out, flush=True)
-
-    def finish(self) -> None:
-        if self.live:
-            print(file=self.out)
+    def line(self, payload: Any) -> str:
+        grade: Grade = payload
+        held = f" {len(grade.passed_sections)}/{len(grade.sections)} sections" if grade.sections else ""
+        return f"{grade.verdict:<7} {visible(grade.student)}{held} ({grade.duration:.1f}s)"
 
 
 @dataclass

@@ -8,7 +8,7 @@ import os
 import sys
 import textwrap
 import threading
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 
@@ -210,41 +210,54 @@ def write_text(text: str, destination: str) -> None:
         raise InputError(f"cannot write {destination}: {exc.strerror}") from None
 
 
-class BatchProgress:
-    """An Emit for `simlab validate`: a live status line on a terminal, a line per scenario elsewhere."""
+class CountingProgress:
+    """An Emit for many labs at once: a live count on a terminal (``doing``: 3/8 done, 2
+    running, 1 ``failing``), a line per lab elsewhere (``line``); engine and image news
+    between. Subclasses name their events (``kind``.start, ``kind``.done) and their line."""
+
+    kind, doing, failing = "validate", "validating", "failed"
 
     def __init__(self, total: int, out: TextIO | None = None) -> None:
         self.out = out or sys.stdout
         self.live = self.out.isatty()
         self.total = total
         self.running = self.done = self.failed = 0
-        self._lock = threading.Lock()  # events come from every scenario's thread
+        self._lock = threading.Lock()  # events come from every lab's thread
 
     def __call__(self, event: Event) -> None:
         with self._lock:
             self._show(event)
 
+    def line(self, payload: Any) -> str:
+        raise NotImplementedError
+
     def _show(self, event: Event) -> None:
-        if event.kind == "validate.start":
+        if event.kind == f"{self.kind}.start":
             self.running += 1
-        elif event.kind == "validate.done":
-            result: ScenarioResult = event.payload
-            self.running -= 1
+        elif event.kind == f"{self.kind}.done":
+            self.running = max(self.running - 1, 0)
             self.done += 1
-            self.failed += not result.passed
+            self.failed += not event.payload.passed
             if not self.live:
-                print(f"{result.verdict:<7} {visible(result.scenario)} ({result.duration:.1f}s)", file=self.out,
-                      flush=True)
+                print(self.line(event.payload), file=self.out, flush=True)
         elif event.kind in ("engine.down", "engine.image", "engine.skipped") or event.kind.startswith("image."):
             if event.kind != "image.line":
                 print(("\n" if self.live else "") + f"  {visible_text(event.message)}", file=self.out, flush=True)
         if self.live:
-            print(f"\r  validating: {self.done}/{self.total} done, {self.running} running, {self.failed} failed ",
-                  end="", file=self.out, flush=True)
+            print(f"\r  {self.doing}: {self.done}/{self.total} done, {self.running} running, {self.failed} "
+                  f"{self.failing} ", end="", file=self.out, flush=True)
 
     def finish(self) -> None:
         if self.live:
             print(file=self.out)
+
+
+class BatchProgress(CountingProgress):
+    """`simlab validate`'s: a line per scenario."""
+
+    def line(self, payload: Any) -> str:
+        result: ScenarioResult = payload
+        return f"{result.verdict:<7} {visible(result.scenario)} ({result.duration:.1f}s)"
 
 
 def results_table(results: list[ScenarioResult], color: bool = False) -> list[str]:
